@@ -1,0 +1,76 @@
+# sparkcd — GitOps for Apache Spark on Kubernetes.
+SHELL := /usr/bin/env bash -o pipefail
+.DEFAULT_GOAL := help
+
+export GOTOOLCHAIN := local
+BIN := $(CURDIR)/bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+CONTROLLER_GEN_VERSION := v0.23.0
+KUSTOMIZE_VERSION := v5.8.2
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+KUSTOMIZE := $(BIN)/kustomize-$(KUSTOMIZE_VERSION)
+
+# The pinned control plane the tests and the demo run (hack/build-testenv.sh).
+SPARKCD_TESTENV_DIR ?= $(HOME)/.cache/sparkcd/testenv/v1.36.3-etcdv3.6.8
+export SPARKCD_TESTENV_DIR
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2} /^##@/ {printf "\n%s\n", substr($$0, 5)}' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: build
+build: ## Build bin/sparkcd.
+	go build -ldflags '$(LDFLAGS)' -o $(BIN)/sparkcd ./cmd/sparkcd
+
+.PHONY: fmt
+fmt: ## Format the Go sources.
+	gofmt -s -w $$(git ls-files '*.go')
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: vet ## Run the linters (go vet and gofmt check).
+	@out=$$(gofmt -s -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRD manifests.
+	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
+	$(CONTROLLER_GEN) crd:maxDescLen=400 paths=./api/... output:crd:artifacts:config=deploy/crds
+
+.PHONY: verify
+verify: fmt generate ## Fail when formatting or generated files are stale.
+	@git diff --exit-code -- . ':!go.sum' || { echo "generated or formatted files are stale: run 'make fmt generate' and commit"; exit 1; }
+
+.PHONY: testenv
+testenv: ## Build the pinned kube-apiserver, kube-controller-manager, kubectl and etcd into the cache.
+	hack/build-testenv.sh "$(SPARKCD_TESTENV_DIR)"
+
+.PHONY: test
+test: testenv lint ## Run every test (builds the test control plane first).
+	go test -race -count=1 ./...
+
+.PHONY: bench
+bench: build $(KUSTOMIZE) ## Run the benchmarks and print a table.
+	go run ./hack/bench -sparkcd $(BIN)/sparkcd -kustomize $(KUSTOMIZE)
+
+.PHONY: demo
+demo: build testenv ## Run sparkcd's main job on a local control plane.
+	hack/demo.sh
+
+##@ Tools
+
+$(CONTROLLER_GEN):
+	GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(BIN)/controller-gen $@
+
+$(KUSTOMIZE):
+	GOBIN=$(BIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	mv $(BIN)/kustomize $@

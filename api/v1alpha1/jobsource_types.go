@@ -1,0 +1,148 @@
+package v1alpha1
+
+import (
+	"github.com/fluxcd/pkg/apis/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// JobSourceKind is the kind of a JobSource.
+const JobSourceKind = "JobSource"
+
+// GitRef selects what to check out. Commit wins over Tag, Tag over Branch;
+// an empty ref means the branch "main".
+type GitRef struct {
+	// Branch to follow; force-pushes are followed.
+	// +optional
+	Branch string `json:"branch,omitempty"`
+	// Tag to check out.
+	// +optional
+	Tag string `json:"tag,omitempty"`
+	// Commit SHA to check out; with Branch, the commit must be on it.
+	// +kubebuilder:validation:Pattern=`^[0-9a-f]{40}$`
+	// +optional
+	Commit string `json:"commit,omitempty"`
+}
+
+// JobSourceSpec says where the jobs come from and where they may land.
+type JobSourceSpec struct {
+	// URL of the git repository: https://, http:// or ssh://.
+	// +kubebuilder:validation:Pattern=`^(https?|ssh)://.*$`
+	// +required
+	URL string `json:"url"`
+	// Ref to check out.
+	// +optional
+	Ref *GitRef `json:"ref,omitempty"`
+	// Path inside the repository: an overlay directory, a directory of YAML
+	// files, one file, or a glob of per-job overlays such as
+	// "jobs/*/overlays/prod" (each built on its own).
+	// +kubebuilder:default="."
+	// +optional
+	Path string `json:"path,omitempty"`
+	// Interval between fetches.
+	// +kubebuilder:default="1m"
+	// +optional
+	Interval metav1.Duration `json:"interval,omitempty"`
+	// Timeout of one fetch.
+	// +kubebuilder:default="60s"
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+	// SecretRef names a Secret in the JobSource's namespace with the
+	// credentials: "username"/"password", "bearerToken", or "identity"
+	// (an SSH private key) with "known_hosts".
+	// +optional
+	SecretRef *meta.LocalObjectReference `json:"secretRef,omitempty"`
+	// TargetNamespaces are the only namespaces the source's jobs may land
+	// in; empty means the JobSource's own namespace.
+	// +optional
+	TargetNamespaces []string `json:"targetNamespaces,omitempty"`
+	// Prune deletes SparkJobs removed from git. A running driver is never
+	// killed by a prune.
+	// +optional
+	Prune bool `json:"prune,omitempty"`
+	// MaxPrunePercent refuses a revision that would prune more than this
+	// share of the inventory. Defaults to 50.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	// +optional
+	MaxPrunePercent *int32 `json:"maxPrunePercent,omitempty"`
+	// Suspend stops fetching and applying.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
+}
+
+// ObjectRef identifies one applied SparkJob.
+type ObjectRef struct {
+	// Namespace of the SparkJob.
+	Namespace string `json:"namespace"`
+	// Name of the SparkJob.
+	Name string `json:"name"`
+}
+
+// JobFindings are the findings of one job of a source.
+type JobFindings struct {
+	ObjectRef `json:",inline"`
+	// Source is the file the job was read from.
+	// +optional
+	Source string `json:"source,omitempty"`
+	// Findings of the job.
+	Findings []Finding `json:"findings"`
+}
+
+// JobSourceStatus is the observed state of a JobSource.
+type JobSourceStatus struct {
+	// Conditions: Ready, Reconciling, Stalled.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// ObservedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+	// LastAppliedRevision is the revision whose jobs are applied.
+	// +optional
+	LastAppliedRevision string `json:"lastAppliedRevision,omitempty"`
+	// LastAttemptedRevision is the revision last fetched.
+	// +optional
+	LastAttemptedRevision string `json:"lastAttemptedRevision,omitempty"`
+	// Inventory of the SparkJobs applied from this source.
+	// +optional
+	Inventory []ObjectRef `json:"inventory,omitempty"`
+	// Jobs with findings at LastAttemptedRevision (bounded).
+	// +optional
+	Jobs []JobFindings `json:"jobs,omitempty"`
+	// LastHandledReconcileAt is the reconcile request last acted on.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=js,categories=sparkcd
+// +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.spec.url`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Revision",type=string,JSONPath=`.status.lastAppliedRevision`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// JobSource is a git repository of SparkJobs, applied into the cluster.
+type JobSource struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   JobSourceSpec   `json:"spec,omitempty"`
+	Status JobSourceStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// JobSourceList is a list of JobSources.
+type JobSourceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []JobSource `json:"items"`
+}
+
+// GetConditions returns the status conditions.
+func (in *JobSource) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions replaces the status conditions.
+func (in *JobSource) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }

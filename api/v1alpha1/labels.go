@@ -1,0 +1,41 @@
+package v1alpha1
+
+// Labels and annotations on the objects sparkcd creates. The Spark and Spark
+// Operator labels are kept so existing selectors and dashboards work.
+const (
+	// LabelSparkRole is "driver" or "executor", as Spark sets it.
+	LabelSparkRole = "spark-role"
+	// LabelSparkAppSelector is the run's spark.app.id, as Spark sets it.
+	LabelSparkAppSelector = "spark-app-selector"
+	// LabelSparkAppName is the job's name, as Spark sets it.
+	LabelSparkAppName = "spark-app-name"
+	// LabelOperatorAppName is the Spark Operator's application label.
+	LabelOperatorAppName = "sparkoperator.k8s.io/app-name"
+	// LabelManagedBy is "sparkcd" on every object sparkcd creates.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of LabelManagedBy.
+	ManagedByValue = "sparkcd"
+	// LabelJob is the SparkJob's name.
+	LabelJob = "sparkcd.io/job"
+	// LabelRun is the run's name.
+	LabelRun = "sparkcd.io/run"
+	// LabelSource is "<namespace>.<name>" of the JobSource a SparkJob came from.
+	LabelSource = "sparkcd.io/source"
+
+	// AnnotationRevision is the source revision of a run's spec.
+	AnnotationRevision = "sparkcd.io/revision"
+	// AnnotationSpecHash is the spec hash of a run.
+	AnnotationSpecHash = "sparkcd.io/spec-hash"
+	// AnnotationTrigger is what started a run: commit, schedule or manual.
+	AnnotationTrigger = "sparkcd.io/trigger"
+	// AnnotationRunRequestedAt on a SparkJob requests a manual run; any new
+	// value starts one.
+	AnnotationRunRequestedAt = "sparkcd.io/run-requested-at"
+	// AnnotationSourceFile records the file a job was read from.
+	AnnotationSourceFile = "sparkcd.io/source-file"
+
+	// RoleDriver is the spark-role of a driver pod.
+	RoleDriver = "driver"
+	// RoleExecutor is the spark-role of an executor pod.
+	RoleExecutor = "executor"
+)
