@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sparkcd/sparkcd/internal/review"
+	"github.com/sparkcd/sparkcd/policies"
+)
+
+func newDiffCommand() *cobra.Command {
+	var (
+		repo, from, to, output, policyDir string
+		exitCode, allowRemoteBases        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "diff --from REV [--to REV] PATH",
+		Short: "Compare the rendered jobs of PATH between two git revisions, offline",
+		Long: `diff renders PATH (relative to the repository root) at two revisions of the git
+repository in --repo, with no cluster and no network, and reports the jobs
+added, removed and changed, a unified diff of each changed job's rendered
+objects, the findings introduced and fixed, and the change of each job's
+resource envelope.
+
+Exits 1 when the new revision introduces an error finding, or, with
+--exit-code, when anything changed; 2 when a revision cannot be read or built.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if from == "" {
+				return inputError(errors.New("--from is required"))
+			}
+			opts := review.DefaultOptions()
+			opts.Build.AllowRemoteBases = allowRemoteBases
+			if policyDir != "" {
+				list, err := policies.Load(policyDir)
+				if err != nil {
+					return inputError(err)
+				}
+				set, err := policies.NewSet(list)
+				if err != nil {
+					return inputError(err)
+				}
+				opts.Policies = set
+			}
+			root, rel, err := repoPath(repo, args[0])
+			if err != nil {
+				return inputError(err)
+			}
+			d, err := review.Diff(cmd.Context(), root, from, to, rel, opts)
+			if err != nil {
+				return inputError(err)
+			}
+			if err := d.Write(cmd.OutOrStdout(), output); err != nil {
+				return inputError(err)
+			}
+			if n := d.IntroducedErrors(); n > 0 {
+				return findingsError(fmt.Errorf("%s introduces %d error %s", to, n, plural(n, "finding")))
+			}
+			if exitCode && d.Changed() {
+				return findingsError(errors.New(""))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&repo, "repo", ".", "the git repository (any directory inside its work tree)")
+	cmd.Flags().StringVar(&from, "from", "", "the old revision: a branch, tag, commit or expression such as HEAD~1")
+	cmd.Flags().StringVar(&to, "to", "HEAD", "the new revision")
+	cmd.Flags().StringVar(&policyDir, "policies", "", "directory of AllocationPolicy files to default and judge jobs with")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or markdown")
+	cmd.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when any job was added, removed or changed")
+	cmd.Flags().BoolVar(&allowRemoteBases, "allow-remote-bases", false, "let kustomizations fetch remote bases")
+	return cmd
+}
+
+// repoPath finds the work tree holding repo and PATH relative to it: PATH
+// is read relative to the current directory when it lies inside the work
+// tree, else as relative to the work tree's root.
+func repoPath(repo, path string) (string, string, error) {
+	absRepo, err := filepath.Abs(repo)
+	if err != nil {
+		return "", "", err
+	}
+	root := findRoot(absRepo)
+	if _, err := os.Stat(filepath.Join(root, ".git")); err != nil {
+		return "", "", fmt.Errorf("'%s' is not inside a git work tree", repo)
+	}
+	if absPath, err := filepath.Abs(path); err == nil {
+		if rel, err := filepath.Rel(root, absPath); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return root, filepath.ToSlash(rel), nil
+		}
+	}
+	return root, filepath.ToSlash(filepath.Clean(path)), nil
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}

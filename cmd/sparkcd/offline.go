@@ -1,0 +1,184 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sparkcd/sparkcd/internal/review"
+	"github.com/sparkcd/sparkcd/policies"
+	"github.com/sparkcd/sparkcd/render"
+)
+
+// offlineFlags are the flags render and check share.
+type offlineFlags struct {
+	root             string
+	policies         string
+	job              string
+	allowRemoteBases bool
+}
+
+func (f *offlineFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.root, "root", "", "repository root kustomize may read (default: the git work tree holding PATH, else the current directory)")
+	cmd.Flags().StringVar(&f.policies, "policies", "", "directory of AllocationPolicy files to default and judge jobs with")
+	cmd.Flags().StringVar(&f.job, "job", "", "only the job of this name")
+	cmd.Flags().BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let kustomizations fetch remote bases (off: a remote base is an error)")
+}
+
+// review builds PATH and judges its jobs.
+func (f *offlineFlags) review(cmd *cobra.Command, path string) (*review.Report, error) {
+	root, rel, err := resolveRoot(f.root, path)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	opts := review.DefaultOptions()
+	opts.Job = f.job
+	opts.Build.AllowRemoteBases = f.allowRemoteBases
+	if f.policies != "" {
+		list, err := policies.Load(f.policies)
+		if err != nil {
+			return nil, inputError(err)
+		}
+		set, err := policies.NewSet(list)
+		if err != nil {
+			return nil, inputError(err)
+		}
+		opts.Policies = set
+	}
+	report, err := review.Check(cmd.Context(), root, rel, opts)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	return report, nil
+}
+
+// resolveRoot finds the directory kustomize is confined to and PATH relative
+// to it. PATH may be a glob; its fixed prefix decides the root.
+func resolveRoot(root, path string) (string, string, error) {
+	if path == "" {
+		return "", "", errors.New("a PATH is required")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", "", fmt.Errorf("unable to resolve '%s': %w", path, err)
+	}
+	fixed := abs
+	if i := strings.IndexAny(fixed, "*?["); i >= 0 {
+		fixed = filepath.Dir(fixed[:i])
+	}
+	if _, err := os.Stat(fixed); err != nil {
+		return "", "", fmt.Errorf("unable to read '%s': %w", path, err)
+	}
+	if root == "" {
+		root = findRoot(fixed)
+	}
+	root, err = filepath.Abs(root)
+	if err != nil {
+		return "", "", fmt.Errorf("unable to resolve root '%s': %w", root, err)
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", "", fmt.Errorf("'%s' is outside the root '%s'", path, root)
+	}
+	return root, filepath.ToSlash(rel), nil
+}
+
+// findRoot returns the git work tree holding dir, else the current
+// directory when it holds dir, else dir itself.
+func findRoot(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, ".git")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, dir); err == nil && !strings.HasPrefix(rel, "..") {
+			return wd
+		}
+	}
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return filepath.Dir(dir)
+	}
+	return dir
+}
+
+func newRenderCommand() *cobra.Command {
+	var f offlineFlags
+	var output, revision string
+	cmd := &cobra.Command{
+		Use:   "render PATH",
+		Short: "Print the SparkJobs of PATH after defaults, and the objects each run would create",
+		Long: `render builds PATH (a kustomization directory, a plain directory of YAML files,
+one file, or a glob of per-job kustomization directories such as
+'jobs/*/overlays/prod') with no cluster, and prints, per job in name order, the
+SparkJob after defaults (and policy defaults with --policies), then the
+ConfigMap, Service, Pod and Ingress of the run it would start, named
+<job>-<first 8 hex of its spec hash>.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			report, err := f.review(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			objs, err := report.RunObjects(revision, render.DefaultMaterializeOptions())
+			if err != nil {
+				return inputError(err)
+			}
+			if err := review.WriteObjects(cmd.OutOrStdout(), objs, output); err != nil {
+				return inputError(err)
+			}
+			if s := report.Summary(); s.Errors > 0 {
+				bad := &review.Report{Root: report.Root, Path: report.Path}
+				for _, j := range report.Jobs {
+					if j.Errors() > 0 {
+						bad.Jobs = append(bad.Jobs, j)
+					}
+				}
+				_ = bad.Write(cmd.ErrOrStderr(), "text")
+				return findingsError(fmt.Errorf("%d %s not rendered", len(bad.Jobs), plural(len(bad.Jobs), "job")))
+			}
+			return nil
+		},
+	}
+	f.bind(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
+	cmd.Flags().StringVar(&revision, "revision", "", "revision recorded in the sparkcd.io/revision annotation")
+	return cmd
+}
+
+func newCheckCommand() *cobra.Command {
+	var f offlineFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "check PATH",
+		Short: "Validate the jobs of PATH (and judge them against --policies)",
+		Long: `check builds PATH like render and reports every finding: validation of each job
+on its own and, with --policies, the rules of every AllocationPolicy that
+selects it, with each job's resource envelope. Exits 1 when any finding is an
+error, 2 when PATH cannot be read or built.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			report, err := f.review(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			if err := report.Write(cmd.OutOrStdout(), output); err != nil {
+				return inputError(err)
+			}
+			if s := report.Summary(); s.Errors > 0 {
+				return findingsError(errors.New(""))
+			}
+			return nil
+		},
+	}
+	f.bind(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json, github or markdown")
+	return cmd
+}

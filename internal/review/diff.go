@@ -1,0 +1,250 @@
+package review
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/gitsource"
+	"github.com/sparkcd/sparkcd/policies"
+	"github.com/sparkcd/sparkcd/render"
+)
+
+// ChangeKind says how a job differs between two revisions.
+type ChangeKind string
+
+// The kinds of change.
+const (
+	Added     ChangeKind = "added"
+	Removed   ChangeKind = "removed"
+	Changed   ChangeKind = "changed"
+	Unchanged ChangeKind = "unchanged"
+)
+
+// JobChange is how one job differs between two revisions.
+type JobChange struct {
+	Name      string     `json:"name"`
+	Namespace string     `json:"namespace"`
+	Source    string     `json:"source"`
+	Change    ChangeKind `json:"change"`
+	// Diff is a unified diff of the job's rendered objects (the job after
+	// defaults and the objects of the run it would start).
+	Diff string `json:"diff,omitempty"`
+	// Introduced are findings at To that were not at From; Fixed the reverse.
+	Introduced []v1alpha1.Finding `json:"introduced"`
+	Fixed      []v1alpha1.Finding `json:"fixed"`
+	// SpecHashFrom and SpecHashTo identify the spec at each side; when they
+	// differ, the reconciler starts a new run.
+	SpecHashFrom string `json:"specHashFrom,omitempty"`
+	SpecHashTo   string `json:"specHashTo,omitempty"`
+	// EnvelopeFrom and EnvelopeTo are the resource envelopes at each side.
+	EnvelopeFrom *policies.Envelope `json:"envelopeFrom,omitempty"`
+	EnvelopeTo   *policies.Envelope `json:"envelopeTo,omitempty"`
+}
+
+// DiffReport is the review of PATH between two revisions.
+type DiffReport struct {
+	From string      `json:"from"`
+	To   string      `json:"to"`
+	Path string      `json:"path"`
+	Jobs []JobChange `json:"jobs"`
+	// ToReport is the full check report at To, for its error count.
+	ToReport *Report `json:"-"`
+}
+
+// Changed reports whether any job was added, removed or changed.
+func (d *DiffReport) Changed() bool {
+	for _, j := range d.Jobs {
+		if j.Change != Unchanged {
+			return true
+		}
+	}
+	return false
+}
+
+// IntroducedErrors counts the error findings the To revision introduces.
+func (d *DiffReport) IntroducedErrors() int {
+	n := 0
+	for _, j := range d.Jobs {
+		n += countSeverity(j.Introduced, v1alpha1.SeverityError)
+	}
+	return n
+}
+
+// Diff renders path at the revisions from and to of the git repository
+// holding repoDir — no cluster, no network — and compares them job by job.
+// One render cache serves both sides, so only the jobs whose files differ
+// are built twice.
+func Diff(ctx context.Context, repoDir, from, to, path string, opts Options) (*DiffReport, error) {
+	if opts.Build.Cache == nil {
+		opts.Build.Cache = render.NewCache()
+	}
+	fromReport, fromRev, err := checkRevision(ctx, repoDir, from, path, opts)
+	if err != nil {
+		return nil, err
+	}
+	toReport, toRev, err := checkRevision(ctx, repoDir, to, path, opts)
+	if err != nil {
+		return nil, err
+	}
+	d := &DiffReport{From: fromRev.String(), To: toRev.String(), Path: path, ToReport: toReport}
+	mopts := render.DefaultMaterializeOptions()
+	old := indexJobs(fromReport)
+	now := indexJobs(toReport)
+	keys := make([]string, 0, len(old)+len(now))
+	for k := range old {
+		keys = append(keys, k)
+	}
+	for k := range now {
+		if _, ok := old[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		c, err := compareJob(old[k], now[k], d.From, d.To, mopts)
+		if err != nil {
+			return nil, err
+		}
+		d.Jobs = append(d.Jobs, c)
+	}
+	return d, nil
+}
+
+// checkRevision writes one revision's tree to a temporary directory and
+// checks path inside it.
+func checkRevision(ctx context.Context, repoDir, rev, path string, opts Options) (*Report, gitsource.Revision, error) {
+	dir, err := os.MkdirTemp("", "sparkcd-diff-")
+	if err != nil {
+		return nil, gitsource.Revision{}, err
+	}
+	defer os.RemoveAll(dir)
+	r, err := gitsource.Export(repoDir, rev, dir)
+	if err != nil {
+		return nil, r, fmt.Errorf("%w: %w", ErrBuild, err)
+	}
+	report, err := Check(ctx, dir, path, opts)
+	if err != nil {
+		return nil, r, fmt.Errorf("at revision '%s': %w", rev, err)
+	}
+	report.Root = repoDir
+	return report, r, nil
+}
+
+func indexJobs(r *Report) map[string]*JobReport {
+	m := make(map[string]*JobReport, len(r.Jobs))
+	for i := range r.Jobs {
+		j := &r.Jobs[i]
+		m[j.Namespace+"/"+j.Name] = j
+	}
+	return m
+}
+
+func compareJob(old, now *JobReport, fromName, toName string, mopts render.MaterializeOptions) (JobChange, error) {
+	ref := now
+	if ref == nil {
+		ref = old
+	}
+	c := JobChange{Name: ref.Name, Namespace: ref.Namespace, Source: ref.Source}
+	var before, after string
+	var err error
+	if old != nil {
+		c.EnvelopeFrom = old.Envelope
+		c.SpecHashFrom = specHash(old)
+		if before, err = renderText(old, fromName, mopts); err != nil {
+			return c, err
+		}
+	}
+	if now != nil {
+		c.EnvelopeTo = now.Envelope
+		c.SpecHashTo = specHash(now)
+		if after, err = renderText(now, toName, mopts); err != nil {
+			return c, err
+		}
+	}
+	switch {
+	case old == nil:
+		c.Change = Added
+	case now == nil:
+		c.Change = Removed
+	case before != after || !sameFindings(old.Findings, now.Findings):
+		c.Change = Changed
+	default:
+		c.Change = Unchanged
+	}
+	if c.Change != Unchanged {
+		c.Diff, err = difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+			A: difflib.SplitLines(before), B: difflib.SplitLines(after),
+			FromFile: "a/" + ref.Namespace + "/" + ref.Name, ToFile: "b/" + ref.Namespace + "/" + ref.Name,
+			Context: 3,
+		})
+		if err != nil {
+			return c, err
+		}
+	}
+	c.Introduced = findingsMinus(findingsOf(now), findingsOf(old))
+	c.Fixed = findingsMinus(findingsOf(old), findingsOf(now))
+	return c, nil
+}
+
+// renderText renders a job as the YAML a reviewer reads. The run is named
+// "<job>-review" and carries no revision or spec hash, so that the diff shows
+// what changes in the objects rather than the new run's name on every line;
+// JobChange.SpecHashFrom/To say whether a new run would start.
+func renderText(j *JobReport, _ string, mopts render.MaterializeOptions) (string, error) {
+	name := render.RunName(j.Name, "review")
+	run := render.Run{Name: name, AppID: render.AppID(j.Namespace, name), Trigger: v1alpha1.TriggerCommit}
+	objs, err := j.Objects(run, mopts, true)
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if err := WriteObjects(&buf, objs, "yaml"); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
+}
+
+func findingsOf(j *JobReport) []v1alpha1.Finding {
+	if j == nil {
+		return nil
+	}
+	return j.Findings
+}
+
+func findingKey(f v1alpha1.Finding) string {
+	return string(f.Severity) + "\x00" + f.Rule + "\x00" + f.Field + "\x00" + f.Policy
+}
+
+// findingsMinus returns the findings of a whose rule, field, policy and
+// severity are not in b. Messages are not compared: a changed value in the
+// message is the same finding.
+func findingsMinus(a, b []v1alpha1.Finding) []v1alpha1.Finding {
+	seen := make(map[string]bool, len(b))
+	for _, f := range b {
+		seen[findingKey(f)] = true
+	}
+	out := []v1alpha1.Finding{}
+	for _, f := range a {
+		if !seen[findingKey(f)] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func sameFindings(a, b []v1alpha1.Finding) bool {
+	return len(findingsMinus(a, b)) == 0 && len(findingsMinus(b, a)) == 0
+}
+
+func specHash(j *JobReport) string {
+	if j.Job == nil {
+		return ""
+	}
+	return render.SpecHash(j.Job)
+}

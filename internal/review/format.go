@@ -1,0 +1,109 @@
+package review
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/policies"
+)
+
+// Formats are the output formats of `sparkcd check`.
+var Formats = []string{"text", "json", "github", "markdown"}
+
+// Write writes the report in the given format.
+func (r *Report) Write(w io.Writer, format string) error {
+	switch format {
+	case "", "text":
+		return r.writeText(w)
+	case "json":
+		return r.writeJSON(w)
+	case "github":
+		return r.writeGitHub(w)
+	case "markdown":
+		return r.writeMarkdown(w)
+	default:
+		return fmt.Errorf("%w '%s': use one of %s", ErrUnknownFormat, format, strings.Join(Formats, ", "))
+	}
+}
+
+// jsonFinding spells every key out, so the schema is the same whether or not
+// a policy is behind the finding.
+type jsonFinding struct {
+	Severity v1alpha1.Severity `json:"severity"`
+	Rule     string            `json:"rule"`
+	Field    string            `json:"field"`
+	Message  string            `json:"message"`
+	Policy   string            `json:"policy"`
+}
+
+type jsonJob struct {
+	Name      string             `json:"name"`
+	Namespace string             `json:"namespace"`
+	Source    string             `json:"source"`
+	Findings  []jsonFinding      `json:"findings"`
+	Envelope  *policies.Envelope `json:"envelope,omitempty"`
+}
+
+type jsonReport struct {
+	Jobs    []jsonJob `json:"jobs"`
+	Summary Summary   `json:"summary"`
+}
+
+func (r *Report) writeJSON(w io.Writer) error {
+	out := jsonReport{Jobs: []jsonJob{}, Summary: r.Summary()}
+	for _, j := range r.Jobs {
+		jj := jsonJob{Name: j.Name, Namespace: j.Namespace, Source: j.Source, Findings: []jsonFinding{}, Envelope: j.Envelope}
+		for _, f := range j.Findings {
+			jj.Findings = append(jj.Findings, jsonFinding(f))
+		}
+		out.Jobs = append(out.Jobs, jj)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func (r *Report) writeText(w io.Writer) error {
+	for _, j := range r.Jobs {
+		status := "ok"
+		switch {
+		case j.Errors() > 0:
+			status = "FAIL"
+		case j.Warnings() > 0:
+			status = "warn"
+		}
+		fmt.Fprintf(w, "%-4s %s/%s  (%s)\n", status, j.Namespace, j.Name, j.Source)
+		for _, f := range j.Findings {
+			policy := ""
+			if f.Policy != "" {
+				policy = fmt.Sprintf(" [policy %s]", f.Policy)
+			}
+			fmt.Fprintf(w, "     %-7s %s: %s: %s%s\n", f.Severity, f.Rule, orDash(f.Field), f.Message, policy)
+		}
+		if j.Envelope != nil {
+			d, e, p, pk := envelopeCells(j.Envelope)
+			fmt.Fprintf(w, "     envelope: driver %s; executor %s; peak %s executors, %s\n", d, e, p, pk)
+		}
+	}
+	s := r.Summary()
+	_, err := fmt.Fprintf(w, "%d %s, %d %s, %d %s\n",
+		s.Jobs, plural(s.Jobs, "job"), s.Errors, plural(s.Errors, "error"), s.Warnings, plural(s.Warnings, "warning"))
+	return err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return word
+	}
+	return word + "s"
+}

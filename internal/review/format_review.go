@@ -1,0 +1,96 @@
+package review
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/render"
+)
+
+// writeGitHub writes GitHub Actions workflow commands, one annotation per
+// finding, pointing at the line of the offending field in its source file.
+func (r *Report) writeGitHub(w io.Writer) error {
+	for _, j := range r.Jobs {
+		for _, f := range j.Findings {
+			level := "error"
+			if f.Severity == v1alpha1.SeverityWarning {
+				level = "warning"
+			}
+			line := 1
+			if j.Source != "" {
+				line = render.Locate(r.Root, j.Origin, j.Name, f.Field)
+			}
+			title := fmt.Sprintf("%s (%s/%s)", f.Rule, j.Namespace, j.Name)
+			msg := f.Message
+			if f.Field != "" {
+				msg = f.Field + ": " + msg
+			}
+			if f.Policy != "" {
+				msg += fmt.Sprintf(" [policy %s]", f.Policy)
+			}
+			fmt.Fprintf(w, "::%s file=%s,line=%d,title=%s::%s\n",
+				level, ghProperty(j.Source), line, ghProperty(title), ghData(msg))
+		}
+	}
+	s := r.Summary()
+	_, err := fmt.Fprintf(w, "%d %s, %d %s, %d %s\n",
+		s.Jobs, plural(s.Jobs, "job"), s.Errors, plural(s.Errors, "error"), s.Warnings, plural(s.Warnings, "warning"))
+	return err
+}
+
+// ghData escapes a workflow command's message as the runner expects.
+func ghData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// ghProperty escapes a workflow command's property value.
+func ghProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
+}
+
+// writeMarkdown writes a pull-request comment: a summary table of jobs,
+// findings and envelopes, then the findings of each job.
+func (r *Report) writeMarkdown(w io.Writer) error {
+	s := r.Summary()
+	fmt.Fprintf(w, "### sparkcd check: `%s`\n\n", r.Path)
+	fmt.Fprintf(w, "%d %s, **%d %s**, %d %s\n\n",
+		s.Jobs, plural(s.Jobs, "job"), s.Errors, plural(s.Errors, "error"), s.Warnings, plural(s.Warnings, "warning"))
+	fmt.Fprintln(w, "| | Job | Namespace | Errors | Warnings | Driver | Executor | Peak executors | Peak job |")
+	fmt.Fprintln(w, "|---|---|---|---:|---:|---|---|---:|---|")
+	for _, j := range r.Jobs {
+		icon := "✅"
+		switch {
+		case j.Errors() > 0:
+			icon = "❌"
+		case j.Warnings() > 0:
+			icon = "⚠️"
+		}
+		d, e, p, pk := "–", "–", "–", "–"
+		if j.Envelope != nil {
+			d, e, p, pk = envelopeCells(j.Envelope)
+		}
+		fmt.Fprintf(w, "| %s | `%s` | %s | %d | %d | %s | %s | %s | %s |\n",
+			icon, j.Name, j.Namespace, j.Errors(), j.Warnings(), d, e, p, pk)
+	}
+	for _, j := range r.Jobs {
+		if len(j.Findings) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n<details open><summary><code>%s/%s</code> — %s</summary>\n\n", j.Namespace, j.Name, mdEscape(j.Source))
+		fmt.Fprintln(w, "| Severity | Rule | Field | Message | Policy |")
+		fmt.Fprintln(w, "|---|---|---|---|---|")
+		for _, f := range j.Findings {
+			fmt.Fprintf(w, "| %s | `%s` | `%s` | %s | %s |\n",
+				f.Severity, f.Rule, orDash(f.Field), mdEscape(f.Message), orDash(f.Policy))
+		}
+		fmt.Fprintln(w, "\n</details>")
+	}
+	return nil
+}
+
+// mdEscape keeps a message inside its table cell.
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ", "<", "&lt;", ">", "&gt;").Replace(s)
+}

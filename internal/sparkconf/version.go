@@ -1,0 +1,31 @@
+package sparkconf
+
+import (
+	"strconv"
+	"strings"
+)
+
+// atLeast reports whether sparkVersion is at least major.minor. An empty or
+// unreadable version counts as the newest Spark, whose defaults apply.
+func atLeast(sparkVersion string, major, minor int) bool {
+	v := strings.TrimPrefix(strings.TrimSpace(sparkVersion), "v")
+	if v == "" {
+		return true
+	}
+	parts := strings.SplitN(v, ".", 3)
+	maj, err := strconv.Atoi(parts[0])
+	if err != nil {
+		return true
+	}
+	mnr := 0
+	if len(parts) > 1 {
+		digits := strings.TrimRightFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
+		if m, err := strconv.Atoi(digits); err == nil {
+			mnr = m
+		}
+	}
+	if maj != major {
+		return maj > major
+	}
+	return mnr >= minor
+}
