@@ -13,6 +13,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
+// testdataDir is absolute: the tests change directory to run the CLI.
+var testdataDir = func() string {
+	d, err := filepath.Abs("testdata")
+	if err != nil {
+		panic(err)
+	}
+	return d
+}()
+
 // repoRoot is the module root, where jobs/examples lives.
 func repoRoot(t *testing.T) string {
 	t.Helper()
@@ -35,7 +44,7 @@ func sparkcd(t *testing.T, dir string, args ...string) (int, string, string) {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
+	path := filepath.Join(testdataDir, name)
 	if *update {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
@@ -66,6 +75,13 @@ func TestRenderExamples(t *testing.T) {
 			golden(t, "render-"+overlay+".golden.yaml", out)
 		})
 	}
+	t.Run("prod-policies", func(t *testing.T) {
+		code, out, errOut := sparkcd(t, root, "render", "jobs/examples/overlays/prod", "--policies", "policies/testdata/examples")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		golden(t, "render-prod-policies.golden.yaml", out)
+	})
 	t.Run("base", func(t *testing.T) {
 		code, out, errOut := sparkcd(t, root, "render", "jobs/examples/base")
 		if code != 0 {
@@ -85,6 +101,9 @@ func TestCheckExamples(t *testing.T) {
 		{name: "prod", args: []string{"check", "jobs/examples/overlays/prod"}},
 		{name: "prod-json", args: []string{"check", "jobs/examples/overlays/prod", "-o", "json"}},
 		{name: "dev", args: []string{"check", "jobs/examples/overlays/dev"}},
+		{name: "prod-policies", args: []string{"check", "jobs/examples/overlays/prod", "--policies", "policies/testdata/examples"}},
+		{name: "dev-policies-markdown", args: []string{"check", "jobs/examples/overlays/dev", "--policies", "policies/testdata/examples", "-o", "markdown"}},
+		{name: "dev-policies-github", args: []string{"check", "jobs/examples/overlays/dev", "--policies", "policies/testdata/examples", "-o", "github"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
