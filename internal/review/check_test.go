@@ -64,8 +64,8 @@ func TestCheckJSONSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Jobs []map[string]json.RawMessage `json:"jobs"`
-		Summary map[string]int            `json:"summary"`
+		Jobs    []map[string]json.RawMessage `json:"jobs"`
+		Summary map[string]int               `json:"summary"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatal(err)
