@@ -9,9 +9,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
+
+// buildsInFlight counts the Build calls running in this process.
+var buildsInFlight atomic.Int32
 
 // BuildOptions are the settings of one Build.
 type BuildOptions struct {
@@ -71,7 +75,6 @@ func Build(ctx context.Context, root, path string, opts BuildOptions) (*BuildRes
 	}
 	env := &buildEnv{root: realRoot, allowRemote: opts.AllowRemoteBases, cache: opts.Cache}
 	pass := opts.Cache.newPass(newRepoFS(realRoot, opts.AllowRemoteBases))
-	warmSchema()
 
 	results := make([]unitResult, len(units))
 	workers := opts.Parallelism
@@ -79,6 +82,13 @@ func Build(ctx context.Context, root, path string, opts BuildOptions) (*BuildRes
 		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = min(workers, len(units))
+	// Parse kyaml's schema up front only when krusty may run on two
+	// goroutines at once (see krustyMu); a lone build of one unit, as
+	// "sparkcd render overlays/prod", need not pay for it.
+	if inflight := buildsInFlight.Add(1); workers > 1 || inflight > 1 {
+		warmSchema()
+	}
+	defer buildsInFlight.Add(-1)
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range workers {

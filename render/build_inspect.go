@@ -156,17 +156,43 @@ func (f *repoFS) inspectKustomization(real string, data []byte) ([]byte, error) 
 	if real != f.inject {
 		return data, nil
 	}
-	return withOriginAnnotations(&doc)
+	return withOriginAnnotations(data, &doc)
+}
+
+// appendable reports whether a top-level key can be appended to the text
+// of a kustomization: a block mapping without buildMetadata, its single
+// document not closed by a "---" or "..." marker.
+func appendable(data []byte, root *yaml.Node) bool {
+	if root.Style&yaml.FlowStyle != 0 || bytes.HasPrefix(data, []byte("---")) {
+		return false
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "buildMetadata" {
+			return false
+		}
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("---")) || bytes.HasPrefix(line, []byte("...")) {
+			return false
+		}
+	}
+	return true
 }
 
 // withOriginAnnotations adds "originAnnotations" to the buildMetadata of a
 // kustomization document, so krusty annotates every resource with the file
 // it came from (config.kubernetes.io/origin). kustomize passes the
 // top-level buildMetadata down to every base.
-func withOriginAnnotations(doc *yaml.Node) ([]byte, error) {
+func withOriginAnnotations(data []byte, doc *yaml.Node) ([]byte, error) {
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("kustomization is not a mapping: %w", ErrMalformed)
+	}
+	if appendable(data, root) {
+		// The common case, without re-encoding the file: a block mapping
+		// with no buildMetadata takes one more top-level key at its end.
+		out := append(bytes.Clone(data), '\n')
+		return append(out, "buildMetadata: [originAnnotations]\n"...), nil
 	}
 	item := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "originAnnotations"}
 	found := false

@@ -24,8 +24,10 @@ import (
 //
 //  1. The first use of the schema parses it into maps that other readers
 //     (IsNamespaceScoped, SchemaForResourceType) read without the lock. So
-//     the built-in schema is parsed once, alone, before any parallel build
-//     (warmSchema).
+//     the built-in schema is parsed once, alone, before krusty can run on
+//     two goroutines: a Build with more than one worker, or one that starts
+//     while another is running (warmSchema; it waits, holding the lock
+//     exclusively, for the unit in progress).
 //  2. A kustomization with an "openapi" field replaces the global schema
 //     for every build running at the same time and for every build after
 //     it (Flux's "openapi pollution" test). Such a kustomization is seen

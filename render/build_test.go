@@ -5,10 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"go.yaml.in/yaml/v3"
 )
 
 // jobLine summarises a job for comparison: "ns/name file unit kind".
@@ -191,5 +193,41 @@ func TestBuildAbsolutePathInsideRoot(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "overlays", "prod", "kustomization.yaml")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestWithOriginAnnotations(t *testing.T) {
+	tests := []struct {
+		name, in string
+	}{
+		{name: "block mapping", in: "resources:\n- job.yaml\n"},
+		{name: "no final newline", in: "resources:\n- job.yaml"},
+		{name: "ends in a block scalar", in: "resources:\n- job.yaml\npatches:\n- patch: |-\n    - op: add\n      path: /a\n"},
+		{name: "flow mapping", in: "{resources: [job.yaml]}\n"},
+		{name: "existing buildMetadata", in: "buildMetadata: [managedByLabel]\nresources: [job.yaml]\n"},
+		{name: "already on", in: "buildMetadata: [originAnnotations]\nresources: [job.yaml]\n"},
+		{name: "document marker", in: "---\nresources: [job.yaml]\n...\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var doc yaml.Node
+			if err := yaml.Unmarshal([]byte(tt.in), &doc); err != nil {
+				t.Fatal(err)
+			}
+			out, err := withOriginAnnotations([]byte(tt.in), &doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				BuildMetadata []string `yaml:"buildMetadata"`
+				Resources     []string `yaml:"resources"`
+			}
+			if err := yaml.Unmarshal(out, &got); err != nil {
+				t.Fatalf("result is not YAML: %v\n%s", err, out)
+			}
+			if !slices.Contains(got.BuildMetadata, "originAnnotations") || len(got.Resources) != 1 {
+				t.Errorf("got %+v from:\n%s", got, out)
+			}
+		})
 	}
 }
