@@ -16,14 +16,21 @@ import (
 
 // Revision names a commit as "<ref>@sha1:<40 hex>", the form Flux uses.
 type Revision struct {
-	// Ref is what was asked for: a branch, a tag, HEAD, or a commit.
+	// Ref is what was asked for: a branch, a tag, HEAD, or a commit; empty
+	// for a commit checked out without a branch.
 	Ref string
 	// Hash is the commit's SHA-1.
 	Hash plumbing.Hash
 }
 
-// String returns "<ref>@sha1:<hex>".
-func (r Revision) String() string { return fmt.Sprintf("%s@sha1:%s", r.Ref, r.Hash) }
+// String returns "<ref>@sha1:<hex>", or "sha1:<hex>" for a commit checked
+// out without a branch, as Flux writes them.
+func (r Revision) String() string {
+	if r.Ref == "" {
+		return "sha1:" + r.Hash.String()
+	}
+	return fmt.Sprintf("%s@sha1:%s", r.Ref, r.Hash)
+}
 
 // Export resolves rev (a branch, tag, HEAD~n, or commit hash) in the
 // repository holding repoDir and writes that commit's tree into dst, which

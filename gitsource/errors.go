@@ -1,0 +1,24 @@
+package gitsource
+
+import "errors"
+
+var (
+	// ErrReferenceNotFound means the branch or tag does not exist on the
+	// remote, or the commit is not in the repository.
+	ErrReferenceNotFound = errors.New("reference not found")
+
+	// ErrCommitNotReachable means a commit was asked for together with a
+	// branch, and the branch does not contain it.
+	ErrCommitNotReachable = errors.New("commit is not reachable from the branch")
+
+	// ErrMissingKnownHosts means an SSH source has no known_hosts to verify
+	// the server's host key with, and host key checking was not disabled.
+	ErrMissingKnownHosts = errors.New("known_hosts is required to verify the SSH host key")
+
+	// ErrInvalidAuth means the Secret's data cannot be turned into
+	// credentials for the source's URL.
+	ErrInvalidAuth = errors.New("invalid authentication data")
+
+	// ErrUnsupportedURL means the URL is not http://, https:// or ssh://.
+	ErrUnsupportedURL = errors.New("unsupported repository URL")
+)
