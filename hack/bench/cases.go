@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/sparkcd/sparkcd/render"
+)
+
+// benchCase is one timed entry of the table. Sections add their cases to
+// the slice cases returns; a case compared with another names it in ref.
+type benchCase struct {
+	// name is the row's label, and what -only matches.
+	name string
+	// setup runs once, untimed, before the first repetition.
+	setup func(ctx context.Context) error
+	// prepare runs before each repetition, untimed; rep counts from 0.
+	prepare func(rep int) error
+	// run is the timed work.
+	run func(ctx context.Context) error
+	// ref names the case the ratio is taken to; target is the highest
+	// ratio that passes (0: no target).
+	ref    string
+	target float64
+}
+
+// env is what the cases work on.
+type env struct {
+	dir       string // the temporary directory holding the repositories
+	jobs      int
+	sparkcd   string
+	kustomize string
+}
+
+func (e *env) single() string     { return filepath.Join(e.dir, "single") }
+func (e *env) perJob() string     { return filepath.Join(e.dir, "perjob") }
+func (e *env) perJob5x() string   { return filepath.Join(e.dir, "perjob5x") }
+func (e *env) label(n int) string { return fmt.Sprintf("%d jobs", n) }
+
+// cases lists every benchmark, in the order of the table.
+func (e *env) cases() []benchCase {
+	const perJobPath = "jobs/*/overlays/prod"
+	kustomizeRef := fmt.Sprintf("kustomize build, one overlay, %s", e.label(e.jobs))
+	sparkcdPerJob := fmt.Sprintf("sparkcd render, one overlay per job, %s", e.label(e.jobs))
+	coldPerJob := fmt.Sprintf("in-process Build, one overlay per job, %s, cold", e.label(e.jobs))
+	coldSingle := fmt.Sprintf("in-process Build, one overlay, %s, cold", e.label(e.jobs))
+
+	perJobCache, singleCache := render.NewCache(), render.NewCache()
+	cached := func(cache *render.Cache, root, path string) func(context.Context) error {
+		return func(ctx context.Context) error { return build(ctx, root, path, cache) }
+	}
+	return []benchCase{
+		{
+			name: kustomizeRef,
+			run:  e.command(e.kustomize, e.single(), "build", "overlays/prod"),
+		},
+		{
+			name: fmt.Sprintf("sparkcd render, one overlay, %s", e.label(e.jobs)),
+			run:  e.command(e.sparkcd, e.single(), "render", "overlays/prod"),
+			ref:  kustomizeRef, target: 1.1,
+		},
+		{
+			name: sparkcdPerJob,
+			run:  e.command(e.sparkcd, e.perJob(), "render", perJobPath),
+			ref:  kustomizeRef, target: 0.7,
+		},
+		{
+			name:  fmt.Sprintf("sparkcd render, one overlay per job, %s", e.label(5*e.jobs)),
+			setup: func(context.Context) error { return generatePerJob(e.perJob5x(), 5*e.jobs) },
+			run:   e.command(e.sparkcd, e.perJob5x(), "render", perJobPath),
+			ref:   sparkcdPerJob, target: 5.5,
+		},
+		{
+			name: coldSingle,
+			run:  func(ctx context.Context) error { return build(ctx, e.single(), "overlays/prod", nil) },
+			ref:  kustomizeRef, target: 1.1,
+		},
+		{
+			name: coldPerJob,
+			run:  func(ctx context.Context) error { return build(ctx, e.perJob(), perJobPath, nil) },
+			ref:  kustomizeRef, target: 0.7,
+		},
+		{
+			name: fmt.Sprintf("in-process re-render, one overlay per job, %s, one job file changed", e.label(e.jobs)),
+			setup: func(ctx context.Context) error {
+				// A first render fills the cache, a second finds every file
+				// older than the racy window trusted by its stat.
+				if err := build(ctx, e.perJob(), perJobPath, perJobCache); err != nil {
+					return err
+				}
+				return build(ctx, e.perJob(), perJobPath, perJobCache)
+			},
+			prepare: func(rep int) error {
+				name := jobName(rep % e.jobs)
+				content := strings.Replace(jobYAML(name, rep), "instances: 2", fmt.Sprintf("instances: %d", 3+rep), 1)
+				return os.WriteFile(filepath.Join(e.perJob(), "jobs", name, "base", "job.yaml"), []byte(content), 0o644)
+			},
+			run: cached(perJobCache, e.perJob(), perJobPath),
+			ref: coldPerJob, target: 0.02,
+		},
+		{
+			name:  fmt.Sprintf("in-process re-render, one overlay per job, %s, nothing changed", e.label(e.jobs)),
+			setup: cached(perJobCache, e.perJob(), perJobPath),
+			run:   cached(perJobCache, e.perJob(), perJobPath),
+			ref:   coldPerJob, target: 0.02,
+		},
+		{
+			name: fmt.Sprintf("in-process re-render, one overlay, %s, nothing changed", e.label(e.jobs)),
+			setup: func(ctx context.Context) error {
+				if err := build(ctx, e.single(), "overlays/prod", singleCache); err != nil {
+					return err
+				}
+				return build(ctx, e.single(), "overlays/prod", singleCache)
+			},
+			run: cached(singleCache, e.single(), "overlays/prod"),
+			ref: coldSingle, target: 0.02,
+		},
+	}
+}
+
+// build runs render.Build and fails on any unit error.
+func build(ctx context.Context, root, path string, cache *render.Cache) error {
+	opts := render.DefaultBuildOptions()
+	opts.Cache = cache
+	res, err := render.Build(ctx, root, path, opts)
+	if err != nil {
+		return err
+	}
+	if len(res.Errors) > 0 {
+		return fmt.Errorf("%d units failed, first: %w", len(res.Errors), res.Errors[0])
+	}
+	if len(res.Jobs) == 0 {
+		return errors.New("no jobs built")
+	}
+	return nil
+}
+
+// command runs a binary in dir, its output discarded. A missing binary
+// (the CLI not built yet) fails the case with a message saying so.
+func (e *env) command(bin, dir string, args ...string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if bin == "" {
+			return errors.New("no binary given")
+		}
+		if _, err := os.Stat(bin); err != nil {
+			return fmt.Errorf("binary '%s' not found (run 'make build' or 'make bench')", bin)
+		}
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			return err
+		}
+		var stderr bytes.Buffer
+		cmd := exec.CommandContext(ctx, abs, args...)
+		cmd.Dir, cmd.Stderr = dir, &stderr
+		if err := cmd.Run(); err != nil {
+			msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
+			return fmt.Errorf("'%s %s' failed: %w: %s", filepath.Base(bin), strings.Join(args, " "), err, msg)
+		}
+		return nil
+	}
+}

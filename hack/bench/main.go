@@ -1,0 +1,154 @@
+// Command bench times sparkcd's rendering against the kustomize CLI on
+// generated jobs repositories and prints a table of ratios and targets.
+//
+//	go run ./hack/bench -sparkcd bin/sparkcd -kustomize bin/kustomize-v5.8.2
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"regexp"
+	"slices"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+}
+
+// outcome is a case's median time, or why it has none.
+type outcome struct {
+	wall time.Duration
+	err  error
+}
+
+func run() error {
+	var e env
+	var only string
+	var repeat int
+	var keep bool
+	flag.StringVar(&e.sparkcd, "sparkcd", "bin/sparkcd", "path of the sparkcd binary")
+	flag.StringVar(&e.kustomize, "kustomize", "bin/kustomize-v5.8.2", "path of the kustomize binary")
+	flag.IntVar(&e.jobs, "jobs", 1000, "jobs in the generated repositories (the large per-job one has 5×)")
+	flag.StringVar(&only, "only", "", "run only the cases whose name matches this regular expression (and what they compare with)")
+	flag.IntVar(&repeat, "repeat", 3, "timings per case; the median is reported")
+	flag.BoolVar(&keep, "keep", false, "keep the generated repositories")
+	flag.Parse()
+	filter, err := regexp.Compile(only)
+	if err != nil {
+		return fmt.Errorf("bad -only: %w", err)
+	}
+	if e.jobs < 1 || repeat < 1 {
+		return fmt.Errorf("-jobs and -repeat must be positive")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	e.dir, err = os.MkdirTemp("", "sparkcd-bench-")
+	if err != nil {
+		return err
+	}
+	if keep {
+		fmt.Fprintln(os.Stderr, "repositories in", e.dir)
+	} else {
+		defer os.RemoveAll(e.dir)
+	}
+	fmt.Fprintf(os.Stderr, "generating %d jobs in two layouts\n", e.jobs)
+	if err := generateSingle(e.single(), e.jobs); err != nil {
+		return err
+	}
+	if err := generatePerJob(e.perJob(), e.jobs); err != nil {
+		return err
+	}
+
+	cases := selectCases(e.cases(), filter)
+	results := map[string]outcome{}
+	for _, c := range cases {
+		fmt.Fprintf(os.Stderr, "%s…\n", c.name)
+		results[c.name] = measure(ctx, c, repeat)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	printTable(cases, results)
+	return nil
+}
+
+// selectCases keeps the matching cases and, before them, the cases they
+// compare with.
+func selectCases(all []benchCase, filter *regexp.Regexp) []benchCase {
+	want := map[string]bool{}
+	for i := len(all) - 1; i >= 0; i-- {
+		if filter.MatchString(all[i].name) || want[all[i].name] {
+			want[all[i].name] = true
+			if all[i].ref != "" {
+				want[all[i].ref] = true
+			}
+		}
+	}
+	return slices.DeleteFunc(slices.Clone(all), func(c benchCase) bool { return !want[c.name] })
+}
+
+// measure runs a case repeat times and returns the median wall time.
+func measure(ctx context.Context, c benchCase, repeat int) outcome {
+	if c.setup != nil {
+		if err := c.setup(ctx); err != nil {
+			return outcome{err: fmt.Errorf("setup: %w", err)}
+		}
+	}
+	var times []time.Duration
+	for rep := range repeat {
+		if c.prepare != nil {
+			if err := c.prepare(rep); err != nil {
+				return outcome{err: fmt.Errorf("prepare: %w", err)}
+			}
+		}
+		start := time.Now()
+		if err := c.run(ctx); err != nil {
+			return outcome{err: err}
+		}
+		times = append(times, time.Since(start))
+	}
+	slices.Sort(times)
+	return outcome{wall: times[len(times)/2]}
+}
+
+func printTable(cases []benchCase, results map[string]outcome) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "case\twall\tratio\ttarget\tresult")
+	for _, c := range cases {
+		r := results[c.name]
+		if r.err != nil {
+			fmt.Fprintf(w, "%s\t-\t-\t%s\tERROR: %v\n", c.name, targetText(c), r.err)
+			continue
+		}
+		ratio, verdict := "-", "reference"
+		if c.ref != "" {
+			verdict = "-"
+			if ref := results[c.ref]; ref.err == nil && ref.wall > 0 {
+				x := float64(r.wall) / float64(ref.wall)
+				ratio = fmt.Sprintf("%.3f", x)
+				verdict = "PASS"
+				if x > c.target {
+					verdict = "MISS"
+				}
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.name, r.wall.Round(time.Millisecond), ratio, targetText(c), verdict)
+	}
+	w.Flush()
+}
+
+func targetText(c benchCase) string {
+	if c.ref == "" {
+		return "-"
+	}
+	return fmt.Sprintf("≤ %g × %s", c.target, c.ref)
+}

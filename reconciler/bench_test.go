@@ -1,0 +1,350 @@
+package reconciler_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/internal/testenv"
+	"github.com/sparkcd/sparkcd/reconciler"
+	"github.com/sparkcd/sparkcd/render"
+)
+
+var (
+	benchJobs     = flag.Int("sparkcd.jobs", 1000, "SparkJobs created at once by BenchmarkCreateRuns and BenchmarkSteadyState")
+	benchLatency  = flag.Int("sparkcd.latency-jobs", 200, "SparkJobs created one by one by BenchmarkSubmissionLatency")
+	benchWindow   = flag.Duration("sparkcd.window", time.Minute, "how long BenchmarkSteadyState counts writes")
+	benchParallel = 32
+)
+
+// BenchmarkCreateRuns measures how fast the loop turns -sparkcd.jobs new
+// SparkJobs into runs, against a bare 32-way concurrent client creating the
+// same pre-rendered objects (the driver, then the ConfigMap and Service it
+// owns) and against `kubectl create -f` of them. sparkcd-s runs from the
+// loop's start, with every SparkJob already created (as by `kubectl apply`
+// or the source loop), until every run's Service — its last object —
+// exists; sparkcd+create-s also has the 32-way creation of the SparkJobs
+// under way while the loop runs. Ratios are reported for both.
+func BenchmarkCreateRuns(b *testing.B) {
+	e := env.Env(b)
+	n := *benchJobs
+	var loop, withCreate, bare, kubectl time.Duration
+	for range b.N {
+		b.StopTimer()
+		nsBare, nsKubectl := e.Namespace(b), e.Namespace(b)
+		bareObjs := renderedRuns(b, nsBare, n)
+		kubectlFile := writeManifest(b, renderedRuns(b, nsKubectl, n))
+		b.StartTimer()
+
+		bare += timed(func() { createBare(b, e, bareObjs) })
+		kubectl += timed(func() {
+			if out, err := e.Kubectl(context.Background(), "create", "-f", kubectlFile, "-o", "name").CombinedOutput(); err != nil {
+				b.Fatalf("kubectl create: %v: %s", err, lastLines(out))
+			}
+		})
+
+		// The loop alone, on SparkJobs that exist.
+		b.StopTimer()
+		ns := sparkNamespace(b, e)
+		createJobs(b, e, ns, n)
+		b.StartTimer()
+		loop += timed(func() {
+			wait := watchServices(b, e, ns, n)
+			l := startLoop(b, e, reconciler.JobOptions{}, ns)
+			wait()
+			b.StopTimer()
+			l.stop()
+			b.StartTimer()
+		})
+
+		// The loop running while the SparkJobs are created.
+		b.StopTimer()
+		ns = sparkNamespace(b, e)
+		l := startLoop(b, e, reconciler.JobOptions{}, ns)
+		b.StartTimer()
+		withCreate += timed(func() {
+			wait := watchServices(b, e, ns, n)
+			createJobs(b, e, ns, n)
+			wait()
+		})
+		b.StopTimer()
+		l.stop()
+		b.StartTimer()
+	}
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(b.N) }
+	b.ReportMetric(per(loop), "sparkcd-s")
+	b.ReportMetric(per(withCreate), "sparkcd+create-s")
+	b.ReportMetric(per(bare), "bare-s")
+	b.ReportMetric(per(kubectl), "kubectl-s")
+	b.ReportMetric(loop.Seconds()/bare.Seconds(), "sparkcd/bare")
+	b.ReportMetric(loop.Seconds()/kubectl.Seconds(), "sparkcd/kubectl")
+	b.ReportMetric(withCreate.Seconds()/bare.Seconds(), "sparkcd+create/bare")
+	b.ReportMetric(withCreate.Seconds()/kubectl.Seconds(), "sparkcd+create/kubectl")
+}
+
+// createJobs creates n pi SparkJobs in ns, 32 at a time.
+func createJobs(b testing.TB, e *testenv.Env, ns string, n int) {
+	parallel(b, n, func(i int) error {
+		return e.Client.Create(context.Background(), piJob(b, ns, fmt.Sprintf("job-%04d", i)))
+	})
+}
+
+// BenchmarkSubmissionLatency creates -sparkcd.latency-jobs SparkJobs one
+// after the other and measures, for each, the time from its create until
+// its driver pod's creation is seen; it reports p50 and p99.
+func BenchmarkSubmissionLatency(b *testing.B) {
+	e := env.Env(b)
+	n := *benchLatency
+	var latencies []time.Duration
+	for range b.N {
+		b.StopTimer()
+		ns := sparkNamespace(b, e)
+		l := startLoop(b, e, reconciler.JobOptions{}, ns)
+		w, err := e.Clientset.CoreV1().Pods(ns).Watch(context.Background(), metav1.ListOptions{
+			LabelSelector: v1alpha1.LabelSparkRole + "=" + v1alpha1.RoleDriver,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for i := range n {
+			job := piJob(b, ns, fmt.Sprintf("latency-%04d", i))
+			start := time.Now()
+			if err := e.Client.Create(context.Background(), job); err != nil {
+				b.Fatal(err)
+			}
+			waitAdded(b, w, job.Name)
+			latencies = append(latencies, time.Since(start))
+		}
+		b.StopTimer()
+		w.Stop()
+		l.stop()
+		b.StartTimer()
+	}
+	slices.Sort(latencies)
+	b.ReportMetric(ms(latencies[len(latencies)/2]), "p50-ms")
+	b.ReportMetric(ms(latencies[(len(latencies)*99)/100]), "p99-ms")
+}
+
+// BenchmarkSteadyState starts -sparkcd.jobs SparkJobs, waits until every
+// run is recorded, and counts the loop's writes over -sparkcd.window while
+// nothing changes: sparkcd's target is none.
+func BenchmarkSteadyState(b *testing.B) {
+	e := env.Env(b)
+	n := *benchJobs
+	var writes int64
+	for range b.N {
+		b.StopTimer()
+		ns := sparkNamespace(b, e)
+		l := startLoop(b, e, reconciler.JobOptions{}, ns)
+		wait := watchServices(b, e, ns, n)
+		createJobs(b, e, ns, n)
+		wait()
+		waitRecorded(b, e, ns, n)
+		// The events of the starts are sent asynchronously.
+		time.Sleep(2 * time.Second)
+		b.StartTimer()
+		before := l.writes.Load()
+		time.Sleep(*benchWindow)
+		writes += l.writes.Load() - before
+		b.StopTimer()
+		l.stop()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(writes)/float64(b.N), "writes")
+	b.ReportMetric(benchWindow.Seconds(), "window-s")
+}
+
+// renderedRuns renders n runs of the pi job in ns, as the loop would.
+func renderedRuns(b testing.TB, ns string, n int) []*render.Objects {
+	out := make([]*render.Objects, n)
+	for i := range out {
+		job := piJob(b, ns, fmt.Sprintf("job-%04d", i))
+		objs, err := render.Materialize(job, render.OfflineRun(job, ""), render.DefaultMaterializeOptions())
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[i] = objs
+	}
+	return out
+}
+
+// createBare creates each run's driver and then its dependents, owned by
+// the driver, 32 runs at a time: what sparkcd does, without SparkJobs.
+func createBare(b testing.TB, e *testenv.Env, runs []*render.Objects) {
+	ctx := context.Background()
+	parallel(b, len(runs), func(i int) error {
+		objs := runs[i]
+		if err := e.Client.Create(ctx, objs.Pod); err != nil {
+			return err
+		}
+		render.SetDriverOwner(objs, objs.Pod)
+		if err := e.Client.Create(ctx, objs.ConfigMap); err != nil {
+			return err
+		}
+		return e.Client.Create(ctx, objs.Service)
+	})
+}
+
+// writeManifest writes the runs' objects as one multi-document YAML.
+func writeManifest(b *testing.B, runs []*render.Objects) string {
+	var buf bytes.Buffer
+	for _, objs := range runs {
+		for _, obj := range []any{objs.Pod, objs.ConfigMap, objs.Service} {
+			y, err := yaml.Marshal(obj)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf.WriteString("---\n")
+			buf.Write(y)
+		}
+	}
+	path := filepath.Join(b.TempDir(), "runs.yaml")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// parallel runs f(0..n-1) on 32 goroutines, failing on the first error.
+func parallel(b testing.TB, n int, f func(i int) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, benchParallel)
+	for range benchParallel {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// watchServices starts counting the Services labelled managed-by=sparkcd
+// created in ns, and returns a function that waits until there are n. A
+// run's Service is its last object. The watch resumes where it was when
+// the API server closes it (it closes watchers that fall behind).
+func watchServices(b testing.TB, e *testenv.Env, ns string, n int) (wait func()) {
+	selector := v1alpha1.LabelManagedBy + "=" + v1alpha1.ManagedByValue
+	services := e.Clientset.CoreV1().Services(ns)
+	list, err := services.List(context.Background(), metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, err := watchtools.NewRetryWatcherWithContext(context.Background(), list.ResourceVersion, &cache.ListWatch{
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = selector
+			return services.Watch(ctx, o)
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	seen := make(chan int, 1)
+	go func() {
+		names := map[string]bool{}
+		for _, s := range list.Items {
+			names[s.Name] = true
+		}
+		for ev := range w.ResultChan() {
+			if svc, ok := ev.Object.(*corev1.Service); ok && ev.Type == watch.Added {
+				names[svc.Name] = true
+			}
+			if len(names) >= n {
+				break
+			}
+		}
+		seen <- len(names)
+	}()
+	return func() {
+		defer w.Stop()
+		select {
+		case got := <-seen:
+			if got < n {
+				b.Fatalf("the Service watch ended after %d of %d", got, n)
+			}
+		case <-time.After(5 * time.Minute):
+			b.Fatalf("fewer than %d Services after 5 minutes", n)
+		}
+	}
+}
+
+// waitAdded waits for the driver pod of job on a pod watch.
+func waitAdded(b *testing.B, w watch.Interface, job string) {
+	timeout := time.After(waitTimeout)
+	for {
+		select {
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				b.Fatal("the pod watch ended")
+			}
+			if pod, isPod := ev.Object.(*corev1.Pod); isPod && ev.Type == watch.Added && pod.Labels[v1alpha1.LabelJob] == job {
+				return
+			}
+		case <-timeout:
+			b.Fatalf("no driver pod for %s", job)
+		}
+	}
+}
+
+// waitRecorded waits until every job in ns has its run in its status.
+func waitRecorded(b testing.TB, e *testenv.Env, ns string, n int) {
+	eventually(b, "every run recorded", func() (bool, string) {
+		jobs := &v1alpha1.SparkJobList{}
+		if err := e.Client.List(context.Background(), jobs, client.InNamespace(ns)); err != nil {
+			return false, err.Error()
+		}
+		recorded := 0
+		for _, j := range jobs.Items {
+			if j.Status.LastRun != nil && j.Status.ObservedGeneration == j.Generation {
+				recorded++
+			}
+		}
+		return recorded == n, fmt.Sprintf("%d of %d recorded", recorded, n)
+	})
+}
+
+func timed(f func()) time.Duration {
+	start := time.Now()
+	f()
+	return time.Since(start)
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func lastLines(out []byte) string {
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}

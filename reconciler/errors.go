@@ -1,0 +1,16 @@
+package reconciler
+
+import "errors"
+
+var (
+	// ErrInvalidSpec is wrapped by the terminal error of a SparkJob that
+	// fails validation; the job is Stalled until its spec changes.
+	ErrInvalidSpec = errors.New("invalid spec")
+	// ErrPolicyViolation is wrapped by the terminal error of a SparkJob an
+	// AllocationPolicy rejects; the job is Stalled until its spec or the
+	// policies change.
+	ErrPolicyViolation = errors.New("policy violation")
+	// ErrInvalidSchedule is wrapped by the terminal error of a SparkJob
+	// whose schedule the Scheduler cannot read.
+	ErrInvalidSchedule = errors.New("invalid schedule")
+)

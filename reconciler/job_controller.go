@@ -1,0 +1,271 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/fluxcd/pkg/apis/meta"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+)
+
+// Field indexes on the pod cache.
+const (
+	// indexOwnerJob finds a job's driver pods by the job's UID.
+	indexOwnerJob = "sparkcd.io/owner-job"
+	// indexExecutorApp finds a run's executor pods by spark-app-selector.
+	indexExecutorApp = "sparkcd.io/executor-app"
+)
+
+// Bounds of the per-job retry backoff of transient errors.
+const (
+	minRetryDelay = 50 * time.Millisecond
+	maxRetryDelay = 5 * time.Minute
+)
+
+// JobReconciler is the job loop: it turns SparkJobs into runs and runs into
+// SparkJob status.
+type JobReconciler struct {
+	client    client.Client
+	apiReader client.Reader
+	recorder  recorder.EventRecorder
+	access    *accessReview
+	opts      JobOptions
+}
+
+// NewJobReconciler adds the job loop to mgr: informers on SparkJobs, on the
+// pods sparkcd manages and on ServiceAccounts' metadata, feeding a
+// rate-limited work queue.
+func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, error) {
+	opts = opts.withDefaults()
+	c := client.WithFieldOwner(mgr.GetClient(), FieldManager)
+	r := &JobReconciler{
+		client:    c,
+		apiReader: mgr.GetAPIReader(),
+		recorder:  mgr.GetEventRecorder(FieldManager),
+		access:    newAccessReview(c, !opts.SkipDriverAccessReview, opts.Clock),
+		opts:      opts,
+	}
+	ctx := context.Background()
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, indexOwnerJob, ownerJobUID); err != nil {
+		return nil, fmt.Errorf("unable to index pods by SparkJob: %w", err)
+	}
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, indexExecutorApp, executorApp); err != nil {
+		return nil, fmt.Errorf("unable to index executor pods: %w", err)
+	}
+	err := builder.ControllerManagedBy(mgr).
+		Named("sparkjob").
+		// Status writes, sparkcd's own, change neither.
+		For(&v1alpha1.SparkJob{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToJob), builder.WithPredicates(notDriverCreate())).
+		WatchesMetadata(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.serviceAccountToJobs)).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
+			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](minRetryDelay, maxRetryDelay),
+		}).
+		Complete(r)
+	if err != nil {
+		return nil, fmt.Errorf("unable to build the job loop: %w", err)
+	}
+	return r, nil
+}
+
+// Reconcile handles the gates of one SparkJob — gone, being deleted — and
+// patches its status once, at the end, when it changed.
+func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	start := time.Now()
+	log := ctrl.LoggerFrom(ctx)
+	job := &v1alpha1.SparkJob{}
+	if err := r.client.Get(ctx, req.NamespacedName, job); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetJob(req.Namespace, req.Name)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("unable to get SparkJob '%s': %w", req.NamespacedName, err)
+	}
+	// The garbage collector deletes the runs through their ownerReferences.
+	if !job.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+
+	rc := newReconciliation(job, r.opts.Clock.Now())
+	defer func() {
+		rc.writeRuns(r.opts.HistoryLimit)
+		r.summarize(rc, retErr)
+		patched, err := r.patchStatus(ctx, rc)
+		if err != nil {
+			retErr = errors.Join(retErr, err)
+			result = ctrl.Result{}
+		}
+		// Every run start or end changes the status: its events go out
+		// only with the status that reports them, so a retry repeats none.
+		if patched {
+			r.emit(rc)
+		}
+		observeReconcile(rc, start, retErr)
+		log.V(1).Info("reconciled", "duration", time.Since(start), "lastRun", lastRunName(job), "requeueAfter", result.RequeueAfter, "error", retErr)
+	}()
+	return r.reconcile(ctx, rc)
+}
+
+// reconcile runs the phases of one job: admit (policies, validation, spec
+// hash), observe (runs from driver pods, completing interrupted runs), plan
+// (which run is due), gate (whether it may start now), start. A job that
+// is not admitted still has its active runs followed.
+func (r *JobReconciler) reconcile(ctx context.Context, rc *reconciliation) (ctrl.Result, error) {
+	admitErr := r.admit(rc)
+	if err := r.observe(ctx, rc); err != nil {
+		return ctrl.Result{}, err
+	}
+	if admitErr != nil {
+		return ctrl.Result{}, admitErr
+	}
+	plan, err := r.plan(rc)
+	if err != nil || plan == nil {
+		return ctrl.Result{RequeueAfter: rc.requeueAfter()}, err
+	}
+	if err := r.gate(ctx, rc, plan); err != nil {
+		return ctrl.Result{}, err
+	}
+	if rc.wait == nil && !rc.suspended {
+		if err := r.start(ctx, rc, plan); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{RequeueAfter: rc.requeueAfter()}, nil
+}
+
+// patchStatus writes the status when it differs from the one read, and
+// says whether it did. The patch carries the resourceVersion read, so a
+// status computed from a stale cache is refused with a conflict and
+// recomputed.
+func (r *JobReconciler) patchStatus(ctx context.Context, rc *reconciliation) (bool, error) {
+	if equality.Semantic.DeepEqual(rc.base.Status, rc.job.Status) {
+		return false, nil
+	}
+	patch := client.MergeFromWithOptions(rc.base, client.MergeFromWithOptimisticLock{})
+	err := r.client.Status().Patch(ctx, rc.job, patch)
+	switch {
+	case err == nil:
+		return true, nil
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case apierrors.IsConflict(err):
+		return false, fmt.Errorf("status of SparkJob '%s/%s' changed while it was reconciled: %w", rc.job.Namespace, rc.job.Name, err)
+	default:
+		return false, fmt.Errorf("unable to patch the status of SparkJob '%s/%s': %w", rc.job.Namespace, rc.job.Name, err)
+	}
+}
+
+// ownerJobUID indexes a driver pod by the UID of the SparkJob that owns it.
+func ownerJobUID(obj client.Object) []string {
+	if obj.GetLabels()[v1alpha1.LabelSparkRole] != v1alpha1.RoleDriver {
+		return nil
+	}
+	if ref := jobOwner(obj); ref != nil {
+		return []string{string(ref.UID)}
+	}
+	return nil
+}
+
+// executorApp indexes an executor pod by its run's spark.app.id.
+func executorApp(obj client.Object) []string {
+	l := obj.GetLabels()
+	if l[v1alpha1.LabelSparkRole] != v1alpha1.RoleExecutor || l[v1alpha1.LabelSparkAppSelector] == "" {
+		return nil
+	}
+	return []string{l[v1alpha1.LabelSparkAppSelector]}
+}
+
+// jobOwner returns the ownerReference of obj to a SparkJob, if any.
+func jobOwner(obj client.Object) *metav1.OwnerReference {
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Kind == v1alpha1.SparkJobKind && strings.HasPrefix(ref.APIVersion, v1alpha1.GroupVersion.Group+"/") {
+			return &ref
+		}
+	}
+	return nil
+}
+
+// podToJob maps a driver pod to its SparkJob through its ownerReference,
+// and an executor pod through the sparkcd.io/job label its template gave it.
+func podToJob(_ context.Context, obj client.Object) []reconcile.Request {
+	name := ""
+	if ref := jobOwner(obj); ref != nil {
+		name = ref.Name
+	} else {
+		name = obj.GetLabels()[v1alpha1.LabelJob]
+	}
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}}}
+}
+
+// notDriverCreate drops the create events of driver pods: sparkcd created
+// them and knows; a driver left by a killed loop is found when the loop
+// comes back and lists every SparkJob.
+func notDriverCreate() predicate.Predicate {
+	return predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool {
+		return e.Object.GetLabels()[v1alpha1.LabelSparkRole] != v1alpha1.RoleDriver
+	}}
+}
+
+// serviceAccountToJobs wakes the jobs of a namespace that wait for a
+// missing driver service account, when a service account appears.
+func (r *JobReconciler) serviceAccountToJobs(ctx context.Context, obj client.Object) []reconcile.Request {
+	jobs := &v1alpha1.SparkJobList{}
+	if err := r.client.List(ctx, jobs, client.InNamespace(obj.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "unable to list SparkJobs", "namespace", obj.GetNamespace())
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range jobs.Items {
+		ready := apimeta.FindStatusCondition(jobs.Items[i].Status.Conditions, meta.ReadyCondition)
+		if ready != nil && ready.Reason == ReasonServiceAccountNotFound {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&jobs.Items[i])})
+		}
+	}
+	return reqs
+}
+
+// isTerminal reports whether err stops retries until the job changes.
+func isTerminal(err error) bool {
+	return errors.Is(err, reconcile.TerminalError(nil))
+}
+
+// isConflict reports whether err is an optimistic-concurrency conflict.
+func isConflict(err error) bool {
+	return apierrors.IsConflict(err)
+}
+
+func lastRunName(job *v1alpha1.SparkJob) string {
+	if job.Status.LastRun == nil {
+		return ""
+	}
+	return job.Status.LastRun.Name
+}
+
+var _ reconcile.Reconciler = (*JobReconciler)(nil)

@@ -1,0 +1,137 @@
+package reconciler
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+)
+
+// ManagerOptions configure the manager that runs sparkcd's loops.
+type ManagerOptions struct {
+	// Namespaces limits the caches, and so everything sparkcd watches and
+	// acts on, to these namespaces; empty means all namespaces.
+	Namespaces []string
+	// MetricsAddr is where /metrics is served, such as ":8080"; empty or
+	// "0" serves no metrics.
+	MetricsAddr string
+	// HealthAddr is where /healthz and /readyz are served, such as
+	// ":8081"; empty serves none.
+	HealthAddr string
+	// LeaderElection makes only the holder of a Lease run the loops, for
+	// more than one replica.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the Lease; empty means the namespace
+	// sparkcd runs in.
+	LeaderElectionNamespace string
+	// LeaderElectionID names the Lease.
+	LeaderElectionID string
+	// QPS and Burst limit the client's requests per second; zero keeps the
+	// rest.Config's own limits, or the defaults when it has none.
+	QPS   float32
+	Burst int
+	// Logger is the manager's logger, handed to every reconcile through its
+	// context.
+	Logger logr.Logger
+}
+
+// DefaultManagerOptions returns the manager defaults: no metrics and no
+// health endpoints, no leader election, all namespaces, and a client
+// allowed 100 requests per second with bursts of 200.
+func DefaultManagerOptions() ManagerOptions {
+	return ManagerOptions{
+		LeaderElectionID: "sparkcd-leader",
+		QPS:              100,
+		Burst:            200,
+	}
+}
+
+// NewScheme returns a scheme with the built-in types and sparkcd's.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("unable to add the built-in types to the scheme: %w", err)
+	}
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("unable to add the sparkcd types to the scheme: %w", err)
+	}
+	return s, nil
+}
+
+// NewManager returns a controller-runtime manager for sparkcd's loops. Its
+// pod cache holds only the pods sparkcd manages (app.kubernetes.io/managed-by
+// =sparkcd: drivers, and executors through their pod template), no cache
+// keeps managedFields, and health checks answer once the manager runs.
+func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) {
+	d := DefaultManagerOptions()
+	if opts.LeaderElectionID == "" {
+		opts.LeaderElectionID = d.LeaderElectionID
+	}
+	cfg = rest.CopyConfig(cfg)
+	switch {
+	case opts.QPS > 0:
+		cfg.QPS, cfg.Burst = opts.QPS, max(opts.Burst, int(opts.QPS))
+	case cfg.QPS <= 0:
+		cfg.QPS, cfg.Burst = d.QPS, d.Burst
+	}
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	metricsAddr := opts.MetricsAddr
+	if metricsAddr == "" {
+		metricsAddr = "0"
+	}
+	managed := labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})
+	cacheOpts := cache.Options{
+		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: managed}},
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
+	if len(opts.Namespaces) > 0 {
+		cacheOpts.DefaultNamespaces = make(map[string]cache.Config, len(opts.Namespaces))
+		for _, ns := range opts.Namespaces {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	mgr, err := manager.New(cfg, manager.Options{
+		Scheme:                        scheme,
+		Logger:                        opts.Logger,
+		Cache:                         cacheOpts,
+		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
+		HealthProbeBindAddress:        opts.HealthAddr,
+		LeaderElection:                opts.LeaderElection,
+		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
+		LeaderElectionID:              opts.LeaderElectionID,
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       ptr.To(30 * time.Second),
+		// sparkcd runs one manager per process, but its tests start several
+		// in turn, which the global controller-name check would refuse.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unable to create the manager: %w", err)
+	}
+	if opts.HealthAddr != "" {
+		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+			return nil, fmt.Errorf("unable to add the health check: %w", err)
+		}
+		if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+			return nil, fmt.Errorf("unable to add the readiness check: %w", err)
+		}
+	}
+	return mgr, nil
+}

@@ -1,0 +1,73 @@
+package reconciler
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+)
+
+// The job loop's metrics, served with controller-runtime's on /metrics.
+var (
+	runsStarted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sparkcd_runs_started_total",
+		Help: "Runs started, by namespace and trigger (commit, schedule, manual).",
+	}, []string{"namespace", "trigger"})
+	runsFinished = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sparkcd_runs_finished_total",
+		Help: "Runs seen ending, by namespace, phase and reason.",
+	}, []string{"namespace", "phase", "reason"})
+	runPhase = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sparkcd_job_last_run_phase",
+		Help: "1 for the phase of each SparkJob's last run, 0 for the other phases.",
+	}, []string{"namespace", "job", "phase"})
+	activeRuns = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sparkcd_job_active_runs",
+		Help: "Runs of each SparkJob whose driver has not ended.",
+	}, []string{"namespace", "job"})
+	reconcileDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "sparkcd_job_reconcile_duration_seconds",
+		Help:    "Time one reconcile of one SparkJob takes, by result (success, error, stalled).",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"result"})
+)
+
+var phases = []v1alpha1.RunPhase{v1alpha1.RunPending, v1alpha1.RunRunning, v1alpha1.RunSucceeded, v1alpha1.RunFailed, v1alpha1.RunUnknown}
+
+func init() {
+	metrics.Registry.MustRegister(runsStarted, runsFinished, runPhase, activeRuns, reconcileDuration)
+}
+
+// observeReconcile records a reconcile's duration and the job's gauges.
+func observeReconcile(rc *reconciliation, start time.Time, err error) {
+	result := "success"
+	switch {
+	case err != nil && isTerminal(err):
+		result = "stalled"
+	case err != nil:
+		result = "error"
+	}
+	reconcileDuration.WithLabelValues(result).Observe(time.Since(start).Seconds())
+	job := rc.job
+	activeRuns.WithLabelValues(job.Namespace, job.Name).Set(float64(len(job.Status.ActiveRuns)))
+	if job.Status.LastRun == nil {
+		return
+	}
+	for _, p := range phases {
+		v := 0.0
+		if p == job.Status.LastRun.Phase {
+			v = 1
+		}
+		runPhase.WithLabelValues(job.Namespace, job.Name, string(p)).Set(v)
+	}
+}
+
+// forgetJob drops the gauges of a deleted job.
+func forgetJob(namespace, name string) {
+	for _, p := range phases {
+		runPhase.DeleteLabelValues(namespace, name, string(p))
+	}
+	activeRuns.DeleteLabelValues(namespace, name)
+}

@@ -1,0 +1,188 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/render"
+)
+
+// observe folds the job's driver pods into its runs: the phase of every
+// run still active, the executors it has, the runs that ended or whose
+// driver went away; and it completes the runs a stopped loop left without
+// their dependents.
+func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
+	rc.readRecorded()
+	pods := &corev1.PodList{}
+	if err := r.client.List(ctx, pods, client.InNamespace(rc.job.Namespace), client.MatchingFields{indexOwnerJob: string(rc.job.UID)}); err != nil {
+		return fmt.Errorf("unable to list the driver pods of SparkJob '%s/%s': %w", rc.job.Namespace, rc.job.Name, err)
+	}
+	newestRecorded := rc.newestRecordedStart()
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		name := runNameOf(pod)
+		rc.pods[name] = pod
+		if prev := rc.runs[name]; prev != nil && rc.recorded[name] && finished(prev) {
+			continue
+		}
+		run := runFromPod(pod, rc.timestamp())
+		if !rc.recorded[name] {
+			// Completing a run needs the admitted spec; a job that is not
+			// admitted leaves it for later.
+			if rc.admitted == nil {
+				continue
+			}
+			// A finished driver older than every recorded run is one the
+			// bounded history let go of, not an interrupted run.
+			if finished(run) && run.StartTime != nil && !run.StartTime.After(newestRecorded) {
+				continue
+			}
+			if err := r.complete(ctx, rc, pod, run); err != nil {
+				return err
+			}
+			rc.adopted[name] = true
+		}
+		if err := r.follow(ctx, rc, run); err != nil {
+			return err
+		}
+	}
+	for name := range rc.wasActive {
+		if _, ok := rc.pods[name]; ok || finished(rc.runs[name]) {
+			continue
+		}
+		if err := r.lost(ctx, rc, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// follow records a run read from its driver pod: its executor count while
+// active, and the end of a run that was active.
+func (r *JobReconciler) follow(ctx context.Context, rc *reconciliation, run *v1alpha1.RunStatus) error {
+	if finished(run) {
+		if prev := rc.runs[run.Name]; prev != nil {
+			run.Executors = prev.Executors
+		}
+		if rc.wasActive[run.Name] {
+			rc.ended(run)
+		}
+	} else {
+		n, err := r.countExecutors(ctx, rc.job.Namespace, run.AppID)
+		if err != nil {
+			return err
+		}
+		run.Executors = n
+	}
+	rc.runs[run.Name] = run
+	return nil
+}
+
+// lost handles an active run whose driver is not in the cache: the cache
+// may be behind, so the API decides; a driver that is really gone ended
+// the run.
+func (r *JobReconciler) lost(ctx context.Context, rc *reconciliation, name string) error {
+	pod := &corev1.Pod{}
+	key := types.NamespacedName{Namespace: rc.job.Namespace, Name: render.DriverPodName(name)}
+	err := r.apiReader.Get(ctx, key, pod)
+	switch {
+	case err == nil && isOwnedBy(pod, rc.job):
+		rc.pods[name] = pod
+		return r.follow(ctx, rc, runFromPod(pod, rc.timestamp()))
+	case err != nil && !apierrors.IsNotFound(err):
+		return fmt.Errorf("unable to get driver pod '%s': %w", key, err)
+	}
+	run := rc.runs[name]
+	run.Phase = v1alpha1.RunFailed
+	run.Reason = RunReasonDriverPodDeleted
+	run.Message = "the driver pod was deleted before it ended"
+	run.CompletionTime = rc.timestamp()
+	rc.ended(run)
+	return nil
+}
+
+// complete finishes a run whose driver a stopped loop created but did not
+// record: it creates the dependents the driver is missing. When the spec
+// has changed since, the dependents cannot be rendered again; a driver
+// that lacks them could never start, so it is deleted and the run fails.
+func (r *JobReconciler) complete(ctx context.Context, rc *reconciliation, pod *corev1.Pod, run *v1alpha1.RunStatus) error {
+	if finished(run) {
+		return nil
+	}
+	if run.SpecHash == rc.hash {
+		objs, err := render.Materialize(rc.admitted, runIdentity(run), r.opts.Materialize)
+		if err != nil {
+			return fmt.Errorf("unable to render run '%s': %w", run.Name, err)
+		}
+		render.SetDriverOwner(objs, pod)
+		return r.createDependents(ctx, objs)
+	}
+	complete, err := r.dependentsExist(ctx, rc.job.Namespace, run)
+	if err != nil || complete {
+		return err
+	}
+	if err := r.deleteDriver(ctx, pod); err != nil {
+		return err
+	}
+	run.Phase = v1alpha1.RunFailed
+	run.Reason = RunReasonInterrupted
+	run.Message = "sparkcd stopped before the run's ConfigMap and Service were created, and the spec changed since; the driver was deleted"
+	run.CompletionTime = rc.timestamp()
+	rc.ended(run)
+	return nil
+}
+
+// dependentsExist asks the API whether a run's ConfigMap and Service exist.
+func (r *JobReconciler) dependentsExist(ctx context.Context, namespace string, run *v1alpha1.RunStatus) (bool, error) {
+	for _, obj := range []struct{ kind, name string }{
+		{"ConfigMap", render.ConfigMapName(run.Name)},
+		{"Service", render.ServiceName(run.Name, run.AppID)},
+	} {
+		m := &metav1.PartialObjectMetadata{}
+		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(obj.kind))
+		err := r.apiReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: obj.name}, m)
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("unable to get %s '%s/%s': %w", obj.kind, namespace, obj.name, err)
+		}
+	}
+	return true, nil
+}
+
+// countExecutors counts a run's live executor pods.
+func (r *JobReconciler) countExecutors(ctx context.Context, namespace, appID string) (int32, error) {
+	if appID == "" {
+		return 0, nil
+	}
+	pods := &corev1.PodList{}
+	if err := r.client.List(ctx, pods, client.InNamespace(namespace), client.MatchingFields{indexExecutorApp: appID}); err != nil {
+		return 0, fmt.Errorf("unable to list the executors of '%s': %w", appID, err)
+	}
+	var n int32
+	for i := range pods.Items {
+		if podActive(&pods.Items[i]) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// runIdentity is the render.Run a recorded run was started with.
+func runIdentity(run *v1alpha1.RunStatus) render.Run {
+	return render.Run{Name: run.Name, AppID: run.AppID, Revision: run.Revision, Trigger: run.Trigger, SpecHash: run.SpecHash}
+}
+
+// isOwnedBy reports whether the SparkJob job owns obj.
+func isOwnedBy(obj client.Object, job *v1alpha1.SparkJob) bool {
+	ref := jobOwner(obj)
+	return ref != nil && ref.UID == job.UID
+}

@@ -1,0 +1,136 @@
+package reconciler
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+)
+
+// driverContainer is the name Spark gives the driver's container.
+const driverContainer = "spark-kubernetes-driver"
+
+// Reasons of a run's phase that sparkcd sets itself; the others come from
+// the pod (Evicted, OOMKilled, ImagePullBackOff, CreateContainerConfigError…).
+const (
+	// RunReasonDriverPodDeleted: the driver pod went away before it ended.
+	RunReasonDriverPodDeleted = "DriverPodDeleted"
+	// RunReasonReplaced: concurrencyPolicy Replace deleted the driver for a
+	// newer run.
+	RunReasonReplaced = "Replaced"
+	// RunReasonInterrupted: the loop stopped between the driver's create and
+	// its dependents', and the spec changed before it came back, so the run
+	// could not be completed; its driver was deleted.
+	RunReasonInterrupted = "Interrupted"
+	// RunReasonUnschedulable: no node fits the driver.
+	RunReasonUnschedulable = "Unschedulable"
+)
+
+// benignWaiting are container waiting reasons of a healthy start.
+var benignWaiting = map[string]bool{"": true, "ContainerCreating": true, "PodInitializing": true}
+
+// runFromPod reads a run's identity, phase, reason and times from its
+// driver pod.
+func runFromPod(pod *corev1.Pod, now *metav1.Time) *v1alpha1.RunStatus {
+	run := &v1alpha1.RunStatus{
+		Name:      runNameOf(pod),
+		AppID:     pod.Labels[v1alpha1.LabelSparkAppSelector],
+		Trigger:   v1alpha1.RunTrigger(pod.Annotations[v1alpha1.AnnotationTrigger]),
+		Revision:  pod.Annotations[v1alpha1.AnnotationRevision],
+		SpecHash:  pod.Annotations[v1alpha1.AnnotationSpecHash],
+		StartTime: pod.CreationTimestamp.DeepCopy(),
+	}
+	run.Phase, run.Reason, run.Message = driverPhase(pod)
+	if finished(run) {
+		run.CompletionTime = completionTime(pod, now)
+	}
+	return run
+}
+
+// runNameOf is the run a driver pod belongs to: its sparkcd.io/run label,
+// else its name without "-driver".
+func runNameOf(pod *corev1.Pod) string {
+	if name := pod.Labels[v1alpha1.LabelRun]; name != "" {
+		return name
+	}
+	return strings.TrimSuffix(pod.Name, "-driver")
+}
+
+// driverPhase maps the driver pod's status to a run phase with the reason
+// a person needs: why it waits, or why it failed.
+func driverPhase(pod *corev1.Pod) (v1alpha1.RunPhase, string, string) {
+	c := driverStatus(pod)
+	switch pod.Status.Phase {
+	case corev1.PodSucceeded:
+		return v1alpha1.RunSucceeded, "", ""
+	case corev1.PodFailed:
+		if pod.Status.Reason != "" {
+			return v1alpha1.RunFailed, pod.Status.Reason, pod.Status.Message
+		}
+		if c != nil && c.State.Terminated != nil {
+			t := c.State.Terminated
+			reason := t.Reason
+			if reason == "" {
+				reason = "Error"
+			}
+			msg := fmt.Sprintf("driver exited with code %d", t.ExitCode)
+			if t.Message != "" {
+				msg += ": " + t.Message
+			}
+			return v1alpha1.RunFailed, reason, msg
+		}
+		return v1alpha1.RunFailed, "Error", pod.Status.Message
+	case corev1.PodRunning:
+		return v1alpha1.RunRunning, "", ""
+	case corev1.PodUnknown:
+		return v1alpha1.RunUnknown, pod.Status.Reason, pod.Status.Message
+	}
+	// Pending, or no phase yet.
+	for _, cs := range append(append([]corev1.ContainerStatus{}, pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...) {
+		if w := cs.State.Waiting; w != nil && !benignWaiting[w.Reason] {
+			return v1alpha1.RunPending, w.Reason, w.Message
+		}
+	}
+	for _, cond := range pod.Status.Conditions {
+		if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse && cond.Reason == corev1.PodReasonUnschedulable {
+			return v1alpha1.RunPending, RunReasonUnschedulable, cond.Message
+		}
+	}
+	return v1alpha1.RunPending, "", ""
+}
+
+// driverStatus returns the status of the driver's container: the one Spark
+// names, else the first.
+func driverStatus(pod *corev1.Pod) *corev1.ContainerStatus {
+	for i := range pod.Status.ContainerStatuses {
+		if pod.Status.ContainerStatuses[i].Name == driverContainer {
+			return &pod.Status.ContainerStatuses[i]
+		}
+	}
+	if len(pod.Status.ContainerStatuses) > 0 {
+		return &pod.Status.ContainerStatuses[0]
+	}
+	return nil
+}
+
+// completionTime is when the driver's container ended, else when the pod
+// stopped being ready, else now.
+func completionTime(pod *corev1.Pod, now *metav1.Time) *metav1.Time {
+	if c := driverStatus(pod); c != nil && c.State.Terminated != nil && !c.State.Terminated.FinishedAt.IsZero() {
+		return c.State.Terminated.FinishedAt.DeepCopy()
+	}
+	for _, cond := range pod.Status.Conditions {
+		if cond.Type == corev1.PodReady && cond.Status == corev1.ConditionFalse && !cond.LastTransitionTime.IsZero() {
+			return cond.LastTransitionTime.DeepCopy()
+		}
+	}
+	return now.DeepCopy()
+}
+
+// podActive reports whether a pod counts as a live executor.
+func podActive(pod *corev1.Pod) bool {
+	return pod.DeletionTimestamp == nil && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
+}
