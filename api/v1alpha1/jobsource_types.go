@@ -68,6 +68,13 @@ type JobSourceSpec struct {
 	// Suspend stops fetching and applying.
 	// +optional
 	Suspend bool `json:"suspend,omitempty"`
+	// WebhookSecretRef names a Secret in the JobSource's namespace whose
+	// "token" key verifies the webhooks sent to
+	// /hooks/<namespace>/<name>: the HMAC-SHA256 key of GitHub's
+	// X-Hub-Signature-256 and of X-Signature, or GitLab's X-Gitlab-Token.
+	// Without it the source accepts no webhook.
+	// +optional
+	WebhookSecretRef *meta.LocalObjectReference `json:"webhookSecretRef,omitempty"`
 }
 
 // ObjectRef identifies one applied SparkJob.
