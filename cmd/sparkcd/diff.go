@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sparkcd/sparkcd/internal/review"
-	"github.com/sparkcd/sparkcd/policies"
 )
 
 func newDiffCommand() *cobra.Command {
@@ -37,13 +36,9 @@ Exits 1 when the new revision introduces an error finding, or, with
 			opts := review.DefaultOptions()
 			opts.Build.AllowRemoteBases = allowRemoteBases
 			if policyDir != "" {
-				list, err := policies.Load(policyDir)
+				set, err := loadPolicies(policyDir)
 				if err != nil {
-					return inputError(err)
-				}
-				set, err := policies.NewSet(list)
-				if err != nil {
-					return inputError(err)
+					return err
 				}
 				opts.Policies = set
 			}

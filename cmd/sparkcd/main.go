@@ -83,6 +83,9 @@ Exit codes: 0 success, 1 findings, 2 bad input or usage.`,
 		newRenderCommand(),
 		newCheckCommand(),
 		newDiffCommand(),
+		newServeCommand(),
+		newRunCommand(),
+		newStatusCommand(),
 		newVersionCommand(),
 	)
 	return root

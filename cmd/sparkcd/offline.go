@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sparkcd/sparkcd/internal/review"
-	"github.com/sparkcd/sparkcd/policies"
 	"github.com/sparkcd/sparkcd/render"
 )
 
@@ -39,13 +38,9 @@ func (f *offlineFlags) review(cmd *cobra.Command, path string) (*review.Report, 
 	opts.Job = f.job
 	opts.Build.AllowRemoteBases = f.allowRemoteBases
 	if f.policies != "" {
-		list, err := policies.Load(f.policies)
+		set, err := loadPolicies(f.policies)
 		if err != nil {
-			return nil, inputError(err)
-		}
-		set, err := policies.NewSet(list)
-		if err != nil {
-			return nil, inputError(err)
+			return nil, err
 		}
 		opts.Policies = set
 	}
