@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/sparkcd/sparkcd/internal/gittest"
 )
 
 // readJob returns job.yaml from a checkout.
@@ -29,34 +31,34 @@ func TestCheckoutHTTPAuth(t *testing.T) {
 
 	tests := []struct {
 		name     string
-		server   func() *httpGit
+		server   func() *gittest.HTTPServer
 		userinfo string
-		secret   func(g *httpGit) map[string][]byte
+		secret   func(g *gittest.HTTPServer) map[string][]byte
 		opts     []Option
 	}{
-		{name: "anonymous http", server: func() *httpGit {
-			return startHTTPGit(t, gitHTTPHandler(t, u.root, nil), false)
+		{name: "anonymous http", server: func() *gittest.HTTPServer {
+			return gittest.StartHTTP(t, gittest.Handler(t, u.root, nil), false)
 		}},
-		{name: "basic auth", server: func() *httpGit {
-			return startHTTPGit(t, gitHTTPHandler(t, u.root, basicAuth("alice", "s3cret-pw")), false)
-		}, secret: func(*httpGit) map[string][]byte {
+		{name: "basic auth", server: func() *gittest.HTTPServer {
+			return gittest.StartHTTP(t, gittest.Handler(t, u.root, gittest.BasicAuth("alice", "s3cret-pw")), false)
+		}, secret: func(*gittest.HTTPServer) map[string][]byte {
 			return map[string][]byte{"username": []byte("alice"), "password": []byte("s3cret-pw")}
 		}},
-		{name: "basic auth in the url", userinfo: "alice:s3cret-pw", server: func() *httpGit {
-			return startHTTPGit(t, gitHTTPHandler(t, u.root, basicAuth("alice", "s3cret-pw")), false)
+		{name: "basic auth in the url", userinfo: "alice:s3cret-pw", server: func() *gittest.HTTPServer {
+			return gittest.StartHTTP(t, gittest.Handler(t, u.root, gittest.BasicAuth("alice", "s3cret-pw")), false)
 		}},
-		{name: "bearer token", server: func() *httpGit {
-			return startHTTPGit(t, gitHTTPHandler(t, u.root, bearerAuth("tok-123456")), false)
-		}, secret: func(*httpGit) map[string][]byte {
+		{name: "bearer token", server: func() *gittest.HTTPServer {
+			return gittest.StartHTTP(t, gittest.Handler(t, u.root, gittest.BearerAuth("tok-123456")), false)
+		}, secret: func(*gittest.HTTPServer) map[string][]byte {
 			return map[string][]byte{"bearerToken": []byte("tok-123456")}
 		}},
-		{name: "https with ca.crt and token", server: func() *httpGit {
-			return startHTTPGit(t, gitHTTPHandler(t, u.root, bearerAuth("tok-123456")), true)
-		}, secret: func(g *httpGit) map[string][]byte {
-			return map[string][]byte{"bearerToken": []byte("tok-123456"), "ca.crt": g.caPEM()}
+		{name: "https with ca.crt and token", server: func() *gittest.HTTPServer {
+			return gittest.StartHTTP(t, gittest.Handler(t, u.root, gittest.BearerAuth("tok-123456")), true)
+		}, secret: func(g *gittest.HTTPServer) map[string][]byte {
+			return map[string][]byte{"bearerToken": []byte("tok-123456"), "ca.crt": g.CAPEM()}
 		}},
-		{name: "https with insecure skip verify", server: func() *httpGit {
-			return startHTTPGit(t, gitHTTPHandler(t, u.root, nil), true)
+		{name: "https with insecure skip verify", server: func() *gittest.HTTPServer {
+			return gittest.StartHTTP(t, gittest.Handler(t, u.root, nil), true)
 		}, opts: []Option{WithInsecureSkipTLSVerify()}},
 	}
 	for _, tt := range tests {
@@ -67,7 +69,7 @@ func TestCheckoutHTTPAuth(t *testing.T) {
 				opts = append(opts, WithAuth(tt.secret(g)))
 			}
 			cache := t.TempDir()
-			c, err := New(g.url(tt.userinfo), cache, opts...)
+			c, err := New(g.URL(tt.userinfo), cache, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -98,8 +100,8 @@ func TestCheckoutHTTPAuthErrors(t *testing.T) {
 	u := newUpstream(t)
 	u.commit(t, "one\n")
 	u.git(t, "push", "-q", "origin", "main")
-	basic := startHTTPGit(t, gitHTTPHandler(t, u.root, basicAuth("alice", "right-pw")), false)
-	bearer := startHTTPGit(t, gitHTTPHandler(t, u.root, bearerAuth("right-token")), true)
+	basic := gittest.StartHTTP(t, gittest.Handler(t, u.root, gittest.BasicAuth("alice", "right-pw")), false)
+	bearer := gittest.StartHTTP(t, gittest.Handler(t, u.root, gittest.BearerAuth("right-token")), true)
 
 	tests := []struct {
 		name    string
@@ -108,16 +110,16 @@ func TestCheckoutHTTPAuthErrors(t *testing.T) {
 		secrets []string // must not appear in the error
 		wantIs  error
 	}{
-		{name: "wrong password", url: basic.url(""), secret: map[string][]byte{
+		{name: "wrong password", url: basic.URL(""), secret: map[string][]byte{
 			"username": []byte("alice"), "password": []byte("wrong-pw-42"),
 		}, secrets: []string{"wrong-pw-42"}, wantIs: transport.ErrAuthenticationRequired},
-		{name: "wrong password in the url", url: basic.url("alice:wrong-pw-42"),
+		{name: "wrong password in the url", url: basic.URL("alice:wrong-pw-42"),
 			secrets: []string{"wrong-pw-42"}, wantIs: transport.ErrAuthenticationRequired},
-		{name: "no credentials", url: basic.url(""), wantIs: transport.ErrAuthenticationRequired},
-		{name: "wrong token", url: bearer.url(""), secret: map[string][]byte{
-			"bearerToken": []byte("wrong-token-42"), "ca.crt": bearer.caPEM(),
+		{name: "no credentials", url: basic.URL(""), wantIs: transport.ErrAuthenticationRequired},
+		{name: "wrong token", url: bearer.URL(""), secret: map[string][]byte{
+			"bearerToken": []byte("wrong-token-42"), "ca.crt": bearer.CAPEM(),
 		}, secrets: []string{"wrong-token-42"}, wantIs: transport.ErrAuthenticationRequired},
-		{name: "https without the ca", url: bearer.url(""), secret: map[string][]byte{
+		{name: "https without the ca", url: bearer.URL(""), secret: map[string][]byte{
 			"bearerToken": []byte("right-token"),
 		}, secrets: []string{"right-token"}},
 	}
@@ -156,8 +158,8 @@ func TestCheckoutRefs(t *testing.T) {
 	u.git(t, "checkout", "-q", "-b", "feature", c1)
 	c3 := u.commit(t, "feature\n")
 	u.git(t, "push", "-q", "origin", "main", "feature", "--tags")
-	g := startHTTPGit(t, gitHTTPHandler(t, u.root, nil), false)
-	c, err := New(g.url(""), t.TempDir())
+	g := gittest.StartHTTP(t, gittest.Handler(t, u.root, nil), false)
+	c, err := New(g.URL(""), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,30 +8,16 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-// gitRun runs the real git binary in dir.
-func gitRun(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com",
-		"GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com",
-		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_SYSTEM=/dev/null")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
+	"github.com/sparkcd/sparkcd/internal/gittest"
+)
 
 func TestExport(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Fatalf("the git binary is required for this test (apt-get install git): %v", err)
 	}
 	repo := t.TempDir()
-	gitRun(t, repo, "init", "-q", "-b", "main")
+	gittest.Run(t, repo, "init", "-q", "-b", "main")
 	write := func(name, content string) {
 		t.Helper()
 		p := filepath.Join(repo, name)
@@ -43,16 +29,16 @@ func TestExport(t *testing.T) {
 		}
 	}
 	write("jobs/a/job.yaml", "one\n")
-	gitRun(t, repo, "add", "-A")
-	gitRun(t, repo, "commit", "-q", "-m", "first")
-	first := gitRun(t, repo, "rev-parse", "HEAD")
+	gittest.Run(t, repo, "add", "-A")
+	gittest.Run(t, repo, "commit", "-q", "-m", "first")
+	first := gittest.Run(t, repo, "rev-parse", "HEAD")
 	write("jobs/a/job.yaml", "two\n")
 	write("jobs/b/job.yaml", "new\n")
 	if err := os.Symlink("../a/job.yaml", filepath.Join(repo, "jobs/b/link.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	gitRun(t, repo, "add", "-A")
-	gitRun(t, repo, "commit", "-q", "-m", "second")
+	gittest.Run(t, repo, "add", "-A")
+	gittest.Run(t, repo, "commit", "-q", "-m", "second")
 
 	tests := []struct {
 		name    string

@@ -6,50 +6,52 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sparkcd/sparkcd/internal/gittest"
 )
 
 func TestCheckoutSSH(t *testing.T) {
 	u := newUpstream(t)
 	head := u.commit(t, "one\n")
 	u.git(t, "push", "-q", "origin", "main")
-	hostKey, _ := newSSHKey(t, "")
-	otherHost, _ := newSSHKey(t, "")
-	client, identity := newSSHKey(t, "")
-	_, stranger := newSSHKey(t, "")
-	encClient, encIdentity := newSSHKey(t, "key-passphrase")
-	srv := startSSHGit(t, u.root, hostKey, client.PublicKey())
-	encSrv := startSSHGit(t, u.root, hostKey, encClient.PublicKey())
+	hostKey, _ := gittest.NewSSHKey(t, "")
+	otherHost, _ := gittest.NewSSHKey(t, "")
+	client, identity := gittest.NewSSHKey(t, "")
+	_, stranger := gittest.NewSSHKey(t, "")
+	encClient, encIdentity := gittest.NewSSHKey(t, "key-passphrase")
+	srv := gittest.StartSSH(t, u.root, hostKey, client.PublicKey())
+	encSrv := gittest.StartSSH(t, u.root, hostKey, encClient.PublicKey())
 
 	tests := []struct {
 		name    string
-		srv     *sshGit
+		srv     *gittest.SSHServer
 		secret  map[string][]byte
 		opts    []Option
 		wantErr string // substring of the error; empty for success
 	}{
 		{name: "known_hosts", srv: srv, secret: map[string][]byte{
-			"identity": identity, "known_hosts": knownHostsLine(srv.addr(), hostKey.PublicKey()),
+			"identity": identity, "known_hosts": gittest.KnownHostsLine(srv.Addr(), hostKey.PublicKey()),
 		}},
 		{name: "encrypted key", srv: encSrv, secret: map[string][]byte{
 			"identity": encIdentity, "password": []byte("key-passphrase"),
-			"known_hosts": knownHostsLine(encSrv.addr(), hostKey.PublicKey()),
+			"known_hosts": gittest.KnownHostsLine(encSrv.Addr(), hostKey.PublicKey()),
 		}},
 		{name: "wrong host key is refused", srv: srv, secret: map[string][]byte{
-			"identity": identity, "known_hosts": knownHostsLine(srv.addr(), otherHost.PublicKey()),
+			"identity": identity, "known_hosts": gittest.KnownHostsLine(srv.Addr(), otherHost.PublicKey()),
 		}, wantErr: "key mismatch"},
 		{name: "host not in known_hosts is refused", srv: srv, secret: map[string][]byte{
-			"identity": identity, "known_hosts": knownHostsLine("127.0.0.2:22", hostKey.PublicKey()),
+			"identity": identity, "known_hosts": gittest.KnownHostsLine("127.0.0.2:22", hostKey.PublicKey()),
 		}, wantErr: "key is unknown"},
 		{name: "insecure skips the host key", srv: srv, secret: map[string][]byte{
 			"identity": identity,
 		}, opts: []Option{WithInsecureSkipHostKeyCheck()}},
 		{name: "unknown client key", srv: srv, secret: map[string][]byte{
-			"identity": stranger, "known_hosts": knownHostsLine(srv.addr(), hostKey.PublicKey()),
+			"identity": stranger, "known_hosts": gittest.KnownHostsLine(srv.Addr(), hostKey.PublicKey()),
 		}, wantErr: "unable to authenticate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			url := fmt.Sprintf("ssh://git@%s/jobs.git", tt.srv.addr())
+			url := fmt.Sprintf("ssh://git@%s/jobs.git", tt.srv.Addr())
 			opts := append([]Option{WithAuth(tt.secret), WithTimeout(10 * time.Second)}, tt.opts...)
 			c, err := New(url, t.TempDir(), opts...)
 			if err != nil {
@@ -79,10 +81,10 @@ func TestCheckoutSSH(t *testing.T) {
 }
 
 func TestNewRejectsBadSettings(t *testing.T) {
-	_, identity := newSSHKey(t, "")
-	_, encIdentity := newSSHKey(t, "right-phrase")
-	hostKey, _ := newSSHKey(t, "")
-	known := knownHostsLine("127.0.0.1:22", hostKey.PublicKey())
+	_, identity := gittest.NewSSHKey(t, "")
+	_, encIdentity := gittest.NewSSHKey(t, "right-phrase")
+	hostKey, _ := gittest.NewSSHKey(t, "")
+	known := gittest.KnownHostsLine("127.0.0.1:22", hostKey.PublicKey())
 	tests := []struct {
 		name   string
 		url    string

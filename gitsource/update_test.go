@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sparkcd/sparkcd/internal/gittest"
 )
 
 // countingWriter counts the bytes a handler writes.
@@ -53,10 +55,10 @@ func TestCheckoutFollowsTheRemote(t *testing.T) {
 	base := u.commit(t, "two\n")
 	u.git(t, "push", "-q", "origin", "main")
 	var served atomic.Int64
-	g := startHTTPGit(t, countPacks(gitHTTPHandler(t, u.root, basicAuth("bob", "pw-secret")), &served), false)
+	g := gittest.StartHTTP(t, countPacks(gittest.Handler(t, u.root, gittest.BasicAuth("bob", "pw-secret")), &served), false)
 	cache := t.TempDir()
 	auth := WithAuth(map[string][]byte{"username": []byte("bob"), "password": []byte("pw-secret")})
-	c, err := New(g.url(""), cache, auth, WithTimeout(10*time.Second))
+	c, err := New(g.URL(""), cache, auth, WithTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func TestCheckoutFollowsTheRemote(t *testing.T) {
 	var good Snapshot
 	t.Run("server down keeps the last good checkout", func(t *testing.T) {
 		good, _ = c.LastGood()
-		g.stop()
+		g.Stop()
 		u.commit(t, "while down\n")
 		u.git(t, "push", "-q", "origin", "main")
 		_, err := c.Checkout(t.Context(), Ref{Branch: "main"})
@@ -123,7 +125,7 @@ func TestCheckoutFollowsTheRemote(t *testing.T) {
 		}
 	})
 	t.Run("server back recovers", func(t *testing.T) {
-		g.start()
+		g.Start()
 		head := u.git(t, "rev-parse", "HEAD")
 		got := check(t, head, "while down\n")
 		if _, err := os.Stat(good.Dir); !errors.Is(err, os.ErrNotExist) {
@@ -135,9 +137,9 @@ func TestCheckoutFollowsTheRemote(t *testing.T) {
 	})
 	t.Run("a restarted client reuses the cache", func(t *testing.T) {
 		head := u.git(t, "rev-parse", "HEAD")
-		g.stop()
-		defer g.start()
-		again, err := New(g.url(""), cache, auth)
+		g.Stop()
+		defer g.Start()
+		again, err := New(g.URL(""), cache, auth)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,19 +189,19 @@ func stallingListener(t *testing.T) string {
 
 func TestCheckoutTimeout(t *testing.T) {
 	hang := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
-	g := startHTTPGit(t, hang, false)
-	_, identity := newSSHKey(t, "")
+	g := gittest.StartHTTP(t, hang, false)
+	_, identity := gittest.NewSSHKey(t, "")
 	stall := stallingListener(t)
-	sshHost, _ := newSSHKey(t, "")
+	sshHost, _ := gittest.NewSSHKey(t, "")
 
 	tests := []struct {
 		name string
 		url  string
 		opts []Option
 	}{
-		{name: "http server that never answers", url: g.url("")},
+		{name: "http server that never answers", url: g.URL("")},
 		{name: "ssh server that never shakes hands", url: "ssh://git@" + stall + "/jobs.git", opts: []Option{
-			WithAuth(map[string][]byte{"identity": identity, "known_hosts": knownHostsLine(stall, sshHost.PublicKey())}),
+			WithAuth(map[string][]byte{"identity": identity, "known_hosts": gittest.KnownHostsLine(stall, sshHost.PublicKey())}),
 		}},
 	}
 	for _, tt := range tests {
