@@ -57,9 +57,15 @@ testenv: ## Build the pinned kube-apiserver, kube-controller-manager, kubectl an
 test: testenv lint ## Run every test (builds the test control plane first).
 	go test -race -count=1 ./...
 
+# Benchmarks that need the test control plane, one pass each (-benchtime 1x):
+# each reports its own ratios and targets as metrics.
+CLUSTER_BENCH_PKGS ?= ./reconciler/
+CLUSTER_BENCH ?= .
+
 .PHONY: bench
-bench: build $(KUSTOMIZE) ## Run the benchmarks and print a table.
+bench: build $(KUSTOMIZE) testenv ## Run the benchmarks and print their tables (render, review, then the cluster ones).
 	go run ./hack/bench -sparkcd $(BIN)/sparkcd -kustomize $(KUSTOMIZE)
+	go test -run '^$$' -bench '$(CLUSTER_BENCH)' -benchtime 1x -timeout 60m $(CLUSTER_BENCH_PKGS)
 
 .PHONY: demo
 demo: build testenv ## Run sparkcd's main job on a local control plane.

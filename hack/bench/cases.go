@@ -36,11 +36,13 @@ type env struct {
 	jobs      int
 	sparkcd   string
 	kustomize string
+	policies  string // the directory of AllocationPolicy files check and diff use
 }
 
 func (e *env) single() string     { return filepath.Join(e.dir, "single") }
 func (e *env) perJob() string     { return filepath.Join(e.dir, "perjob") }
 func (e *env) perJob5x() string   { return filepath.Join(e.dir, "perjob5x") }
+func (e *env) perJobGit() string  { return filepath.Join(e.dir, "perjob-git") }
 func (e *env) label(n int) string { return fmt.Sprintf("%d jobs", n) }
 
 // cases lists every benchmark, in the order of the table.
@@ -75,6 +77,17 @@ func (e *env) cases() []benchCase {
 			setup: func(context.Context) error { return generatePerJob(e.perJob5x(), 5*e.jobs) },
 			run:   e.command(e.sparkcd, e.perJob5x(), "render", perJobPath),
 			ref:   sparkcdPerJob, target: 5.5,
+		},
+		{
+			name: fmt.Sprintf("sparkcd check --policies (3 policies), one overlay per job, %s", e.label(e.jobs)),
+			run:  e.review(e.perJob(), "check", perJobPath, "--policies", e.policies),
+			ref:  sparkcdPerJob, target: 1.1,
+		},
+		{
+			name:  fmt.Sprintf("sparkcd diff of two revisions differing in one job, one overlay per job, %s", e.label(e.jobs)),
+			setup: func(ctx context.Context) error { return gitTwoRevisions(ctx, e.perJob(), e.perJobGit()) },
+			run:   e.review(e.perJobGit(), "diff", "--from", "HEAD~1", "--to", "HEAD", perJobPath, "--policies", e.policies),
+			ref:   sparkcdPerJob, target: 2.5,
 		},
 		{
 			name: coldSingle,
@@ -139,6 +152,50 @@ func build(ctx context.Context, root, path string, cache *render.Cache) error {
 		return errors.New("no jobs built")
 	}
 	return nil
+}
+
+// review runs a sparkcd review command (check, diff) in dir: exit code 1,
+// findings, is a result like 0.
+func (e *env) review(dir string, args ...string) func(context.Context) error {
+	run := e.command(e.sparkcd, dir, args...)
+	return func(ctx context.Context) error {
+		err := run(ctx)
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == 1 {
+			return nil
+		}
+		return err
+	}
+}
+
+// gitTwoRevisions copies the tree src into a git repository dst with two
+// commits: the tree, then one job's executor count changed.
+func gitTwoRevisions(ctx context.Context, src, dst string) error {
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		return err
+	}
+	git := func(args ...string) error {
+		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dst, "-c", "user.name=bench", "-c", "user.email=bench@example.com"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := git("init", "-q", "-b", "main"); err != nil {
+		return err
+	}
+	if err := git("add", "-A"); err != nil {
+		return err
+	}
+	if err := git("commit", "-q", "-m", "jobs"); err != nil {
+		return err
+	}
+	job := filepath.Join(dst, "jobs", jobName(0), "base", "job.yaml")
+	content := strings.Replace(jobYAML(jobName(0), 0), "instances: 2", "instances: 4", 1)
+	if err := os.WriteFile(job, []byte(content), 0o644); err != nil {
+		return err
+	}
+	return git("commit", "-q", "-am", "one job changed")
 }
 
 // command runs a binary in dir, its output discarded. A missing binary

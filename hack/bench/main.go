@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"text/tabwriter"
@@ -36,6 +37,7 @@ func run() error {
 	var keep bool
 	flag.StringVar(&e.sparkcd, "sparkcd", "bin/sparkcd", "path of the sparkcd binary")
 	flag.StringVar(&e.kustomize, "kustomize", "bin/kustomize-v5.8.2", "path of the kustomize binary")
+	flag.StringVar(&e.policies, "policies", "policies/testdata/examples", "directory of the AllocationPolicy files check and diff use")
 	flag.IntVar(&e.jobs, "jobs", 1000, "jobs in the generated repositories (the large per-job one has 5×)")
 	flag.StringVar(&only, "only", "", "run only the cases whose name matches this regular expression (and what they compare with)")
 	flag.IntVar(&repeat, "repeat", 3, "timings per case; the median is reported")
@@ -59,6 +61,9 @@ func run() error {
 		fmt.Fprintln(os.Stderr, "repositories in", e.dir)
 	} else {
 		defer os.RemoveAll(e.dir)
+	}
+	if e.policies, err = filepath.Abs(e.policies); err != nil {
+		return err
 	}
 	fmt.Fprintf(os.Stderr, "generating %d jobs in two layouts\n", e.jobs)
 	if err := generateSingle(e.single(), e.jobs); err != nil {
