@@ -40,6 +40,29 @@ const (
 	ReasonRunSucceeded = "RunSucceeded"
 	// ReasonRunFailed: the last run failed (Stalled until the next run).
 	ReasonRunFailed = "RunFailed"
+	// ReasonSourceRejected: the job's latest version in git was not
+	// applied (it does not decode, validate or pass a policy); the job
+	// keeps running its last admitted spec.
+	ReasonSourceRejected = "SourceRejected"
+)
+
+// Condition reasons of a JobSource, besides fluxcd's generic ones.
+const (
+	// ReasonGitOperationFailed: the fetch failed; the last good revision
+	// stays applied and nothing in the cluster changes.
+	ReasonGitOperationFailed = "GitOperationFailed"
+	// ReasonAuthenticationFailed: the Secret of spec.secretRef is missing
+	// or holds no usable credentials.
+	ReasonAuthenticationFailed = "AuthenticationFailed"
+	// ReasonBuildFailed: the path did not build; nothing was applied
+	// (Stalled until the next revision).
+	ReasonBuildFailed = "BuildFailed"
+	// ReasonJobsRejected: some jobs were not applied; the others were
+	// (Stalled until the next revision).
+	ReasonJobsRejected = "JobsRejected"
+	// ReasonPruneBlocked: the revision would prune too much, and pruned
+	// nothing (Stalled until a later revision or sparkcd.io/allow-prune).
+	ReasonPruneBlocked = "PruneBlocked"
 )
 
 // summarize sets the conditions from how the reconcile ended, kstatus
@@ -52,6 +75,7 @@ const (
 // current.
 func (r *JobReconciler) summarize(rc *reconciliation, err error) {
 	job := rc.job
+	defer foldSourceRejection(rc)
 	switch {
 	case err != nil && isTerminal(err):
 		reason := stallReason(err)
@@ -152,6 +176,23 @@ func summarizeLastRun(job *v1alpha1.SparkJob, rc *reconciliation) {
 		setCondition(job, meta.ReconcilingCondition, metav1.ConditionTrue, reason, msg)
 		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.StalledCondition)
 	}
+}
+
+// foldSourceRejection reports the source loop's rejection of the job's
+// latest version in git (the sparkcd.io/source-rejected annotation) as
+// Ready=False, reason SourceRejected: the job runs its last admitted spec,
+// which is not what git says. The annotation goes away with the next
+// revision that admits the job, and Ready with it.
+func foldSourceRejection(rc *reconciliation) {
+	msg, ok := rc.job.Annotations[AnnotationSourceRejected]
+	if !ok {
+		return
+	}
+	if c := apimeta.FindStatusCondition(rc.job.Status.Conditions, meta.ReadyCondition); c != nil && c.Status == metav1.ConditionFalse && c.Reason != ReasonSourceRejected {
+		// A failure of the running spec says more; keep it.
+		return
+	}
+	setCondition(rc.job, meta.ReadyCondition, metav1.ConditionFalse, ReasonSourceRejected, "the latest version in git is not applied: "+msg)
 }
 
 // stallReason names the reason of a terminal error.

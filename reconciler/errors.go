@@ -13,4 +13,11 @@ var (
 	// ErrInvalidSchedule is wrapped by the terminal error of a SparkJob
 	// whose schedule the Scheduler cannot read.
 	ErrInvalidSchedule = errors.New("invalid schedule")
+	// ErrInvalidOptions means a loop was built with options it cannot
+	// run with.
+	ErrInvalidOptions = errors.New("invalid options")
+	// ErrSecretNotFound means the Secret a JobSource names does not exist.
+	ErrSecretNotFound = errors.New("secret not found")
+	// ErrBuildFailed means the path of a JobSource did not build.
+	ErrBuildFailed = errors.New("build failed")
 )

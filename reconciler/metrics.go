@@ -34,10 +34,40 @@ var (
 	}, []string{"result"})
 )
 
+// The source loop's metrics.
+var (
+	sourceReconcileDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "sparkcd_source_reconcile_duration_seconds",
+		Help:    "Time one reconcile of one JobSource takes: fetch, render, apply and prune.",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+	}, []string{"namespace", "name"})
+	sourceRevision = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sparkcd_source_revision_info",
+		Help: "1 for the revision each JobSource last applied.",
+	}, []string{"namespace", "name", "revision"})
+	sourceFindings = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "sparkcd_source_findings",
+		Help: "Findings of each JobSource's last attempted revision, by severity.",
+	}, []string{"namespace", "name", "severity"})
+	gitFetchErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sparkcd_git_fetch_errors_total",
+		Help: "Failed fetches, by JobSource.",
+	}, []string{"namespace", "name"})
+	sourceApplied = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sparkcd_source_applied_total",
+		Help: "SparkJobs applied (created, changed or restored), by JobSource.",
+	}, []string{"namespace", "name"})
+	sourcePruned = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sparkcd_source_pruned_total",
+		Help: "SparkJobs pruned, by JobSource.",
+	}, []string{"namespace", "name"})
+)
+
 var phases = []v1alpha1.RunPhase{v1alpha1.RunPending, v1alpha1.RunRunning, v1alpha1.RunSucceeded, v1alpha1.RunFailed, v1alpha1.RunUnknown}
 
 func init() {
-	metrics.Registry.MustRegister(runsStarted, runsFinished, runPhase, activeRuns, reconcileDuration)
+	metrics.Registry.MustRegister(runsStarted, runsFinished, runPhase, activeRuns, reconcileDuration,
+		sourceReconcileDuration, sourceRevision, sourceFindings, gitFetchErrors, sourceApplied, sourcePruned)
 }
 
 // observeReconcile records a reconcile's duration and the job's gauges.
@@ -70,4 +100,39 @@ func forgetJob(namespace, name string) {
 		runPhase.DeleteLabelValues(namespace, name, string(p))
 	}
 	activeRuns.DeleteLabelValues(namespace, name)
+}
+
+// observeSource records a source reconcile: its duration, the revision
+// applied, the findings and what was applied and pruned.
+func observeSource(sc *sourceReconciliation, start time.Time, _ error) {
+	ns, name := sc.src.Namespace, sc.src.Name
+	sourceReconcileDuration.WithLabelValues(ns, name).Observe(time.Since(start).Seconds())
+	if len(sc.applied) > 0 {
+		sourceApplied.WithLabelValues(ns, name).Add(float64(len(sc.applied)))
+	}
+	if len(sc.pruned) > 0 {
+		sourcePruned.WithLabelValues(ns, name).Add(float64(len(sc.pruned)))
+	}
+	if rev, old := sc.src.Status.LastAppliedRevision, sc.base.Status.LastAppliedRevision; rev != "" {
+		if old != rev {
+			sourceRevision.DeleteLabelValues(ns, name, old)
+		}
+		sourceRevision.WithLabelValues(ns, name, rev).Set(1)
+	}
+	counts := map[v1alpha1.Severity]int{v1alpha1.SeverityError: 0, v1alpha1.SeverityWarning: 0}
+	for _, j := range sc.src.Status.Jobs {
+		for _, f := range j.Findings {
+			counts[f.Severity]++
+		}
+	}
+	for sev, n := range counts {
+		sourceFindings.WithLabelValues(ns, name, string(sev)).Set(float64(n))
+	}
+}
+
+// forgetSource drops the gauges of a deleted source.
+func forgetSource(namespace, name string) {
+	sourceRevision.DeletePartialMatch(map[string]string{"namespace": namespace, "name": name})
+	sourceFindings.DeletePartialMatch(map[string]string{"namespace": namespace, "name": name})
+	sourceReconcileDuration.DeleteLabelValues(namespace, name)
 }

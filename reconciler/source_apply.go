@@ -1,0 +1,276 @@
+package reconciler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+)
+
+// maxRejectionMessage bounds the sparkcd.io/source-rejected annotation.
+const maxRejectionMessage = 1024
+
+// apply server-side applies every admitted job that differs from the
+// cluster, and marks the SparkJobs of rejected jobs. A job already in sync
+// costs no write: its content hash, labels and annotations are compared
+// with the cache, and its spec with the generation last seen in sync (or,
+// the first time, field by field).
+func (r *SourceReconciler) apply(ctx context.Context, sc *sourceReconciliation, st *sourceState, rs *renderedSource) error {
+	for i := range rs.jobs {
+		if err := r.applyOne(ctx, sc, st, &rs.jobs[i]); err != nil {
+			return err
+		}
+	}
+	for _, rj := range rs.rejected {
+		if err := r.markRejected(ctx, sc, rj); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliation, st *sourceState, dj *desiredJob) error {
+	live, err := r.liveJob(ctx, r.client, dj.key)
+	if err != nil {
+		return err
+	}
+	if live != nil && !r.ours(sc, live) {
+		sc.conflict(dj.key, live.Annotations[AnnotationSource])
+		return nil
+	}
+	if live != nil && r.inSync(st, dj, live) {
+		sc.keep(dj.key)
+		return r.clearRejected(ctx, live)
+	}
+	if live != nil {
+		// The cache may not have seen the last write yet: ask the API
+		// before calling it drift.
+		if live, err = r.liveJob(ctx, r.apiReader, dj.key); err != nil {
+			return err
+		}
+		if live != nil && r.inSync(st, dj, live) {
+			sc.keep(dj.key)
+			return r.clearRejected(ctx, live)
+		}
+	}
+	revision := sc.revision
+	var drift []string
+	if live != nil && live.Annotations[AnnotationAppliedHash] == dj.hash {
+		// Same content as last applied: someone else changed it.
+		drift = driftFields(dj.job, live)
+		if rev := live.Annotations[v1alpha1.AnnotationRevision]; rev != "" {
+			revision = rev
+		}
+	}
+	if err := r.applyJob(ctx, st, dj, revision); err != nil {
+		return err
+	}
+	sc.keep(dj.key)
+	sc.applied = append(sc.applied, dj.key)
+	if len(drift) > 0 {
+		sc.drifted = append(sc.drifted, driftNote{key: dj.key, fields: drift})
+	}
+	if live != nil {
+		return r.clearRejected(ctx, live)
+	}
+	return nil
+}
+
+// applyJob server-side applies the job with the field manager "sparkcd",
+// forcing ownership of every field git sets, and remembers the generation
+// the API answered with as in sync.
+func (r *SourceReconciler) applyJob(ctx context.Context, st *sourceState, dj *desiredJob, revision string) error {
+	job := dj.job.DeepCopy()
+	job.Annotations[v1alpha1.AnnotationRevision] = revision
+	job.Annotations[AnnotationAppliedHash] = dj.hash
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(job)
+	if err != nil {
+		return fmt.Errorf("unable to convert SparkJob '%s': %w", dj.key, err)
+	}
+	delete(obj, "status")
+	unstructured.RemoveNestedField(obj, "metadata", "creationTimestamp")
+	u := &unstructured.Unstructured{Object: obj}
+	if err := r.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("unable to apply SparkJob '%s': %w", dj.key, err)
+	}
+	if u.GetUID() != "" && u.GetGeneration() > 0 {
+		st.synced[dj.key] = syncedJob{uid: u.GetUID(), generation: u.GetGeneration(), hash: dj.hash}
+	}
+	return nil
+}
+
+// inSync reports whether the live SparkJob has what git says: the content
+// hash, every label and annotation sparkcd sets, and the spec.
+func (r *SourceReconciler) inSync(st *sourceState, dj *desiredJob, live *v1alpha1.SparkJob) bool {
+	if live.Annotations[AnnotationAppliedHash] != dj.hash || live.Annotations[v1alpha1.AnnotationRevision] == "" {
+		return false
+	}
+	if !subsetMap(dj.job.Labels, live.Labels) || !subsetMap(dj.job.Annotations, live.Annotations) {
+		return false
+	}
+	if s, ok := st.synced[dj.key]; ok && s.uid == live.UID && s.generation == live.Generation && s.hash == dj.hash {
+		return true
+	}
+	if len(driftFields(dj.job, live)) > 0 {
+		return false
+	}
+	st.synced[dj.key] = syncedJob{uid: live.UID, generation: live.Generation, hash: dj.hash}
+	return true
+}
+
+// ours reports whether the live SparkJob may be applied by this source:
+// it names this source, or none (a SparkJob made by hand is taken over).
+func (r *SourceReconciler) ours(sc *sourceReconciliation, live *v1alpha1.SparkJob) bool {
+	owner := live.Annotations[AnnotationSource]
+	return owner == "" || owner == sc.src.Namespace+"/"+sc.src.Name
+}
+
+// markRejected records on the existing SparkJob of a rejected job why its
+// new version is not applied; the job keeps its last admitted spec, and
+// the job loop reports the annotation as Ready=False, SourceRejected. The
+// merge patch is an update, not an apply: the fields sparkcd applied stay
+// as they are.
+func (r *SourceReconciler) markRejected(ctx context.Context, sc *sourceReconciliation, rj rejectedJob) error {
+	if rj.key.Name == "" {
+		return nil
+	}
+	live, err := r.liveJob(ctx, r.client, rj.key)
+	if err != nil || live == nil || !r.ours(sc, live) || live.Annotations[AnnotationSource] == "" {
+		return err
+	}
+	sc.keep(rj.key)
+	msg := "revision " + sc.revision + ": " + rj.message
+	if len(msg) > maxRejectionMessage {
+		msg = msg[:maxRejectionMessage-3] + "..."
+	}
+	if live.Annotations[AnnotationSourceRejected] == msg {
+		return nil
+	}
+	return r.patchRejected(ctx, live, &msg)
+}
+
+// clearRejected removes the rejection of a job whose revision is now
+// admitted.
+func (r *SourceReconciler) clearRejected(ctx context.Context, live *v1alpha1.SparkJob) error {
+	if _, ok := live.Annotations[AnnotationSourceRejected]; !ok {
+		return nil
+	}
+	return r.patchRejected(ctx, live, nil)
+}
+
+func (r *SourceReconciler) patchRejected(ctx context.Context, live *v1alpha1.SparkJob, msg *string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]*string{AnnotationSourceRejected: msg}}})
+	if err != nil {
+		return err
+	}
+	obj := &v1alpha1.SparkJob{}
+	obj.Namespace, obj.Name = live.Namespace, live.Name
+	if err := r.client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(FieldManager)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("unable to mark SparkJob '%s/%s': %w", live.Namespace, live.Name, err)
+	}
+	return nil
+}
+
+// liveJob reads a SparkJob, nil when there is none.
+func (r *SourceReconciler) liveJob(ctx context.Context, reader client.Reader, key types.NamespacedName) (*v1alpha1.SparkJob, error) {
+	job := &v1alpha1.SparkJob{}
+	if err := reader.Get(ctx, key, job); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("unable to get SparkJob '%s': %w", key, err)
+	}
+	return job, nil
+}
+
+// driftFields lists the fields whose live value differs from git's: every
+// label and annotation git sets, and every spec field git sets (a field
+// the API server defaulted, or another manager added, is not drift).
+func driftFields(want, live *v1alpha1.SparkJob) []string {
+	var out []string
+	for _, m := range []struct {
+		path       string
+		want, live map[string]string
+	}{{"metadata.labels", want.Labels, live.Labels}, {"metadata.annotations", want.Annotations, live.Annotations}} {
+		for k, v := range m.want {
+			if lv, ok := m.live[k]; !ok || lv != v {
+				out = append(out, m.path+"["+k+"]")
+			}
+		}
+	}
+	out = append(out, subsetDiff("spec", toJSONValue(want.Spec), toJSONValue(live.Spec))...)
+	sort.Strings(out)
+	return out
+}
+
+// toJSONValue is v as encoding/json decodes it into any.
+func toJSONValue(v any) any {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil
+	}
+	return out
+}
+
+// subsetDiff returns the paths where want is not contained in live: maps
+// are compared key by key (live may have more), lists element by element.
+func subsetDiff(path string, want, live any) []string {
+	switch w := want.(type) {
+	case map[string]any:
+		l, ok := live.(map[string]any)
+		if !ok {
+			return []string{path}
+		}
+		var out []string
+		for k, wv := range w {
+			out = append(out, subsetDiff(path+"."+k, wv, l[k])...)
+		}
+		return out
+	case []any:
+		l, ok := live.([]any)
+		if !ok || len(l) != len(w) {
+			return []string{path}
+		}
+		var out []string
+		for i := range w {
+			out = append(out, subsetDiff(fmt.Sprintf("%s[%d]", path, i), w[i], l[i])...)
+		}
+		return out
+	default:
+		if !reflect.DeepEqual(want, live) {
+			return []string{path}
+		}
+		return nil
+	}
+}
+
+func subsetMap(want, live map[string]string) bool {
+	for k, v := range want {
+		if lv, ok := live[k]; !ok || lv != v {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldList names at most ten fields.
+func fieldList(fields []string) string {
+	if len(fields) > 10 {
+		return strings.Join(fields[:10], ", ") + fmt.Sprintf(" and %d more", len(fields)-10)
+	}
+	return strings.Join(fields, ", ")
+}

@@ -1,0 +1,216 @@
+package reconciler
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/render"
+)
+
+// Rules of the findings the source loop adds to render's and the policies'.
+const (
+	// RuleTargetNamespace: the job lands outside spec.targetNamespaces.
+	RuleTargetNamespace = "target-namespace"
+	// RuleOwnedByAnotherSource: another JobSource applied a SparkJob of
+	// that namespace and name first.
+	RuleOwnedByAnotherSource = "owned-by-another-source"
+	// RuleBuildFailed: a unit of a glob path could not be built.
+	RuleBuildFailed = "build-failed"
+)
+
+// renderedSource is what one revision of a source yields.
+type renderedSource struct {
+	revision   string
+	generation int64
+	// jobs are the admitted jobs, to apply.
+	jobs []desiredJob
+	// rejected are the jobs that are not applied, with why.
+	rejected []rejectedJob
+	// findings are every job's findings, errors and warnings.
+	findings []v1alpha1.JobFindings
+	// holdPrune says why nothing may be pruned at this revision: units
+	// that did not build may hold jobs that still exist in git.
+	holdPrune string
+}
+
+// desiredJob is a SparkJob as git has it, with sparkcd's labels and
+// annotations, and the hash of that content.
+type desiredJob struct {
+	key  types.NamespacedName
+	job  *v1alpha1.SparkJob
+	hash string
+}
+
+// rejectedJob is a job that failed to decode, validate or pass a policy.
+type rejectedJob struct {
+	key     types.NamespacedName
+	message string
+}
+
+// render builds the source's path in the checkout and judges every job,
+// reusing the last outcome while the revision and the spec stay the same.
+// A build of the whole path that fails is recorded in sc and yields
+// nothing: the cluster is left as it is.
+func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation, st *sourceState, dir string) (*renderedSource, error) {
+	src := sc.src
+	if rs := st.rendered; rs != nil && rs.revision == sc.revision && rs.generation == src.Generation {
+		sc.findings = rs.findings
+		return rs, nil
+	}
+	path := src.Spec.Path
+	if path == "" {
+		path = "."
+	}
+	res, err := render.Build(ctx, dir, path, render.BuildOptions{
+		AllowRemoteBases: r.opts.AllowRemoteBases,
+		Cache:            st.cache,
+		DefaultNamespace: src.Namespace,
+	})
+	if err != nil && ctx.Err() != nil {
+		return nil, err
+	}
+	if err == nil && len(res.Errors) > 0 && len(res.Errors) == len(res.Units) {
+		err = buildErrors(res.Errors)
+	}
+	if err != nil {
+		sc.buildFailed = fmt.Sprintf("unable to build '%s' at revision %s: %v", path, sc.revision, err)
+		return nil, nil
+	}
+	rs := &renderedSource{revision: sc.revision, generation: src.Generation}
+	for _, be := range res.Errors {
+		rs.findings = append(rs.findings, v1alpha1.JobFindings{Source: be.File, Findings: []v1alpha1.Finding{{
+			Severity: v1alpha1.SeverityError, Rule: RuleBuildFailed, Message: be.Error(),
+		}}})
+	}
+	if len(res.Errors) > 0 {
+		rs.holdPrune = fmt.Sprintf("%d of %d paths did not build", len(res.Errors), len(res.Units))
+	}
+	allowed := targetNamespaces(src)
+	for i := range res.Jobs {
+		r.judge(rs, &res.Jobs[i], allowed, src)
+	}
+	st.rendered = rs
+	sc.findings = rs.findings
+	return rs, nil
+}
+
+// judge decodes, defaults, checks and places one job into rs.
+func (r *SourceReconciler) judge(rs *renderedSource, j *render.Job, allowed []string, src *v1alpha1.JobSource) {
+	key := types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
+	findings := slices.Clone(j.Findings)
+	if j.Object != nil {
+		judged := j.Object.DeepCopy()
+		v1alpha1.SetDefaults(judged)
+		if r.opts.Admitter != nil {
+			var found []v1alpha1.Finding
+			judged, found = r.opts.Admitter.Apply(judged)
+			findings = append(findings, found...)
+		}
+		if judged != nil {
+			findings = append(findings, render.Validate(judged)...)
+		}
+	}
+	if !slices.Contains(allowed, j.Namespace) {
+		findings = append(findings, v1alpha1.Finding{
+			Severity: v1alpha1.SeverityError, Rule: RuleTargetNamespace, Field: "metadata.namespace",
+			Message: fmt.Sprintf("namespace '%s' is not one of the source's target namespaces ('%s')", j.Namespace, strings.Join(allowed, "', '")),
+		})
+	}
+	if len(findings) > 0 {
+		rs.findings = append(rs.findings, v1alpha1.JobFindings{ObjectRef: v1alpha1.ObjectRef{Namespace: key.Namespace, Name: key.Name}, Source: j.Origin.File, Findings: findings})
+	}
+	if msg := errorFindings(findings); msg != "" || j.Object == nil {
+		if msg == "" {
+			msg = "the job could not be decoded"
+		}
+		rs.rejected = append(rs.rejected, rejectedJob{key: key, message: fmt.Sprintf("'%s': %s", j.Origin.File, msg)})
+		return
+	}
+	job := desiredObject(j, src)
+	rs.jobs = append(rs.jobs, desiredJob{key: key, job: job, hash: contentHash(job)})
+}
+
+// desiredObject is the SparkJob to apply: the job as git has it (the job
+// loop applies defaults and policies itself, so the cluster shows what the
+// repository says), with sparkcd's labels and annotations.
+func desiredObject(j *render.Job, src *v1alpha1.JobSource) *v1alpha1.SparkJob {
+	in := j.Object
+	job := &v1alpha1.SparkJob{
+		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: v1alpha1.SparkJobKind},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        in.Name,
+			Namespace:   in.Namespace,
+			Labels:      map[string]string{},
+			Annotations: map[string]string{},
+		},
+		Spec: *in.Spec.DeepCopy(),
+	}
+	for k, v := range in.Labels {
+		job.Labels[k] = v
+	}
+	for k, v := range in.Annotations {
+		if !strings.HasPrefix(k, "config.kubernetes.io/") && !strings.HasPrefix(k, "internal.config.kubernetes.io/") {
+			job.Annotations[k] = v
+		}
+	}
+	job.Labels[v1alpha1.LabelManagedBy] = v1alpha1.ManagedByValue
+	job.Labels[v1alpha1.LabelSource] = sourceLabel(src)
+	job.Annotations[AnnotationSource] = src.Namespace + "/" + src.Name
+	if j.Origin.File != "" {
+		job.Annotations[v1alpha1.AnnotationSourceFile] = j.Origin.File
+	}
+	delete(job.Annotations, v1alpha1.AnnotationRevision)
+	delete(job.Annotations, AnnotationAppliedHash)
+	delete(job.Annotations, AnnotationSourceRejected)
+	return job
+}
+
+// contentHash covers everything applied except the revision, so a commit
+// that leaves a job alone does not rewrite it.
+func contentHash(job *v1alpha1.SparkJob) string {
+	b, err := json.Marshal(struct {
+		Meta metav1.ObjectMeta     `json:"metadata"`
+		Spec v1alpha1.SparkJobSpec `json:"spec"`
+	}{job.ObjectMeta, job.Spec})
+	if err != nil {
+		b = []byte(err.Error())
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// sourceLabel is the sparkcd.io/source label value, "<namespace>.<name>"
+// (a label value holds no "/"), shortened with a hash when it would pass
+// the 63 characters a label value may have.
+func sourceLabel(src *v1alpha1.JobSource) string {
+	v := src.Namespace + "." + src.Name
+	if len(v) <= 63 {
+		return v
+	}
+	return v[:46] + "-" + shortHash(v)[:16]
+}
+
+// targetNamespaces are the namespaces the source's jobs may land in.
+func targetNamespaces(src *v1alpha1.JobSource) []string {
+	if len(src.Spec.TargetNamespaces) > 0 {
+		return src.Spec.TargetNamespaces
+	}
+	return []string{src.Namespace}
+}
+
+func buildErrors(errs []*render.BuildError) error {
+	parts := make([]string, 0, len(errs))
+	for _, e := range errs {
+		parts = append(parts, e.Error())
+	}
+	return fmt.Errorf("%w: %s", ErrBuildFailed, strings.Join(parts, "; "))
+}

@@ -1,0 +1,206 @@
+package reconciler
+
+import (
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/fluxcd/pkg/apis/meta"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+)
+
+// Bounds of status.jobs: a source with thousands of broken jobs must not
+// grow its status past what etcd takes.
+const (
+	maxFindingJobs   = 100
+	maxFindingsOfJob = 10
+)
+
+// Event reasons on a JobSource.
+const (
+	EventApplied        = "Applied"
+	EventPruned         = "Pruned"
+	EventDriftCorrected = "DriftCorrected"
+)
+
+// sourceReconciliation is what one Reconcile call knows about one source.
+type sourceReconciliation struct {
+	base, src *v1alpha1.JobSource
+	now       time.Time
+	revision  string
+
+	suspended bool
+	// failReason is the Ready reason of a transient failure.
+	failReason string
+	// buildFailed says why the whole path did not build.
+	buildFailed string
+	// pruneBlocked says why nothing was pruned.
+	pruneBlocked string
+
+	findings  []v1alpha1.JobFindings
+	conflicts []v1alpha1.JobFindings
+	kept      map[types.NamespacedName]bool
+	applied   []types.NamespacedName
+	pruned    []types.NamespacedName
+	drifted   []driftNote
+}
+
+type driftNote struct {
+	key    types.NamespacedName
+	fields []string
+}
+
+func newSourceReconciliation(src *v1alpha1.JobSource, now time.Time) *sourceReconciliation {
+	return &sourceReconciliation{base: src.DeepCopy(), src: src, now: now, kept: map[types.NamespacedName]bool{}}
+}
+
+// fail notes the reason of a transient failure.
+func (sc *sourceReconciliation) fail(reason string, _ error) { sc.failReason = reason }
+
+// keep puts a SparkJob into the inventory.
+func (sc *sourceReconciliation) keep(key types.NamespacedName) { sc.kept[key] = true }
+
+// conflict notes a job another source owns.
+func (sc *sourceReconciliation) conflict(key types.NamespacedName, owner string) {
+	sc.conflicts = append(sc.conflicts, v1alpha1.JobFindings{
+		ObjectRef: v1alpha1.ObjectRef{Namespace: key.Namespace, Name: key.Name},
+		Findings: []v1alpha1.Finding{{Severity: v1alpha1.SeverityError, Rule: RuleOwnedByAnotherSource, Field: "metadata.name",
+			Message: fmt.Sprintf("SparkJob '%s' is applied by JobSource '%s'", key, owner)}},
+	})
+}
+
+// summarize sets the conditions, kstatus style, with the revision in every
+// message: Reconciling while a transient failure is retried, Stalled when
+// only a new commit (or an override) can help, Ready otherwise.
+func (r *SourceReconciler) summarize(sc *sourceReconciliation, err error) {
+	src := sc.src
+	st := &src.Status
+	if req := src.Annotations[AnnotationReconcileRequestedAt]; req != "" {
+		st.LastHandledReconcileAt = req
+	}
+	if sc.suspended {
+		setSourceCondition(src, meta.ReadyCondition, metav1.ConditionTrue, meta.SuspendedReason, "suspended: nothing is fetched or applied until spec.suspend is false")
+		apimeta.RemoveStatusCondition(&st.Conditions, meta.ReconcilingCondition)
+		apimeta.RemoveStatusCondition(&st.Conditions, meta.StalledCondition)
+		return
+	}
+	if err != nil {
+		reason := sc.failReason
+		if reason == "" {
+			reason = meta.ReconciliationFailedReason
+		}
+		msg := err.Error()
+		if sc.revision != "" {
+			msg = fmt.Sprintf("revision %s: %s", sc.revision, msg)
+		}
+		if st.LastAppliedRevision != "" {
+			msg += fmt.Sprintf(" (revision %s stays applied)", st.LastAppliedRevision)
+		}
+		setSourceCondition(src, meta.ReconcilingCondition, metav1.ConditionTrue, meta.ProgressingWithRetryReason, msg)
+		setSourceCondition(src, meta.ReadyCondition, metav1.ConditionFalse, reason, msg)
+		apimeta.RemoveStatusCondition(&st.Conditions, meta.StalledCondition)
+		return
+	}
+	st.ObservedGeneration = src.Generation
+	if sc.buildFailed != "" {
+		msg := sc.buildFailed
+		if st.LastAppliedRevision != "" {
+			msg += fmt.Sprintf(" (revision %s stays applied)", st.LastAppliedRevision)
+		}
+		stallSource(src, ReasonBuildFailed, msg)
+		return
+	}
+	st.Jobs = boundFindings(append(append([]v1alpha1.JobFindings(nil), sc.findings...), sc.conflicts...))
+	rejected := countRejected(st.Jobs)
+	switch {
+	case sc.pruneBlocked != "":
+		stallSource(src, ReasonPruneBlocked, sc.pruneBlocked)
+	case rejected > 0:
+		stallSource(src, ReasonJobsRejected, fmt.Sprintf("applied revision %s: %d SparkJobs in sync, %d jobs rejected (see status.jobs)", sc.revision, len(sc.kept), rejected))
+	default:
+		setSourceCondition(src, meta.ReadyCondition, metav1.ConditionTrue, meta.SucceededReason, fmt.Sprintf("applied revision %s: %d SparkJobs", sc.revision, len(sc.kept)))
+		apimeta.RemoveStatusCondition(&st.Conditions, meta.ReconcilingCondition)
+		apimeta.RemoveStatusCondition(&st.Conditions, meta.StalledCondition)
+	}
+}
+
+func stallSource(src *v1alpha1.JobSource, reason, msg string) {
+	setSourceCondition(src, meta.StalledCondition, metav1.ConditionTrue, reason, msg)
+	setSourceCondition(src, meta.ReadyCondition, metav1.ConditionFalse, reason, msg)
+	apimeta.RemoveStatusCondition(&src.Status.Conditions, meta.ReconcilingCondition)
+}
+
+// countRejected counts the jobs with an error finding.
+func countRejected(jobs []v1alpha1.JobFindings) int {
+	n := 0
+	for _, j := range jobs {
+		for _, f := range j.Findings {
+			if f.Severity == v1alpha1.SeverityError {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// boundFindings keeps at most maxFindingJobs jobs with at most
+// maxFindingsOfJob findings each, the jobs with errors first.
+func boundFindings(jobs []v1alpha1.JobFindings) []v1alpha1.JobFindings {
+	var errs, warns []v1alpha1.JobFindings
+	for _, j := range jobs {
+		if countRejected([]v1alpha1.JobFindings{j}) > 0 {
+			errs = append(errs, j)
+		} else {
+			warns = append(warns, j)
+		}
+	}
+	all := append(errs, warns...)
+	if len(all) > maxFindingJobs {
+		all = all[:maxFindingJobs]
+	}
+	for i := range all {
+		if len(all[i].Findings) > maxFindingsOfJob {
+			all[i].Findings = all[i].Findings[:maxFindingsOfJob]
+		}
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	return all
+}
+
+// emitSource sends the events of a reconcile: what it applied, pruned and
+// corrected, and a warning when the Ready condition turns to a new failure.
+func (r *SourceReconciler) emitSource(sc *sourceReconciliation) {
+	src := sc.src
+	for _, d := range sc.drifted {
+		r.recorder.Eventf(src, nil, corev1.EventTypeWarning, EventDriftCorrected, "Apply",
+			"SparkJob '%s' was changed outside git; restored revision %s: %s", d.key, sc.revision, fieldList(d.fields))
+	}
+	if len(sc.applied) > 0 {
+		r.recorder.Eventf(src, nil, corev1.EventTypeNormal, EventApplied, "Apply", "revision %s: applied %d SparkJobs", sc.revision, len(sc.applied))
+	}
+	if len(sc.pruned) > 0 {
+		r.recorder.Eventf(src, nil, corev1.EventTypeNormal, EventPruned, "Prune", "revision %s: pruned %d SparkJobs", sc.revision, len(sc.pruned))
+	}
+	ready := apimeta.FindStatusCondition(src.Status.Conditions, meta.ReadyCondition)
+	before := apimeta.FindStatusCondition(sc.base.Status.Conditions, meta.ReadyCondition)
+	if ready != nil && ready.Status == metav1.ConditionFalse && (before == nil || before.Reason != ready.Reason || before.Message != ready.Message) {
+		r.recorder.Eventf(src, nil, corev1.EventTypeWarning, ready.Reason, "Reconcile", "%s", ready.Message)
+	}
+}
+
+func setSourceCondition(src *v1alpha1.JobSource, t string, status metav1.ConditionStatus, reason, msg string) {
+	if len(msg) > maxMessageLength {
+		msg = msg[:maxMessageLength-3] + "..."
+	}
+	apimeta.SetStatusCondition(&src.Status.Conditions, metav1.Condition{
+		Type: t, Status: status, Reason: reason, Message: msg, ObservedGeneration: src.Generation,
+	})
+}
