@@ -33,6 +33,7 @@ Exits 1 when the new revision introduces an error finding, or, with
 			if from == "" {
 				return inputError(errors.New("--from is required"))
 			}
+			offlineGC()
 			opts := review.DefaultOptions()
 			opts.Build.AllowRemoteBases = allowRemoteBases
 			if policyDir != "" {

@@ -1,11 +1,14 @@
 package review
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 
-	"k8s.io/apimachinery/pkg/runtime"
+	"golang.org/x/sync/errgroup"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -17,8 +20,8 @@ import (
 // and Ingress of the run it would start offline (run name
 // "<job>-<first 8 hex of its spec hash>"). Jobs with errors are skipped; the
 // caller reports their findings.
-func (r *Report) RunObjects(revision string, opts render.MaterializeOptions) ([]runtime.Object, error) {
-	var out []runtime.Object
+func (r *Report) RunObjects(revision string, opts render.MaterializeOptions) ([]kruntime.Object, error) {
+	var out []kruntime.Object
 	for i := range r.Jobs {
 		j := &r.Jobs[i]
 		if j.Job == nil || j.Errors() > 0 {
@@ -36,7 +39,7 @@ func (r *Report) RunObjects(revision string, opts render.MaterializeOptions) ([]
 // Objects returns the job after defaults followed by the objects of the
 // given run. A job with error findings yields only itself unless force is
 // set, in which case its objects are rendered when they can be.
-func (j *JobReport) Objects(run render.Run, opts render.MaterializeOptions, force bool) ([]runtime.Object, error) {
+func (j *JobReport) Objects(run render.Run, opts render.MaterializeOptions, force bool) ([]kruntime.Object, error) {
 	if j.Job == nil {
 		return nil, nil
 	}
@@ -44,16 +47,16 @@ func (j *JobReport) Objects(run render.Run, opts render.MaterializeOptions, forc
 	job.APIVersion = v1alpha1.GroupVersion.String()
 	job.Kind = v1alpha1.SparkJobKind
 	if j.Errors() > 0 && !force {
-		return []runtime.Object{job}, nil
+		return []kruntime.Object{job}, nil
 	}
 	objs, err := render.Materialize(job, run, opts)
 	if err != nil && force {
-		return []runtime.Object{job}, nil
+		return []kruntime.Object{job}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("unable to render job '%s/%s' from '%s': %w", j.Namespace, j.Name, j.Source, err)
 	}
-	out := []runtime.Object{job, objs.ConfigMap, objs.Service, objs.Pod}
+	out := []kruntime.Object{job, objs.ConfigMap, objs.Service, objs.Pod}
 	if objs.Ingress != nil {
 		out = append(out, objs.Ingress)
 	}
@@ -63,43 +66,50 @@ func (j *JobReport) Objects(run render.Run, opts render.MaterializeOptions, forc
 // WriteObjects writes objects as multi-document YAML, or as one JSON list,
 // with keys in a stable order and without the empty fields Kubernetes types
 // carry before they reach a server (creationTimestamp: null, status: {}).
-func WriteObjects(w io.Writer, objs []runtime.Object, format string) error {
-	items := make([]map[string]any, 0, len(objs))
-	for _, o := range objs {
-		m, err := cleanObject(o)
-		if err != nil {
-			return err
-		}
-		items = append(items, m)
+// Objects are encoded on every CPU, since encoding a thousand jobs' objects
+// costs as much as building them, and written in their order.
+func WriteObjects(w io.Writer, objs []kruntime.Object, format string) error {
+	if format != "" && format != "yaml" && format != "json" {
+		return fmt.Errorf("%w '%s': use yaml or json", ErrUnknownFormat, format)
 	}
-	switch format {
-	case "", "yaml":
-		for i, m := range items {
-			b, err := yaml.Marshal(m)
+	items := make([]map[string]any, len(objs))
+	docs := make([][]byte, len(objs))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, o := range objs {
+		g.Go(func() error {
+			m, err := cleanObject(o)
 			if err != nil {
 				return err
 			}
-			if i > 0 {
-				if _, err := io.WriteString(w, "---\n"); err != nil {
-					return err
-				}
+			if format == "json" {
+				items[i] = m
+				return nil
 			}
-			if _, err := w.Write(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	case "json":
+			docs[i], err = yaml.Marshal(m)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if format == "json" {
 		list := map[string]any{"apiVersion": "v1", "kind": "List", "items": items}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(list)
-	default:
-		return fmt.Errorf("%w '%s': use yaml or json", ErrUnknownFormat, format)
 	}
+	bw := bufio.NewWriter(w)
+	for i, b := range docs {
+		if i > 0 {
+			_, _ = bw.WriteString("---\n")
+		}
+		_, _ = bw.Write(b)
+	}
+	return bw.Flush()
 }
 
-func cleanObject(o runtime.Object) (map[string]any, error) {
+func cleanObject(o kruntime.Object) (map[string]any, error) {
 	b, err := json.Marshal(o)
 	if err != nil {
 		return nil, err
