@@ -53,8 +53,14 @@ const fieldOwner = "sparkcd-deploy-test"
 // `kubectl apply -k` does.
 func build(t testing.TB, dir string) []*unstructured.Unstructured {
 	t.Helper()
+	return buildFS(t, filesys.MakeFsOnDisk(), dir)
+}
+
+// buildFS builds dir in fsys.
+func buildFS(t testing.TB, fsys filesys.FileSystem, dir string) []*unstructured.Unstructured {
+	t.Helper()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	m, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	m, err := k.Run(fsys, dir)
 	if err != nil {
 		t.Fatalf("kustomize build '%s': %v", dir, err)
 	}

@@ -1,0 +1,317 @@
+package deploy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/internal/testenv"
+	"github.com/sparkcd/sparkcd/reconciler"
+	"github.com/sparkcd/sparkcd/render"
+)
+
+// sparkcdUser is who sparkcd's pod authenticates as.
+const sparkcdUser = "system:serviceaccount:sparkcd-system:sparkcd"
+
+// TestApply server-side applies each kustomization a user applies, as
+// `kubectl apply --server-side -k` would: the API server must take every
+// object as it is.
+func TestApply(t *testing.T) {
+	e := installed(t)
+	for _, dir := range []string{"examples", "cleanup-cronjob"} {
+		t.Run(dir, func(t *testing.T) { apply(t, e, build(t, dir)) })
+	}
+	// Applying again changes nothing and conflicts with nothing.
+	apply(t, e, build(t, "default"))
+}
+
+// loopCase is one of sparkcd's loops, run under the install's RBAC.
+type loopCase struct {
+	name string
+	// add adds the loop to the manager.
+	add func(mgr manager.Manager) error
+	// exercise drives the loop in ns, a namespace that includes the
+	// spark-namespace component, and checks that it did its work.
+	exercise func(t *testing.T, e *testenv.Env, ns string)
+}
+
+// TestLoopsUnderDeployedRBAC runs each loop as sparkcd's service account,
+// with leader election on its Lease in sparkcd-system, against the RBAC
+// deploy/default installs: a verb the loop needs and the install does not
+// grant is a refused request, and fails the test.
+func TestLoopsUnderDeployedRBAC(t *testing.T) {
+	tests := []loopCase{
+		{
+			name: "job loop",
+			add: func(mgr manager.Manager) error {
+				_, err := reconciler.NewJobReconciler(mgr, reconciler.DefaultJobOptions())
+				return err
+			},
+			exercise: exerciseJobLoop,
+		},
+	}
+	e := installed(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ns := e.Namespace(t)
+			apply(t, e, sparkNamespace(t, ns))
+			refused := runAsSparkcd(t, e, tt.add)
+			tt.exercise(t, e, ns)
+			if got := refused(); len(got) > 0 {
+				t.Errorf("the API server refused %d of the loop's requests:\n%s", len(got), got)
+			}
+		})
+	}
+}
+
+// sparkNamespace builds the spark-namespace component into namespace ns,
+// the way a namespace's kustomization includes it: kustomize takes
+// components by relative path only, so both go into an in-memory tree.
+func sparkNamespace(t *testing.T, ns string) []*unstructured.Unstructured {
+	t.Helper()
+	fsys := filesys.MakeFsInMemory()
+	const src = "components/spark-namespace"
+	files, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(src, f.Name()))
+		if err == nil {
+			err = fsys.WriteFile("/deploy/"+src+"/"+f.Name(), b)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	k := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: %s\ncomponents:\n  - ../%s\n", ns, src)
+	if err := fsys.WriteFile("/deploy/test-namespace/kustomization.yaml", []byte(k)); err != nil {
+		t.Fatal(err)
+	}
+	return buildFS(t, fsys, "/deploy/test-namespace")
+}
+
+// runAsSparkcd starts a manager with add's loop as sparkcd's service
+// account, electing a leader as the Deployment does, and waits until it
+// leads. It returns the requests the API server refused so far; the loop
+// stops when the test ends.
+func runAsSparkcd(t *testing.T, e *testenv.Env, add func(manager.Manager) error) func() []string {
+	t.Helper()
+	cfg := rest.CopyConfig(e.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: sparkcdUser,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:sparkcd-system", "system:authenticated"},
+	}
+	rec := &refusals{}
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &refusalRecorder{next: rt, rec: rec} })
+
+	opts := reconciler.DefaultManagerOptions()
+	opts.LeaderElection = true
+	opts.LeaderElectionNamespace = "sparkcd-system"
+	opts.Logger = testLogger(t)
+	mgr, err := reconciler.NewManager(cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := add(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("the loop ended with: %v", err)
+		}
+	})
+	waitCtx, waitCancel := context.WithTimeout(ctx, waitTimeout)
+	defer waitCancel()
+	if !mgr.GetCache().WaitForCacheSync(waitCtx) {
+		t.Fatalf("the loop's caches did not sync as %s; refused: %v", sparkcdUser, rec.list())
+	}
+	select {
+	case <-mgr.Elected():
+	case <-waitCtx.Done():
+		t.Fatalf("the loop was not elected leader; refused: %v", rec.list())
+	}
+	lease := &coordinationv1.Lease{}
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: "sparkcd-system", Name: opts.LeaderElectionID}, lease); err != nil {
+		t.Fatalf("the leader's Lease: %v", err)
+	}
+	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+		t.Errorf("the Lease '%s' has no holder", lease.Name)
+	}
+	return rec.list
+}
+
+// refusals are the requests answered 401 or 403.
+type refusals struct {
+	mu   sync.Mutex
+	reqs []string
+}
+
+func (r *refusals) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reqs)
+}
+
+type refusalRecorder struct {
+	next http.RoundTripper
+	rec  *refusals
+}
+
+func (rr *refusalRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := rr.next.RoundTrip(req)
+	if err == nil && (resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized) {
+		rr.rec.mu.Lock()
+		rr.rec.reqs = append(rr.rec.reqs, req.Method+" "+req.URL.Path+"?"+req.URL.RawQuery)
+		rr.rec.mu.Unlock()
+	}
+	return resp, err
+}
+
+// piJob is a plain Scala job whose driver runs as the component's "spark".
+const piJob = `
+apiVersion: sparkcd.io/v1alpha1
+kind: SparkJob
+metadata:
+  name: pi
+spec:
+  type: Scala
+  sparkVersion: 3.5.3
+  image: apache/spark:3.5.3
+  mainClass: org.apache.spark.examples.SparkPi
+  mainApplicationFile: local:///opt/spark/examples/jars/spark-examples_2.12-3.5.3.jar
+  arguments: ["100"]
+  driver: {cores: 1, memory: 1g, serviceAccount: spark}
+  executor: {instances: 2, cores: 1, memory: 1g}
+`
+
+// exerciseJobLoop creates a SparkJob and follows its run as a kubelet
+// would move the driver: the driver pod, its ConfigMap and Service appear,
+// and the job's status and events follow the driver to Succeeded.
+func exerciseJobLoop(t *testing.T, e *testenv.Env, ns string) {
+	ctx := t.Context()
+	job := &v1alpha1.SparkJob{}
+	if err := yaml.UnmarshalStrict([]byte(piJob), job); err != nil {
+		t.Fatal(err)
+	}
+	job.Namespace = ns
+	if err := e.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+
+	var driver corev1.Pod
+	eventually(t, "the driver pod", func() (bool, string) {
+		pods := &corev1.PodList{}
+		if err := e.Client.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{
+			v1alpha1.LabelJob: job.Name, v1alpha1.LabelSparkRole: v1alpha1.RoleDriver,
+		}); err != nil || len(pods.Items) != 1 {
+			return false, fmt.Sprintf("%d driver pods, %v; %s", len(pods.Items), err, jobStatus(t, e, ns))
+		}
+		driver = pods.Items[0]
+		return true, ""
+	})
+	run, appID := driver.Labels[v1alpha1.LabelRun], driver.Labels[v1alpha1.LabelSparkAppSelector]
+	for _, obj := range []client.Object{
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: render.ConfigMapName(run)}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: render.ServiceName(run, appID)}},
+	} {
+		eventually(t, fmt.Sprintf("%T '%s'", obj, obj.GetName()), func() (bool, string) {
+			err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: obj.GetName()}, obj)
+			return err == nil, fmt.Sprint(err)
+		})
+		if refs := obj.GetOwnerReferences(); len(refs) != 1 || refs[0].UID != driver.UID {
+			t.Errorf("%T '%s' ownerReferences = %+v, want the driver pod", obj, obj.GetName(), refs)
+		}
+	}
+
+	waitLastRun(t, e, ns, run, v1alpha1.RunPending, v1alpha1.RunRunning)
+	setPodStatus(t, e, &driver, func(s *corev1.PodStatus) {
+		now := metav1.Now()
+		s.Phase, s.StartTime = corev1.PodRunning, &now
+		s.ContainerStatuses = []corev1.ContainerStatus{{Name: driver.Spec.Containers[0].Name, Image: driver.Spec.Containers[0].Image, Ready: true,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}
+	})
+	waitLastRun(t, e, ns, run, v1alpha1.RunRunning)
+	setPodStatus(t, e, &driver, func(s *corev1.PodStatus) {
+		now := metav1.Now()
+		s.Phase = corev1.PodSucceeded
+		s.ContainerStatuses = []corev1.ContainerStatus{{Name: driver.Spec.Containers[0].Name, Image: driver.Spec.Containers[0].Image,
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: now, FinishedAt: now}}}}
+	})
+	waitLastRun(t, e, ns, run, v1alpha1.RunSucceeded)
+
+	eventually(t, "the run's events", func() (bool, string) {
+		events, err := e.Clientset.EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		var reasons []string
+		for _, ev := range events.Items {
+			if ev.Regarding.Name == job.Name {
+				reasons = append(reasons, ev.Reason)
+			}
+		}
+		return slices.Contains(reasons, reconciler.EventRunStarted) && slices.Contains(reasons, reconciler.EventRunSucceeded),
+			fmt.Sprintf("events about '%s': %v", job.Name, reasons)
+	})
+}
+
+// waitLastRun waits until the job's last run is run, in one of phases.
+func waitLastRun(t *testing.T, e *testenv.Env, ns, run string, phases ...v1alpha1.RunPhase) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("run '%s' in %v", run, phases), func() (bool, string) {
+		job := &v1alpha1.SparkJob{}
+		if err := e.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "pi"}, job); err != nil {
+			return false, err.Error()
+		}
+		last := job.Status.LastRun
+		return last != nil && last.Name == run && slices.Contains(phases, last.Phase), jobStatus(t, e, ns)
+	})
+}
+
+// jobStatus describes the pi job's status for failure messages.
+func jobStatus(t *testing.T, e *testenv.Env, ns string) string {
+	job := &v1alpha1.SparkJob{}
+	if err := e.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "pi"}, job); err != nil {
+		return err.Error()
+	}
+	b, _ := yaml.Marshal(job.Status)
+	return "status:\n" + string(b)
+}
+
+// setPodStatus writes a pod's status as a kubelet would.
+func setPodStatus(t *testing.T, e *testenv.Env, pod *corev1.Pod, mutate func(*corev1.PodStatus)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := e.Client.Get(t.Context(), client.ObjectKeyFromObject(pod), pod); err != nil {
+			return err
+		}
+		mutate(&pod.Status)
+		return e.Client.Status().Update(t.Context(), pod)
+	})
+	if err != nil {
+		t.Fatalf("update the status of pod '%s/%s': %v", pod.Namespace, pod.Name, err)
+	}
+}
