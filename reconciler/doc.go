@@ -1,5 +1,19 @@
-// Package reconciler runs sparkcd's loops against a cluster. This part is
-// the job loop: for each SparkJob it decides whether a run is due — a new
+// Package reconciler runs sparkcd's loops against a cluster.
+//
+// The source loop (NewSourceReconciler), per JobSource, fetches the git
+// repository every interval or when the sparkcd.io/reconcile-requested-at
+// annotation changes (the webhook receiver, NewWebhookHandler, sets it), and
+// for a new revision builds the path, judges every job (decoding,
+// validation, the AllocationPolicies, spec.targetNamespaces) and
+// server-side applies the admitted ones with the field manager "sparkcd".
+// A rejected job is not applied: its SparkJob keeps its last admitted spec
+// and is marked with the sparkcd.io/source-rejected annotation, which the
+// job loop reports as Ready=False, SourceRejected. SparkJobs removed from
+// git are pruned, guarded by maxPrunePercent and sparkcd.io/allow-prune,
+// after their running drivers are orphaned so they finish. A revision
+// already applied, with no drift, costs no write.
+//
+// The job loop (NewJobReconciler): for each SparkJob it decides whether a run is due — a new
 // spec (its specHash), a manual request (the sparkcd.io/run-requested-at
 // annotation) or a schedule tick — and starts it by creating the driver Pod
 // first and then the ConfigMap, headless Service and optional Ingress that

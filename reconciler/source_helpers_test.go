@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -48,6 +50,9 @@ func startSourceLoop(t testing.TB, e *testenv.Env, opts reconciler.SourceOptions
 	}
 	if _, err := reconciler.NewJobReconciler(mgr, reconciler.JobOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	if opts.Logger == nil && os.Getenv("SPARKCD_TEST_LOG") == "" {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.CacheDir == "" {
 		opts.CacheDir = t.TempDir()
