@@ -126,10 +126,14 @@ func Materialize(job *v1alpha1.SparkJob, run Run, opts MaterializeOptions) (*Obj
 	if err != nil {
 		return nil, err
 	}
+	svc, err := m.service()
+	if err != nil {
+		return nil, fmt.Errorf("unable to build the driver service of run '%s': %w", run.Name, err)
+	}
 	objs := &Objects{
 		Pod:       pod,
 		ConfigMap: m.configMap(templateYAML),
-		Service:   m.service(),
+		Service:   svc,
 		Ingress:   m.ingress(),
 	}
 	return objs, nil

@@ -32,7 +32,7 @@ func (m *materializer) executorTemplate() (*corev1.Pod, error) {
 		m.runLabels(),
 		map[string]string{
 			v1alpha1.LabelSparkRole:       v1alpha1.RoleExecutor,
-			v1alpha1.LabelSparkAppName:    m.job.Name,
+			v1alpha1.LabelSparkAppName:    appNameLabel(m.job.Name),
 			v1alpha1.LabelOperatorAppName: m.job.Name,
 		},
 	)

@@ -45,6 +45,11 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 		pullPolicy = defaultImagePullPolicy
 	}
 	pm := roleMounts(spec, d)
+	hadoop := m.hadoopConfMount()
+	extraLimits, err := m.driverResourceLimits()
+	if err != nil {
+		return nil, err
+	}
 
 	c := corev1.Container{
 		Name:            driverContainerName,
@@ -56,29 +61,34 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 			{Name: blockManagerPortName, ContainerPort: sparkconf.DefaultBlockManagerPort, Protocol: corev1.ProtocolTCP},
 			{Name: uiPortName, ContainerPort: m.uiPort, Protocol: corev1.ProtocolTCP},
 		},
-		Resources: podResources(res),
-		VolumeMounts: append([]corev1.VolumeMount{
+		Resources: podResources(res, extraLimits),
+		VolumeMounts: append(append([]corev1.VolumeMount{
 			{Name: confVolumeName, MountPath: sparkConfDir},
 			{Name: podTemplateVolumeName, MountPath: podTemplateDir},
-		}, pm.mounts...),
+		}, pm.mounts...), hadoop.mounts...),
 	}
 	applyContainer(&c, d)
 
+	// SPARK_CONF_DIR is where spark-submit (and the entrypoint's classpath)
+	// finds spark-env.sh and log4j2.properties. spec.sparkConfigMap moves it
+	// to that ConfigMap's mount, as the Spark Operator does; spark.properties
+	// is still read from /opt/spark/conf through --properties-file, and the
+	// driver builds the executors' conf ConfigMap from this directory.
+	confDir := sparkConfDir
+	if spec.SparkConfigMap != nil && *spec.SparkConfigMap != "" {
+		confDir = sparkConfigMapDir
+	}
 	system := []corev1.EnvVar{
 		{Name: envSparkUser, Value: defaultSparkUser},
 		{Name: envAppID, Value: m.run.AppID},
 		{Name: envBindAddress, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}},
-		{Name: envSparkConfDir, Value: sparkConfDir},
+		{Name: envSparkConfDir, Value: confDir},
 	}
 	if spec.Type == v1alpha1.PythonApplication {
-		major := m.props[sparkconf.KeyPythonVersion]
-		if major == "" {
-			major = defaultPythonMajor
-		}
-		system = append(system, corev1.EnvVar{Name: envPythonMajor, Value: major})
+		system = append(system, m.pythonEnv()...)
 	}
 	localVolumes, localEnv := m.localDirs(&c)
-	c.Env = mergeEnv(system, localEnv, pm.env, sortedEnv(m.prefixed("spark.kubernetes.driverEnv.")), d.Env)
+	c.Env = mergeEnv(system, localEnv, pm.env, hadoop.env, sortedEnv(m.prefixed("spark.kubernetes.driverEnv.")), d.Env)
 
 	ps := corev1.PodSpec{
 		RestartPolicy:    corev1.RestartPolicyNever,
@@ -92,7 +102,7 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 	if ps.SchedulerName == "" {
 		ps.SchedulerName = firstNonEmpty(m.props["spark.kubernetes.driver.scheduler.name"], m.props["spark.kubernetes.scheduler.name"])
 	}
-	ps.Volumes = append([]corev1.Volume{m.confVolume(), m.podTemplateVolume()}, pm.volumes...)
+	ps.Volumes = append(append([]corev1.Volume{m.confVolume(), m.podTemplateVolume()}, pm.volumes...), hadoop.volumes...)
 	ps.Volumes = append(ps.Volumes, referencedVolumes(spec, ps.InitContainers, ps.Containers)...)
 	ps.Volumes = append(ps.Volumes, localVolumes...)
 
@@ -101,9 +111,10 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 		m.prefixed("spark.kubernetes.driver.label."),
 		d.Labels,
 		m.runLabels(),
+		m.versionLabels(),
 		map[string]string{
 			v1alpha1.LabelSparkRole:       v1alpha1.RoleDriver,
-			v1alpha1.LabelSparkAppName:    m.job.Name,
+			v1alpha1.LabelSparkAppName:    appNameLabel(m.job.Name),
 			v1alpha1.LabelOperatorAppName: m.job.Name,
 		},
 	)
@@ -201,11 +212,16 @@ func uuidFrom(seed string) string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
+// confVolume mounts the run's spark.properties (and log4j2.properties) at
+// /opt/spark/conf as Spark's submission client does: items sorted by key,
+// each with mode 0644.
 func (m *materializer) confVolume() corev1.Volume {
-	items := []corev1.KeyToPath{{Key: sparkPropertiesFile, Path: sparkPropertiesFile}}
+	mode := confFileMode
+	var items []corev1.KeyToPath
 	if m.job.Spec.LogLevel != "" {
-		items = append(items, corev1.KeyToPath{Key: log4j2File, Path: log4j2File})
+		items = append(items, corev1.KeyToPath{Key: log4j2File, Path: log4j2File, Mode: &mode})
 	}
+	items = append(items, corev1.KeyToPath{Key: sparkPropertiesFile, Path: sparkPropertiesFile, Mode: &mode})
 	return corev1.Volume{Name: confVolumeName, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 		LocalObjectReference: corev1.LocalObjectReference{Name: m.configMapName},
 		Items:                items,
@@ -232,8 +248,9 @@ func (m *materializer) imagePullSecrets() []corev1.LocalObjectReference {
 }
 
 // podResources turns Spark's sizing into container resources: memory
-// request = limit, cpu limit only when set.
-func podResources(r sparkconf.PodResources) corev1.ResourceRequirements {
+// request = limit, cpu limit only when set, and the custom resources
+// (GPUs) as limits only, as Spark adds them.
+func podResources(r sparkconf.PodResources, extraLimits corev1.ResourceList) corev1.ResourceRequirements {
 	mem := resource.MustParse(strconv.FormatInt(r.MemoryMiB, 10) + "Mi")
 	req := corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{corev1.ResourceCPU: r.CPURequest, corev1.ResourceMemory: mem},
@@ -241,6 +258,9 @@ func podResources(r sparkconf.PodResources) corev1.ResourceRequirements {
 	}
 	if r.CPULimit != nil {
 		req.Limits[corev1.ResourceCPU] = *r.CPULimit
+	}
+	for k, v := range extraLimits {
+		req.Limits[k] = v
 	}
 	return req
 }

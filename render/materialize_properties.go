@@ -29,6 +29,11 @@ func (m *materializer) addRunProperties() {
 	// Executors are named "<run>-exec-<id>" rather than Spark's
 	// "<app name>-<random>-exec-<id>", so they are told apart by run.
 	p[sparkconf.KeyExecutorPodNamePrefix] = m.run.Name
+	// HadoopConfDriverFeatureStep hands an existing Hadoop ConfigMap on to
+	// the executors under this key.
+	if name := m.hadoopConfMapName(); name != "" {
+		p[keyExecutorHadoopConfigMapName] = name
+	}
 	if base := m.uiProxyBase(); base != "" {
 		p[sparkconf.KeyUIProxyBase] = base
 		p[sparkconf.KeyUIProxyRedirectURI] = m.uiRedirectURI()

@@ -28,8 +28,12 @@ func (m *materializer) uiServicePort() (int32, string) {
 // service is the headless driver service of DriverServiceFeatureStep: the
 // executors reach the driver through it (spark.driver.host), and the UI is
 // served on it.
-func (m *materializer) service() *corev1.Service {
+func (m *materializer) service() (*corev1.Service, error) {
 	spec := &m.job.Spec
+	policy, families, err := m.serviceIPFamilies()
+	if err != nil {
+		return nil, err
+	}
 	var uiLabels, uiAnnotations map[string]string
 	if ui := spec.SparkUIOptions; ui != nil {
 		uiLabels, uiAnnotations = ui.ServiceLabels, ui.ServiceAnnotations
@@ -48,7 +52,9 @@ func (m *materializer) service() *corev1.Service {
 				spec.Driver.ServiceAnnotations, uiAnnotations, m.runAnnotations()),
 		},
 		Spec: corev1.ServiceSpec{
-			ClusterIP: corev1.ClusterIPNone,
+			ClusterIP:      corev1.ClusterIPNone,
+			IPFamilyPolicy: policy,
+			IPFamilies:     families,
 			Selector: map[string]string{
 				v1alpha1.LabelSparkAppSelector: m.run.AppID,
 				v1alpha1.LabelSparkRole:        v1alpha1.RoleDriver,
@@ -59,7 +65,7 @@ func (m *materializer) service() *corev1.Service {
 				{Name: uiName, Protocol: corev1.ProtocolTCP, Port: uiPort, TargetPort: intstr.FromInt32(m.uiPort)},
 			},
 		},
-	}
+	}, nil
 }
 
 // ingress exposes the UI on sparkUIOptions.ingressHost under the path
