@@ -62,6 +62,11 @@ func TestKwokDemo(t *testing.T) {
 				StatusTemplate string `json:"statusTemplate"`
 				Delete         bool   `json:"delete"`
 				Finalizers     any    `json:"finalizers"`
+				Patches        []struct {
+					Root     string `json:"root"`
+					Type     string `json:"type"`
+					Template string `json:"template"`
+				} `json:"patches"`
 			} `json:"next"`
 			ImmediateNextStage bool `json:"immediateNextStage"`
 		} `json:"spec"`
@@ -94,7 +99,9 @@ func TestKwokDemo(t *testing.T) {
 	if driver.Spec.Selector.MatchLabels["spark-role"] != "driver" {
 		t.Errorf("pod-complete-driver selects %v, want spark-role=driver", driver.Spec.Selector.MatchLabels)
 	}
-	if d := driver.Spec.Delay; d == nil || d.DurationMilliseconds < 5000 || d.DurationMilliseconds > 30000 {
+	// kwok's jitter is the delay's upper bound: below the duration, it
+	// would replace it.
+	if d := driver.Spec.Delay; d == nil || d.DurationMilliseconds < 5000 || d.JitterDurationMilliseconds < d.DurationMilliseconds || d.JitterDurationMilliseconds > 30000 {
 		t.Errorf("pod-complete-driver delay = %+v, want about ten seconds", d)
 	}
 }
