@@ -47,7 +47,7 @@ func TestApply(t *testing.T) {
 type loopCase struct {
 	name string
 	// add adds the loop to the manager.
-	add func(mgr manager.Manager) error
+	add func(t *testing.T, mgr manager.Manager) error
 	// exercise drives the loop in ns, a namespace that includes the
 	// spark-namespace component, and checks that it did its work.
 	exercise func(t *testing.T, e *testenv.Env, ns string)
@@ -61,11 +61,23 @@ func TestLoopsUnderDeployedRBAC(t *testing.T) {
 	tests := []loopCase{
 		{
 			name: "job loop",
-			add: func(mgr manager.Manager) error {
+			add: func(_ *testing.T, mgr manager.Manager) error {
 				_, err := reconciler.NewJobReconciler(mgr, reconciler.DefaultJobOptions())
 				return err
 			},
 			exercise: exerciseJobLoop,
+		},
+		{
+			// With the job loop: a pruned job's running driver is orphaned.
+			name: "source loop",
+			add: func(t *testing.T, mgr manager.Manager) error {
+				if _, err := reconciler.NewJobReconciler(mgr, reconciler.DefaultJobOptions()); err != nil {
+					return err
+				}
+				_, err := reconciler.NewSourceReconciler(mgr, reconciler.SourceOptions{CacheDir: t.TempDir()})
+				return err
+			},
+			exercise: exerciseSourceLoop,
 		},
 	}
 	e := installed(t)
@@ -73,7 +85,7 @@ func TestLoopsUnderDeployedRBAC(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ns := e.Namespace(t)
 			apply(t, e, sparkNamespace(t, ns))
-			refused := runAsSparkcd(t, e, tt.add)
+			refused := runAsSparkcd(t, e, func(mgr manager.Manager) error { return tt.add(t, mgr) })
 			tt.exercise(t, e, ns)
 			if got := refused(); len(got) > 0 {
 				t.Errorf("the API server refused %d of the loop's requests:\n%s", len(got), got)
@@ -115,11 +127,7 @@ func sparkNamespace(t *testing.T, ns string) []*unstructured.Unstructured {
 // stops when the test ends.
 func runAsSparkcd(t *testing.T, e *testenv.Env, add func(manager.Manager) error) func() []string {
 	t.Helper()
-	cfg := rest.CopyConfig(e.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: sparkcdUser,
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:sparkcd-system", "system:authenticated"},
-	}
+	cfg := asSparkcd(e)
 	rec := &refusals{}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &refusalRecorder{next: rt, rec: rec} })
 
@@ -161,6 +169,17 @@ func runAsSparkcd(t *testing.T, e *testenv.Env, add func(manager.Manager) error)
 		t.Errorf("the Lease '%s' has no holder", lease.Name)
 	}
 	return rec.list
+}
+
+// asSparkcd is a rest.Config of sparkcd's service account, as its pod
+// has it.
+func asSparkcd(e *testenv.Env) *rest.Config {
+	cfg := rest.CopyConfig(e.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: sparkcdUser,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:sparkcd-system", "system:authenticated"},
+	}
+	return cfg
 }
 
 // refusals are the requests answered 401 or 403.
@@ -221,17 +240,7 @@ func exerciseJobLoop(t *testing.T, e *testenv.Env, ns string) {
 		t.Fatal(err)
 	}
 
-	var driver corev1.Pod
-	eventually(t, "the driver pod", func() (bool, string) {
-		pods := &corev1.PodList{}
-		if err := e.Client.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{
-			v1alpha1.LabelJob: job.Name, v1alpha1.LabelSparkRole: v1alpha1.RoleDriver,
-		}); err != nil || len(pods.Items) != 1 {
-			return false, fmt.Sprintf("%d driver pods, %v; %s", len(pods.Items), err, jobStatus(t, e, ns))
-		}
-		driver = pods.Items[0]
-		return true, ""
-	})
+	driver := waitDriver(t, e, ns, job.Name)
 	run, appID := driver.Labels[v1alpha1.LabelRun], driver.Labels[v1alpha1.LabelSparkAppSelector]
 	for _, obj := range []client.Object{
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: render.ConfigMapName(run)}},
@@ -246,21 +255,16 @@ func exerciseJobLoop(t *testing.T, e *testenv.Env, ns string) {
 		}
 	}
 
-	waitLastRun(t, e, ns, run, v1alpha1.RunPending, v1alpha1.RunRunning)
-	setPodStatus(t, e, &driver, func(s *corev1.PodStatus) {
-		now := metav1.Now()
-		s.Phase, s.StartTime = corev1.PodRunning, &now
-		s.ContainerStatuses = []corev1.ContainerStatus{{Name: driver.Spec.Containers[0].Name, Image: driver.Spec.Containers[0].Image, Ready: true,
-			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}
-	})
-	waitLastRun(t, e, ns, run, v1alpha1.RunRunning)
+	waitLastRun(t, e, ns, job.Name, run, v1alpha1.RunPending, v1alpha1.RunRunning)
+	setPodStatus(t, e, &driver, running)
+	waitLastRun(t, e, ns, job.Name, run, v1alpha1.RunRunning)
 	setPodStatus(t, e, &driver, func(s *corev1.PodStatus) {
 		now := metav1.Now()
 		s.Phase = corev1.PodSucceeded
 		s.ContainerStatuses = []corev1.ContainerStatus{{Name: driver.Spec.Containers[0].Name, Image: driver.Spec.Containers[0].Image,
 			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: now, FinishedAt: now}}}}
 	})
-	waitLastRun(t, e, ns, run, v1alpha1.RunSucceeded)
+	waitLastRun(t, e, ns, job.Name, run, v1alpha1.RunSucceeded)
 
 	eventually(t, "the run's events", func() (bool, string) {
 		events, err := e.Clientset.EventsV1().Events(ns).List(ctx, metav1.ListOptions{})
@@ -278,27 +282,52 @@ func exerciseJobLoop(t *testing.T, e *testenv.Env, ns string) {
 	})
 }
 
-// waitLastRun waits until the job's last run is run, in one of phases.
-func waitLastRun(t *testing.T, e *testenv.Env, ns, run string, phases ...v1alpha1.RunPhase) {
+// waitDriver waits for the one driver pod of job name.
+func waitDriver(t *testing.T, e *testenv.Env, ns, name string) corev1.Pod {
+	t.Helper()
+	var driver corev1.Pod
+	eventually(t, "the driver pod of '"+name+"'", func() (bool, string) {
+		pods := &corev1.PodList{}
+		if err := e.Client.List(t.Context(), pods, client.InNamespace(ns), client.MatchingLabels{
+			v1alpha1.LabelJob: name, v1alpha1.LabelSparkRole: v1alpha1.RoleDriver,
+		}); err != nil || len(pods.Items) != 1 {
+			return false, fmt.Sprintf("%d driver pods, %v; %s", len(pods.Items), err, jobStatus(t, e, ns, name))
+		}
+		driver = pods.Items[0]
+		return true, ""
+	})
+	return driver
+}
+
+// waitLastRun waits until job name's last run is run, in one of phases.
+func waitLastRun(t *testing.T, e *testenv.Env, ns, name, run string, phases ...v1alpha1.RunPhase) {
 	t.Helper()
 	eventually(t, fmt.Sprintf("run '%s' in %v", run, phases), func() (bool, string) {
 		job := &v1alpha1.SparkJob{}
-		if err := e.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "pi"}, job); err != nil {
+		if err := e.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, job); err != nil {
 			return false, err.Error()
 		}
 		last := job.Status.LastRun
-		return last != nil && last.Name == run && slices.Contains(phases, last.Phase), jobStatus(t, e, ns)
+		return last != nil && last.Name == run && slices.Contains(phases, last.Phase), jobStatus(t, e, ns, name)
 	})
 }
 
-// jobStatus describes the pi job's status for failure messages.
-func jobStatus(t *testing.T, e *testenv.Env, ns string) string {
+// jobStatus describes a job's status for failure messages.
+func jobStatus(t *testing.T, e *testenv.Env, ns, name string) string {
 	job := &v1alpha1.SparkJob{}
-	if err := e.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "pi"}, job); err != nil {
+	if err := e.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: name}, job); err != nil {
 		return err.Error()
 	}
 	b, _ := yaml.Marshal(job.Status)
 	return "status:\n" + string(b)
+}
+
+// running is the status a kubelet writes for a started driver.
+func running(s *corev1.PodStatus) {
+	now := metav1.Now()
+	s.Phase, s.StartTime = corev1.PodRunning, &now
+	s.ContainerStatuses = []corev1.ContainerStatus{{Name: "spark-kubernetes-driver", Image: "apache/spark:3.5.3", Ready: true,
+		State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: now}}}}
 }
 
 // setPodStatus writes a pod's status as a kubelet would.
