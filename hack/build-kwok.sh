@@ -29,7 +29,7 @@ export GOTOOLCHAIN=local CGO_ENABLED=0
 # kwok's go.mod has no replace directives, so `go install MOD@VERSION`
 # builds it with exactly the dependencies its release pinned. GOBIN keeps
 # the binary out of the user's GOPATH until it is complete.
-GOBIN="${work}" GOFLAGS=-mod=mod go install -trimpath -ldflags="-s -w" "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
+GOBIN="${work}" go install -trimpath -ldflags="-s -w" "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
 mv "${work}/kwok" "${DIR}/kwok.tmp"
 mv "${DIR}/kwok.tmp" "${DIR}/kwok"
 echo "kwok: ready in ${DIR}"
