@@ -40,6 +40,11 @@ type ManagerOptions struct {
 	LeaderElectionNamespace string
 	// LeaderElectionID names the Lease.
 	LeaderElectionID string
+	// LeaseDuration is how long a Lease holder that stopped renewing keeps
+	// it before another replica takes over; RenewDeadline how long the
+	// holder tries to renew before it gives up; RetryPeriod how often
+	// replicas try. Zero keeps controller-runtime's 15s, 10s and 2s.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// QPS and Burst limit the client's requests per second; zero keeps the
 	// rest.Config's own limits, or the defaults when it has none.
 	QPS   float32
@@ -117,6 +122,9 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionID:              opts.LeaderElectionID,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 nonZero(opts.LeaseDuration),
+		RenewDeadline:                 nonZero(opts.RenewDeadline),
+		RetryPeriod:                   nonZero(opts.RetryPeriod),
 		GracefulShutdownTimeout:       ptr.To(30 * time.Second),
 		// sparkcd runs one manager per process, but its tests start several
 		// in turn, which the global controller-name check would refuse.
@@ -134,4 +142,12 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 		}
 	}
 	return mgr, nil
+}
+
+// nonZero is d, or nil for zero so the manager keeps its default.
+func nonZero(d time.Duration) *time.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return &d
 }

@@ -20,7 +20,17 @@ import (
 
 var env = testenv.NewShared()
 
-func TestMain(m *testing.M) { os.Exit(env.Run(m)) }
+// runMainEnv makes the test binary run sparkcd's main instead of the
+// tests, so a test can start sparkcd as a process of its own and kill it.
+const runMainEnv = "SPARKCD_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+		return
+	}
+	os.Exit(env.Run(m))
+}
 
 // syncBuffer is a bytes.Buffer safe for a writer and a reader on two
 // goroutines.
@@ -75,7 +85,8 @@ func TestServeRunStatus(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(serveCtx, []string{"serve", "--kubeconfig", e.Kubeconfig, "--namespaces", ns,
-			"--metrics-addr", "0", "--health-addr", "", "--skip-driver-access-review", "--log-format", "text"}, logs, logs)
+			"--metrics-addr", "0", "--health-addr", "", "--webhook-addr", "", "--cache-dir", t.TempDir(),
+			"--skip-driver-access-review", "--log-format", "text"}, logs, logs)
 	}()
 	t.Cleanup(func() {
 		stop()
@@ -133,7 +144,8 @@ func TestServeManualRunAllow(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(serveCtx, []string{"serve", "--kubeconfig", e.Kubeconfig, "--namespaces", ns,
-			"--metrics-addr", "0", "--health-addr", "", "--skip-driver-access-review"}, logs, logs)
+			"--metrics-addr", "0", "--health-addr", "", "--webhook-addr", "", "--cache-dir", t.TempDir(),
+			"--skip-driver-access-review"}, logs, logs)
 	}()
 	defer func() { stop(); <-done }()
 

@@ -3,7 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
@@ -31,6 +34,17 @@ type serveFlags struct {
 	burst                   int
 	concurrency             int
 	skipDriverAccessReview  bool
+	leaseDuration           time.Duration
+	renewDeadline           time.Duration
+	retryPeriod             time.Duration
+
+	cacheDir                 string
+	webhookAddr              string
+	sourceInterval           time.Duration
+	sourceConcurrency        int
+	allowRemoteBases         bool
+	insecureSkipTLSVerify    bool
+	insecureSkipHostKeyCheck bool
 }
 
 func newServeCommand() *cobra.Command {
@@ -39,9 +53,13 @@ func newServeCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the reconciler: turn SparkJobs into runs and follow them",
 		Long: `serve runs sparkcd's loops against the cluster until it receives SIGTERM or
-SIGINT: the job loop turns each SparkJob into runs (driver pod, Spark
-configuration, executor pod template, headless service) and follows the
-driver into the SparkJob's status.
+SIGINT: the source loop fetches each JobSource's git repository, renders and
+judges its jobs and server-side applies them as SparkJobs (pruning those
+removed from git); the job loop turns each SparkJob into runs (driver pod,
+Spark configuration, executor pod template, headless service) and follows
+the driver into the SparkJob's status. With --leader-elect only the holder
+of the Lease runs the loops; every replica serves webhooks, health and
+metrics.
 
 Every flag can also be set with an environment variable SPARKCD_<FLAG>, in
 upper case with dashes as underscores (SPARKCD_METRICS_ADDR=:8080); the
@@ -70,6 +88,18 @@ command line wins.`,
 	fl.IntVar(&f.burst, "kube-api-burst", d.Burst, "burst of requests to the API server")
 	fl.IntVar(&f.concurrency, "concurrency", reconciler.DefaultJobOptions().MaxConcurrentReconciles, "SparkJobs reconciled at once")
 	fl.BoolVar(&f.skipDriverAccessReview, "skip-driver-access-review", false, "do not check with SubjectAccessReviews that a driver's service account may create executor pods")
+	fl.DurationVar(&f.leaseDuration, "leader-election-lease-duration", 15*time.Second, "how long a stopped leader keeps the Lease before another replica takes over")
+	fl.DurationVar(&f.renewDeadline, "leader-election-renew-deadline", 10*time.Second, "how long the leader tries to renew the Lease before it stops acting")
+	fl.DurationVar(&f.retryPeriod, "leader-election-retry-period", 2*time.Second, "how often replicas try to take or renew the Lease")
+
+	sd := reconciler.DefaultSourceOptions()
+	fl.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "directory of the git caches, one per JobSource")
+	fl.StringVar(&f.webhookAddr, "webhook-addr", ":9292", "address of the webhook receiver, POST /hooks/<namespace>/<jobsource>, on every replica (empty disables it)")
+	fl.DurationVar(&f.sourceInterval, "source-interval", sd.DefaultInterval, "fetch interval of a JobSource that sets none")
+	fl.IntVar(&f.sourceConcurrency, "source-concurrency", sd.MaxConcurrentReconciles, "JobSources reconciled at once")
+	fl.BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let kustomizations in jobs repositories fetch remote bases")
+	fl.BoolVar(&f.insecureSkipTLSVerify, "insecure-skip-tls-verify", false, "INSECURE: accept any TLS certificate from git servers")
+	fl.BoolVar(&f.insecureSkipHostKeyCheck, "insecure-skip-host-key-check", false, "INSECURE: accept any SSH host key from git servers")
 	return cmd
 }
 
@@ -78,7 +108,7 @@ func (f *serveFlags) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := f.manager(rlog)
+	mgr, err := f.manager(rlog, log)
 	if err != nil {
 		return err
 	}
@@ -91,7 +121,7 @@ func (f *serveFlags) run(cmd *cobra.Command) error {
 }
 
 // manager builds the controller-runtime manager with every loop added.
-func (f *serveFlags) manager(log logr.Logger) (manager.Manager, error) {
+func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Manager, error) {
 	cfg, err := f.cluster.restConfig()
 	if err != nil {
 		return nil, err
@@ -110,6 +140,7 @@ func (f *serveFlags) manager(log logr.Logger) (manager.Manager, error) {
 		mopts.LeaderElectionNamespace = "sparkcd-system"
 	}
 	mopts.QPS, mopts.Burst = f.qps, f.burst
+	mopts.LeaseDuration, mopts.RenewDeadline, mopts.RetryPeriod = f.leaseDuration, f.renewDeadline, f.retryPeriod
 	mopts.Logger = log
 	mgr, err := reconciler.NewManager(cfg, mopts)
 	if err != nil {
@@ -119,17 +150,48 @@ func (f *serveFlags) manager(log logr.Logger) (manager.Manager, error) {
 	jopts.Materialize.MasterURL = f.masterURL
 	jopts.MaxConcurrentReconciles = f.concurrency
 	jopts.SkipDriverAccessReview = f.skipDriverAccessReview
+	sopts := reconciler.DefaultSourceOptions()
+	sopts.CacheDir = f.cacheDir
+	sopts.DefaultInterval = f.sourceInterval
+	sopts.MaxConcurrentReconciles = f.sourceConcurrency
+	sopts.AllowRemoteBases = f.allowRemoteBases
+	sopts.InsecureSkipTLSVerify = f.insecureSkipTLSVerify
+	sopts.InsecureSkipHostKeyCheck = f.insecureSkipHostKeyCheck
+	sopts.Logger = slogger
 	if f.policies != "" {
 		set, err := loadPolicies(f.policies)
 		if err != nil {
 			return nil, err
 		}
-		jopts.Admitter = set
+		// Both loops judge a job with the same policies: the source loop
+		// before it applies it, the job loop before each run.
+		jopts.Admitter, sopts.Admitter = set, set
 	}
 	if _, err := reconciler.NewJobReconciler(mgr, jopts); err != nil {
 		return nil, err
 	}
+	if _, err := reconciler.NewSourceReconciler(mgr, sopts); err != nil {
+		return nil, err
+	}
+	if f.webhookAddr != "" {
+		h := reconciler.NewWebhookHandler(mgr.GetClient(), reconciler.WebhookOptions{
+			Reader: mgr.GetAPIReader(),
+			Logger: log.WithName("webhook"),
+		})
+		if err := mgr.Add(&httpServer{name: "webhook", addr: f.webhookAddr, handler: h, log: slogger}); err != nil {
+			return nil, fmt.Errorf("unable to add the webhook receiver: %w", err)
+		}
+	}
 	return mgr, nil
+}
+
+// defaultCacheDir is the user's cache directory's sparkcd, else one under
+// the temporary directory.
+func defaultCacheDir() string {
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "sparkcd")
+	}
+	return filepath.Join(os.TempDir(), "sparkcd-cache")
 }
 
 // loadPolicies reads a directory of AllocationPolicy files; one that cannot
