@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -185,4 +186,13 @@ func runIdentity(run *v1alpha1.RunStatus) render.Run {
 func isOwnedBy(obj client.Object, job *v1alpha1.SparkJob) bool {
 	ref := jobOwner(obj)
 	return ref != nil && ref.UID == job.UID
+}
+
+// RunFromPod reads the run a driver pod belongs to as the job loop records
+// it — identity, phase, reason, start and completion — so that the cleanup
+// records the run of a driver it deletes exactly as the job loop would.
+// now stands in for a completion time the pod does not tell.
+func RunFromPod(pod *corev1.Pod, now time.Time) v1alpha1.RunStatus {
+	t := metav1.NewTime(now.Truncate(time.Second))
+	return *runFromPod(pod, &t)
 }

@@ -216,3 +216,7 @@ func (rc *reconciliation) active() []string {
 	sort.Strings(names)
 	return names
 }
+
+// NewerRun orders runs as status.history lists them, newest first; the
+// cleanup inserts the runs it records in the same order.
+func NewerRun(a, b *v1alpha1.RunStatus) bool { return newer(a, b) }
