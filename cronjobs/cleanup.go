@@ -67,6 +67,9 @@ type jobLimits struct {
 	ttl             *time.Duration
 	succeeded       int
 	failed          int
+	// active are the runs the job loop lists as active: it has not
+	// recorded their end yet, so their drivers wait for a later pass.
+	active map[string]bool
 }
 
 // RunOnce runs one pass: it lists the finished drivers in scope, decides
@@ -76,6 +79,7 @@ type jobLimits struct {
 // failure; the report says what was deleted all the same.
 func (c *Cleanup) RunOnce(ctx context.Context) (Report, error) {
 	start := c.opts.Clock.Now()
+	began := time.Now()
 	rep := Report{DryRun: c.opts.DryRun, Started: start}
 	log := c.logger(ctx)
 
@@ -100,7 +104,7 @@ func (c *Cleanup) RunOnce(ctx context.Context) (Report, error) {
 	}
 	sortRemovals(rep.Deleted)
 	rep.Errors = len(errs)
-	rep.Duration = c.opts.Clock.Since(start)
+	rep.Duration = time.Since(began)
 	observePass(rep)
 	log.Info("cleanup pass", "dryRun", rep.DryRun, "deleted", len(rep.Deleted), "kept", rep.Kept, "errors", rep.Errors, "duration", rep.Duration)
 	return rep, errors.Join(errs...)
@@ -138,6 +142,10 @@ func (c *Cleanup) decide(drivers []candidate, jobs map[types.UID]jobLimits, now 
 		})
 		seen := map[corev1.PodPhase]int{}
 		for _, d := range ds {
+			if d.run != nil && job.active[d.run.Name] {
+				kept++
+				continue
+			}
 			limit := job.succeeded
 			field := "successfulRunHistoryLimit"
 			if d.phase == corev1.PodFailed {

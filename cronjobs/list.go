@@ -110,6 +110,12 @@ func limitsOf(job *v1alpha1.SparkJob) jobLimits {
 	if n := job.Spec.FailedRunHistoryLimit; n != nil {
 		l.failed = int(max(*n, 0))
 	}
+	if len(job.Status.ActiveRuns) > 0 {
+		l.active = make(map[string]bool, len(job.Status.ActiveRuns))
+		for _, name := range job.Status.ActiveRuns {
+			l.active[name] = true
+		}
+	}
 	if s := job.Spec.TimeToLiveSeconds; s != nil {
 		ttl := time.Duration(max(*s, 0)) * time.Second
 		l.ttl = &ttl
