@@ -86,6 +86,7 @@ Exit codes: 0 success, 1 findings, 2 bad input or usage.`,
 		newServeCommand(),
 		newRunCommand(),
 		newStatusCommand(),
+		newCleanupCommand(),
 		newVersionCommand(),
 	)
 	return root

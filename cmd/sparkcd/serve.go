@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/sparkcd/sparkcd/cronjobs"
 	"github.com/sparkcd/sparkcd/policies"
 	"github.com/sparkcd/sparkcd/reconciler"
 	"github.com/sparkcd/sparkcd/render"
@@ -21,6 +22,7 @@ import (
 type serveFlags struct {
 	cluster clusterFlags
 	log     logFlags
+	cleanup cleanupFlags
 
 	namespaces              []string
 	metricsAddr             string
@@ -57,7 +59,8 @@ SIGINT: the source loop fetches each JobSource's git repository, renders and
 judges its jobs and server-side applies them as SparkJobs (pruning those
 removed from git); the job loop turns each SparkJob into runs (driver pod,
 Spark configuration, executor pod template, headless service) and follows
-the driver into the SparkJob's status. With --leader-elect only the holder
+the driver into the SparkJob's status, starting scheduled jobs at their cron
+ticks; the cleanup deletes finished drivers on its own schedule. With --leader-elect only the holder
 of the Lease runs the loops; every replica serves webhooks, health and
 metrics.
 
@@ -74,6 +77,7 @@ command line wins.`,
 	}
 	f.cluster.bind(cmd, false)
 	f.log.bind(cmd)
+	f.cleanup.bind(cmd)
 	fl := cmd.Flags()
 	d := reconciler.DefaultManagerOptions()
 	fl.StringSliceVar(&f.namespaces, "namespaces", nil, "namespaces to watch and act in, comma separated (default: all)")
@@ -150,6 +154,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	jopts.Materialize.MasterURL = f.masterURL
 	jopts.MaxConcurrentReconciles = f.concurrency
 	jopts.SkipDriverAccessReview = f.skipDriverAccessReview
+	jopts.Scheduler = cronjobs.NewScheduler()
 	sopts := reconciler.DefaultSourceOptions()
 	sopts.CacheDir = f.cacheDir
 	sopts.DefaultInterval = f.sourceInterval
@@ -172,6 +177,16 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	}
 	if _, err := reconciler.NewSourceReconciler(mgr, sopts); err != nil {
 		return nil, err
+	}
+	if f.cleanup.schedule != "" {
+		copts, err := f.cleanup.options()
+		if err != nil {
+			return nil, err
+		}
+		copts.HistoryLimit = jopts.HistoryLimit
+		if _, err := cronjobs.NewCleanupForManager(mgr, copts); err != nil {
+			return nil, err
+		}
 	}
 	if f.webhookAddr != "" {
 		h := reconciler.NewWebhookHandler(mgr.GetClient(), reconciler.WebhookOptions{
