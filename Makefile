@@ -50,7 +50,7 @@ verify: fmt generate ## Fail when formatting or generated files are stale.
 	@git diff --exit-code -- . ':!go.sum' || { echo "generated or formatted files are stale: run 'make fmt generate' and commit"; exit 1; }
 
 .PHONY: testenv
-testenv: ## Build the pinned kube-apiserver, kube-controller-manager, kubectl and etcd into the cache.
+testenv: ## Build the pinned kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and etcd into the cache.
 	hack/build-testenv.sh "$(SPARKCD_TESTENV_DIR)"
 
 .PHONY: test
@@ -68,8 +68,16 @@ bench: build $(KUSTOMIZE) testenv ## Run the benchmarks and print their tables (
 	go test -run '^$$' -bench '$(CLUSTER_BENCH)' -benchtime 1x -timeout 60m $(CLUSTER_BENCH_PKGS)
 
 .PHONY: demo
-demo: build testenv ## Run sparkcd's main job on a local control plane.
-	hack/demo.sh
+demo: build testenv kwok ## Run sparkcd's main job on a local control plane: commits → SparkJobs → runs → cleanup.
+	go run ./hack/demo -sparkcd $(BIN)/sparkcd
+
+.PHONY: kwok
+kwok: ## Build KWOK (fake nodes for the demo) into the control plane's cache.
+	hack/build-kwok.sh "$(SPARKCD_TESTENV_DIR)"
+
+.PHONY: image
+image: ## Build the container image (needs a Docker engine).
+	docker build --build-arg VERSION=$(VERSION) -t ghcr.io/sparkcd/sparkcd:$(VERSION) .
 
 ##@ Tools
 

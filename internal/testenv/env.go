@@ -66,6 +66,7 @@ type options struct {
 	crdPaths          []string
 	controllerManager bool
 	logDir            string
+	kwokConfig        string
 }
 
 // WithControllerManager also starts kube-controller-manager, running only
@@ -197,6 +198,11 @@ func (e *Env) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if e.opts.kwokConfig != "" {
+		if err := e.startKWOK(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -261,6 +267,9 @@ func (e *Env) checkBinaries() error {
 	if e.opts.controllerManager {
 		names = append(names, "kube-controller-manager")
 	}
+	if e.opts.kwokConfig != "" {
+		names = append(names, "kube-scheduler", "kwok")
+	}
 	var missing []string
 	for _, n := range names {
 		if fi, err := os.Stat(e.binary(n)); err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
@@ -268,7 +277,7 @@ func (e *Env) checkBinaries() error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("%w: %q not in '%s': run 'make testenv' (or set %s)", ErrBinariesMissing, missing, e.BinaryDir, DirEnv)
+		return fmt.Errorf("%w: %q not in '%s': run 'make testenv' (and 'make kwok' for kwok), or set %s", ErrBinariesMissing, missing, e.BinaryDir, DirEnv)
 	}
 	return nil
 }

@@ -1,0 +1,132 @@
+// Command demo is `make demo`: sparkcd's main job, end to end, on a local
+// control plane. It starts etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler and KWOK (fake nodes that run pods through their phases
+// without a kubelet), turns jobs/examples into a git repository served on
+// loopback, runs `sparkcd serve` with a JobSource on overlays/dev, and
+// prints what happens: jobs applied, runs started, driver phases. Then it
+// commits a change (a new run, a policy finding), triggers the fetch with a
+// signed webhook, runs a cleanup pass, prints a summary, and stops
+// everything it started.
+//
+//	go run ./hack/demo -sparkcd bin/sparkcd
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.sparkcd, "sparkcd", "bin/sparkcd", "the sparkcd binary")
+	flag.StringVar(&o.policies, "policies", "policies/testdata/examples", "the AllocationPolicy files sparkcd serve enforces")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
+	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, repository) after the demo")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintf(os.Stderr, "\ndemo: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	sparkcd  string
+	policies string
+	timeout  time.Duration
+	keep     bool
+}
+
+func run(ctx context.Context, o options) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	start := time.Now()
+	if o.sparkcd, err = filepath.Abs(o.sparkcd); err != nil {
+		return err
+	}
+	if o.policies, err = filepath.Abs(o.policies); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "sparkcd-demo-")
+	if err != nil {
+		return err
+	}
+	d := &demo{opts: o, work: work}
+	defer func() {
+		step("Stopping everything the demo started")
+		d.stopAll()
+		if o.keep || err != nil {
+			fmt.Printf("logs and repository kept in %s\n", work)
+		} else {
+			_ = os.RemoveAll(work)
+		}
+	}()
+
+	step("Local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK")
+	if err := d.startCluster(ctx); err != nil {
+		return err
+	}
+	step("Spark namespace spark-dev: the driver service account and Role (deploy/examples/spark-namespace)")
+	if err := d.prepareNamespaces(ctx); err != nil {
+		return err
+	}
+	step("A jobs repository: jobs/examples committed to git, served on loopback")
+	if err := d.startGit(ctx); err != nil {
+		return err
+	}
+	step("sparkcd serve, with the example policies; a JobSource on overlays/dev")
+	if err := d.startSparkcd(ctx); err != nil {
+		return err
+	}
+	if err := d.createSource(ctx); err != nil {
+		return err
+	}
+	w := newWatcher(d)
+	go w.run(ctx)
+	if err := w.waitFor(ctx, "the first commit's jobs to run to completion", d.firstRunsDone); err != nil {
+		return err
+	}
+
+	step("A data engineer commits: spark-pi gets a new argument, sirene-count asks for 40 executors in dev")
+	rev, err := d.secondCommit(ctx)
+	if err != nil {
+		return err
+	}
+	step("The pull request's review, offline: sparkcd diff --from HEAD~1 --to HEAD overlays/dev --policies")
+	if err := d.review(ctx); err != nil {
+		return err
+	}
+	step("Merged: the git host calls sparkcd's webhook (HMAC-SHA256 signed, as GitHub does)")
+	if err := d.callWebhook(ctx); err != nil {
+		return err
+	}
+	if err := w.waitFor(ctx, "the second commit's new runs to complete", func(ctx context.Context) (bool, error) {
+		return d.secondRunDone(ctx, rev)
+	}); err != nil {
+		return err
+	}
+	if err := d.printFindings(ctx); err != nil {
+		return err
+	}
+
+	step("sparkcd cleanup --once: finished drivers go, the garbage collector takes what they own")
+	if err := d.cleanup(ctx); err != nil {
+		return err
+	}
+	w.stop()
+	step("Summary")
+	return d.summary(ctx, w, time.Since(start))
+}
+
+func step(msg string) { fmt.Printf("\n\033[1;36m==> %s\033[0m\n", msg) }
+
+func info(format string, args ...any) {
+	fmt.Printf("    %s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
