@@ -46,8 +46,9 @@ func TestApply(t *testing.T) {
 // loopCase is one of sparkcd's loops, run under the install's RBAC.
 type loopCase struct {
 	name string
-	// add adds the loop to the manager.
-	add func(t *testing.T, mgr manager.Manager) error
+	// add adds the loop to the manager; ns is the namespace exercise
+	// will use.
+	add func(t *testing.T, mgr manager.Manager, ns string) error
 	// exercise drives the loop in ns, a namespace that includes the
 	// spark-namespace component, and checks that it did its work.
 	exercise func(t *testing.T, e *testenv.Env, ns string)
@@ -61,7 +62,7 @@ func TestLoopsUnderDeployedRBAC(t *testing.T) {
 	tests := []loopCase{
 		{
 			name: "job loop",
-			add: func(_ *testing.T, mgr manager.Manager) error {
+			add: func(_ *testing.T, mgr manager.Manager, _ string) error {
 				_, err := reconciler.NewJobReconciler(mgr, reconciler.DefaultJobOptions())
 				return err
 			},
@@ -70,7 +71,7 @@ func TestLoopsUnderDeployedRBAC(t *testing.T) {
 		{
 			// With the job loop: a pruned job's running driver is orphaned.
 			name: "source loop",
-			add: func(t *testing.T, mgr manager.Manager) error {
+			add: func(t *testing.T, mgr manager.Manager, _ string) error {
 				if _, err := reconciler.NewJobReconciler(mgr, reconciler.DefaultJobOptions()); err != nil {
 					return err
 				}
@@ -79,13 +80,19 @@ func TestLoopsUnderDeployedRBAC(t *testing.T) {
 			},
 			exercise: exerciseSourceLoop,
 		},
+		{
+			// serve's in-process cleanup, with the job loop.
+			name:     "cleanup",
+			add:      addJobLoopAndCleanup,
+			exercise: exerciseCleanup,
+		},
 	}
 	e := installed(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ns := e.Namespace(t)
 			apply(t, e, sparkNamespace(t, ns))
-			refused := runAsSparkcd(t, e, func(mgr manager.Manager) error { return tt.add(t, mgr) })
+			refused := runAsSparkcd(t, e, func(mgr manager.Manager) error { return tt.add(t, mgr, ns) })
 			tt.exercise(t, e, ns)
 			if got := refused(); len(got) > 0 {
 				t.Errorf("the API server refused %d of the loop's requests:\n%s", len(got), got)
