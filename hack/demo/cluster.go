@@ -50,7 +50,9 @@ type demo struct {
 	collected   runObjects
 }
 
-func (d *demo) path(elem ...string) string { return filepath.Join(append([]string{d.work}, elem...)...) }
+func (d *demo) path(elem ...string) string {
+	return filepath.Join(append([]string{d.work}, elem...)...)
+}
 
 func (d *demo) startCluster(ctx context.Context) error {
 	root, err := os.Getwd()
