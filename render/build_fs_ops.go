@@ -36,10 +36,17 @@ func (f *repoFS) ReadFile(p string) ([]byte, error) {
 	}
 	data, state, err := f.readState(abs)
 	f.record("f:", abs, state)
+	if errors.Is(err, ErrTooLarge) {
+		f.rec.violate(f.rel(abs), err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	f.rec.read(f.rel(abs))
+	if err := checkAliases(data); err != nil {
+		f.rec.violate(f.rel(abs), err)
+		return nil, err
+	}
 	if isKustomizationName(filepath.Base(real)) {
 		return f.inspectKustomization(real, data)
 	}

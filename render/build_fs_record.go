@@ -136,6 +136,9 @@ func (f *repoFS) readState(p string) (data []byte, state string, err error) {
 	if fi.IsDir() {
 		return nil, "!dir", &fs.PathError{Op: "read", Path: p, Err: fmt.Errorf("is a directory")}
 	}
+	if err := checkSize(fi.Size()); err != nil {
+		return nil, "!toolarge", err
+	}
 	data, err = os.ReadFile(real)
 	if err != nil {
 		return nil, "!unreadable", err

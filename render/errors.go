@@ -25,6 +25,11 @@ var (
 	// ErrNotFound means the path to build does not exist or a glob
 	// matched nothing.
 	ErrNotFound = errors.New("no such path")
+	// ErrTooLarge means a file is larger than MaxFileBytes.
+	ErrTooLarge = errors.New("file is too large")
+	// ErrAliasBomb means a YAML file's aliases expand to far more nodes
+	// than it holds, as a "billion laughs" document does.
+	ErrAliasBomb = errors.New("excessive YAML aliasing")
 )
 
 // BuildError is the failure of one unit: the file that could not be read,
