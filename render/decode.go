@@ -9,6 +9,7 @@ import (
 	"io"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -92,8 +93,14 @@ func decodeResource(r *resource.Resource, unit, unitDir string) (Job, bool) {
 	}
 	doc, err := r.MarshalJSON()
 	if err != nil {
+		// kyaml keeps a key written twice until the object is encoded; the
+		// error names both lines.
+		rule := RuleInvalidType
+		if strings.Contains(err.Error(), "already defined") {
+			rule = RuleDuplicateField
+		}
 		return Job{Name: r.GetName(), Namespace: r.GetNamespace(), Origin: o,
-			Findings: []v1alpha1.Finding{{Severity: v1alpha1.SeverityError, Rule: RuleInvalidType,
+			Findings: []v1alpha1.Finding{{Severity: v1alpha1.SeverityError, Rule: rule,
 				Message: fmt.Sprintf("unable to read the object: %v", err)}}}, true
 	}
 	return decodeObject(doc, apiVersion, kind, o)

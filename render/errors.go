@@ -10,7 +10,7 @@ import (
 var (
 	// ErrOutsideRoot means a path resolves outside the repository root: a
 	// "../" escape, an absolute path, or a symbolic link pointing out.
-	ErrOutsideRoot = errors.New("path is outside the repository root")
+	ErrOutsideRoot = errors.New("outside the repository root")
 	// ErrRemoteBase means a kustomization refers to a remote base or
 	// resource (a git URL or an http(s) file) while remote bases are off.
 	ErrRemoteBase = errors.New("remote bases are not allowed")
