@@ -44,35 +44,6 @@ const (
 	confFileMode int32 = 0o644
 )
 
-// sparkAtLeast reports whether the job's spec.sparkVersion is at least
-// major.minor. An empty or unreadable version counts as the newest Spark,
-// whose behaviour applies, as in internal/sparkconf.
-func sparkAtLeast(sparkVersion string, major, minor int) bool {
-	v := strings.TrimPrefix(strings.TrimSpace(sparkVersion), "v")
-	if v == "" {
-		return true
-	}
-	parts := strings.SplitN(v, ".", 3)
-	maj, err := strconv.Atoi(parts[0])
-	if err != nil {
-		return true
-	}
-	mnr := 0
-	if len(parts) > 1 {
-		end := strings.IndexFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
-		if end < 0 {
-			end = len(parts[1])
-		}
-		if n, err := strconv.Atoi(parts[1][:end]); err == nil {
-			mnr = n
-		}
-	}
-	if maj != major {
-		return maj > major
-	}
-	return mnr >= minor
-}
-
 // appNameLabel is the spark-app-name label value Spark derives from
 // spark.app.name (KubernetesConf.getAppNameLabel): lowercase, every
 // character but [a-z0-9-] a dash, runs of dashes folded, at most 63
@@ -104,7 +75,7 @@ func appNameLabel(appName string) string {
 // and absent when the field is unset or no valid label value.
 func (m *materializer) versionLabels() map[string]string {
 	v := strings.TrimSpace(m.job.Spec.SparkVersion)
-	if v == "" || !sparkAtLeast(v, 3, 3) || len(validation.IsValidLabelValue(v)) > 0 {
+	if v == "" || !sparkconf.AtLeast(v, 3, 3) || len(validation.IsValidLabelValue(v)) > 0 {
 		return nil
 	}
 	return map[string]string{labelSparkVersion: v}
@@ -118,7 +89,7 @@ func (m *materializer) versionLabels() map[string]string {
 // Before 3.1 it was PYSPARK_MAJOR_PYTHON_VERSION from that key. Spark also
 // falls back to the submitting shell's variables, which sparkcd does not have.
 func (m *materializer) pythonEnv() []corev1.EnvVar {
-	if !sparkAtLeast(m.job.Spec.SparkVersion, 3, 1) {
+	if !sparkconf.AtLeast(m.job.Spec.SparkVersion, 3, 1) {
 		major := m.props[sparkconf.KeyPythonVersion]
 		if major == "" {
 			major = defaultPythonMajor
@@ -189,7 +160,7 @@ func (m *materializer) driverResourceLimits() (corev1.ResourceList, error) {
 // spark.kubernetes.driver.service.ipFamilyPolicy (SingleStack) and
 // .ipFamilies (IPv4). Older versions leave both to the API server.
 func (m *materializer) serviceIPFamilies() (*corev1.IPFamilyPolicy, []corev1.IPFamily, error) {
-	if !sparkAtLeast(m.job.Spec.SparkVersion, 3, 4) {
+	if !sparkconf.AtLeast(m.job.Spec.SparkVersion, 3, 4) {
 		return nil, nil, nil
 	}
 	policy := firstNonEmpty(strings.TrimSpace(m.props[keyServiceIPFamilyPolicy]), defaultServiceIPFamilyPolicy)

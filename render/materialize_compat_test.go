@@ -16,31 +16,6 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
 
-func TestSparkAtLeast(t *testing.T) {
-	tests := []struct {
-		version      string
-		major, minor int
-		want         bool
-	}{
-		{version: "", major: 3, minor: 4, want: true},
-		{version: "garbage", major: 3, minor: 4, want: true},
-		{version: "3.5.3", major: 3, minor: 4, want: true},
-		{version: "v3.4.0", major: 3, minor: 4, want: true},
-		{version: "3.3.2", major: 3, minor: 4, want: false},
-		{version: "3.10", major: 3, minor: 4, want: true},
-		{version: "3.0.0-preview2", major: 3, minor: 1, want: false},
-		{version: "3.1-SNAPSHOT", major: 3, minor: 1, want: true},
-		{version: "2.4.8", major: 3, minor: 1, want: false},
-		{version: "4", major: 3, minor: 4, want: true},
-		{version: "4.0.1", major: 4, minor: 0, want: true},
-	}
-	for _, tt := range tests {
-		if got := sparkAtLeast(tt.version, tt.major, tt.minor); got != tt.want {
-			t.Errorf("sparkAtLeast(%q, %d, %d) = %v, want %v", tt.version, tt.major, tt.minor, got, tt.want)
-		}
-	}
-}
-
 func TestAppNameLabel(t *testing.T) {
 	tests := []struct{ name, want string }{
 		{name: "spark-pi", want: "spark-pi"},

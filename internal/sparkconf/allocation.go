@@ -71,7 +71,7 @@ func EffectiveAllocation(job *v1alpha1.SparkJob) (Allocation, error) {
 		Ratio:                   r.float(KeyExecutorAllocationRatio, 1),
 		ExecutorIdleTimeout:     r.duration(KeyExecutorIdleTimeout, time.Second, 60*time.Second),
 		SchedulerBacklogTimeout: r.duration(KeySchedulerBacklogTimeout, time.Second, time.Second),
-		ShuffleTracking:         r.bool(KeyShuffleTrackingEnabled, atLeast(job.Spec.SparkVersion, 3, 4)),
+		ShuffleTracking:         r.bool(KeyShuffleTrackingEnabled, AtLeast(job.Spec.SparkVersion, 3, 4)),
 		ShuffleService:          r.bool(KeyShuffleServiceEnabled, false),
 	}
 	initial := r.int32(KeyInitialExecutors, a.MinExecutors)

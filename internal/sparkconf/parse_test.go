@@ -173,11 +173,18 @@ func TestAtLeast(t *testing.T) {
 		{"3.5", 4, 0, false},
 		{"v3.1", 3, 4, false},
 		{"latest", 3, 4, true},
+		{"garbage", 3, 4, true},
+		{"3.10", 3, 4, true},
+		{"3.0.0-preview2", 3, 1, false},
+		{"3.1-SNAPSHOT", 3, 1, true},
+		{"3.5rc1", 3, 5, true},
+		{"2.4.8", 3, 1, false},
+		{"4", 3, 4, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.version, func(t *testing.T) {
-			if got := atLeast(tt.version, tt.major, tt.minor); got != tt.want {
-				t.Errorf("atLeast(%q, %d, %d) = %v, want %v", tt.version, tt.major, tt.minor, got, tt.want)
+			if got := AtLeast(tt.version, tt.major, tt.minor); got != tt.want {
+				t.Errorf("AtLeast(%q, %d, %d) = %v, want %v", tt.version, tt.major, tt.minor, got, tt.want)
 			}
 		})
 	}

@@ -144,7 +144,7 @@ func podResources(p map[string]string, role, sparkVersion string, factorOf func(
 		minimum := int64(MinMemoryOverheadMiB)
 		// spark.<role>.minMemoryOverhead exists since Spark 4.0; older
 		// versions ignore the key.
-		if v, ok := p["spark."+role+".minMemoryOverhead"]; ok && atLeast(sparkVersion, 4, 0) {
+		if v, ok := p["spark."+role+".minMemoryOverhead"]; ok && AtLeast(sparkVersion, 4, 0) {
 			if minimum, err = ParseMemoryMiB(v); err != nil {
 				return r, fmt.Errorf("invalid 'spark.%s.minMemoryOverhead': %w", role, err)
 			}
