@@ -33,6 +33,9 @@ func ParseSchedule(schedule, timeZone string) (cron.Schedule, error) {
 	if strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ=") {
 		return nil, fmt.Errorf("%w: '%s' carries its own time zone: set the time zone apart", ErrInvalidSchedule, s)
 	}
+	if err := checkEvery(s); err != nil {
+		return nil, err
+	}
 	loc, err := location(timeZone)
 	if err != nil {
 		return nil, err
@@ -42,6 +45,20 @@ func ParseSchedule(schedule, timeZone string) (cron.Schedule, error) {
 		return nil, fmt.Errorf("%w: '%s': %w", ErrInvalidSchedule, s, err)
 	}
 	return sched, nil
+}
+
+// checkEvery refuses "@every" with a duration of zero or less: robfig/cron
+// silently raises any interval below a second to one second, so a typo such
+// as "@every -1h" would start a run every second.
+func checkEvery(s string) error {
+	rest, ok := strings.CutPrefix(s, "@every ")
+	if !ok {
+		return nil
+	}
+	if d, err := time.ParseDuration(strings.TrimSpace(rest)); err == nil && d <= 0 {
+		return fmt.Errorf("%w: '%s': the interval must be positive", ErrInvalidSchedule, s)
+	}
+	return nil
 }
 
 // location loads an IANA time zone; "Local" is refused, since it would

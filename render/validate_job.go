@@ -124,6 +124,12 @@ func validateSchedule(f *findings, s *v1alpha1.SparkJobSpec) {
 			f.errorf(RuleInvalidSchedule, "spec.schedule", "spec.schedule %s carries its own time zone: move it to spec.timeZone and keep only the cron expression", quoted(sched))
 		} else if _, err := cronParser.Parse(sched); err != nil {
 			f.errorf(RuleInvalidSchedule, "spec.schedule", "spec.schedule %s is not a cron schedule (%v): expected five fields such as '0 3 * * *' or a descriptor such as '@daily' or '@every 1h'", quoted(sched), err)
+		} else if every, ok := strings.CutPrefix(sched, "@every "); ok {
+			// robfig/cron raises any interval below a second to one second:
+			// "@every -1h" would start a run every second.
+			if d, err := time.ParseDuration(strings.TrimSpace(every)); err == nil && d <= 0 {
+				f.errorf(RuleInvalidSchedule, "spec.schedule", "spec.schedule %s has an interval of zero or less: expected a positive one such as '@every 1h'", quoted(sched))
+			}
 		}
 	}
 	if tz := s.TimeZone; tz != "" {
