@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -24,14 +23,8 @@ func TestCleanupOnce(t *testing.T) {
 	if err := e.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	serveCtx, stop := context.WithCancel(ctx)
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(serveCtx, []string{"serve", "--kubeconfig", e.Kubeconfig, "--namespaces", ns,
-			"--metrics-addr", "0", "--health-addr", "", "--webhook-addr", "", "--cache-dir", t.TempDir(),
-			"--cleanup-schedule", "", "--skip-driver-access-review"}, logs, logs)
-	}()
+	srv := startServe(t, e, ns, "--cleanup-schedule", "")
+	logs := srv.logs
 	if err := e.Client.Create(ctx, piJob(ns)); err != nil {
 		t.Fatal(err)
 	}
@@ -63,8 +56,7 @@ func TestCleanupOnce(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	stop()
-	<-done
+	srv.stop()
 
 	base := []string{"cleanup", "--once", "--kubeconfig", e.Kubeconfig, "--cleanup-namespaces", ns, "--succeeded-ttl", "30m"}
 	code, out, errOut := cli(t, append(base, "--dry-run")...)

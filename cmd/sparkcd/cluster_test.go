@@ -80,23 +80,8 @@ func TestServeRunStatus(t *testing.T) {
 	if err := e.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	serveCtx, stop := context.WithCancel(ctx)
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(serveCtx, []string{"serve", "--kubeconfig", e.Kubeconfig, "--namespaces", ns,
-			"--metrics-addr", "0", "--health-addr", "", "--webhook-addr", "", "--cache-dir", t.TempDir(),
-			"--skip-driver-access-review", "--log-format", "text"}, logs, logs)
-	}()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case <-done:
-		case <-time.After(time.Minute):
-			t.Error("serve did not stop within a minute of its context's end")
-		}
-	})
-
+	srv := startServe(t, e, ns)
+	logs := srv.logs
 	if err := e.Client.Create(ctx, piJob(ns)); err != nil {
 		t.Fatal(err)
 	}
@@ -118,15 +103,8 @@ func TestServeRunStatus(t *testing.T) {
 		t.Fatalf("run of a missing job: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 
-	stop()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("serve exited %d:\n%s", code, logs)
-		}
-		done <- code
-	case <-time.After(time.Minute):
-		t.Fatalf("serve did not stop within a minute:\n%s", logs)
+	if code := srv.stop(); code != 0 {
+		t.Fatalf("serve exited %d:\n%s", code, logs)
 	}
 }
 
@@ -139,16 +117,7 @@ func TestServeManualRunAllow(t *testing.T) {
 	if err := e.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	serveCtx, stop := context.WithCancel(ctx)
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(serveCtx, []string{"serve", "--kubeconfig", e.Kubeconfig, "--namespaces", ns,
-			"--metrics-addr", "0", "--health-addr", "", "--webhook-addr", "", "--cache-dir", t.TempDir(),
-			"--skip-driver-access-review"}, logs, logs)
-	}()
-	defer func() { stop(); <-done }()
-
+	logs := startServe(t, e, ns).logs
 	job := piJob(ns)
 	job.Spec.ConcurrencyPolicy = v1alpha1.AllowConcurrent
 	if err := e.Client.Create(ctx, job); err != nil {
@@ -160,6 +129,44 @@ func TestServeManualRunAllow(t *testing.T) {
 		t.Fatalf("run --wait: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	waitDrivers(t, e, ns, 2, logs)
+}
+
+// inProcessServe is `sparkcd serve` running in the test's process.
+type inProcessServe struct {
+	logs *syncBuffer
+	// stop ends serve and returns its exit code; the test's end calls it
+	// too.
+	stop func() int
+}
+
+// startServe runs `sparkcd serve` on namespace ns of e, with no metrics,
+// health or webhook endpoints and no driver access reviews, its logs as
+// text; extra flags come last, so they win.
+func startServe(t *testing.T, e *testenv.Env, ns string, extra ...string) *inProcessServe {
+	t.Helper()
+	args := append([]string{"serve", "--kubeconfig", e.Kubeconfig, "--namespaces", ns,
+		"--metrics-addr", "0", "--health-addr", "", "--webhook-addr", "", "--cache-dir", t.TempDir(),
+		"--skip-driver-access-review", "--log-format", "text"}, extra...)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &inProcessServe{logs: &syncBuffer{}}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, s.logs, s.logs) }()
+	var once sync.Once
+	code := 0
+	s.stop = func() int {
+		once.Do(func() {
+			cancel()
+			select {
+			case code = <-done:
+			case <-time.After(time.Minute):
+				t.Errorf("serve did not stop within a minute of its context's end:\n%s", s.logs)
+				code = -1
+			}
+		})
+		return code
+	}
+	t.Cleanup(func() { s.stop() })
+	return s
 }
 
 func waitDrivers(t *testing.T, e *testenv.Env, ns string, n int, logs *syncBuffer) {

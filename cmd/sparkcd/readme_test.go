@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/yaml"
 
@@ -170,22 +168,7 @@ func startExampleServe(t *testing.T, e *testenv.Env, root string) {
 	if err := e.Client.Create(t.Context(), job); err != nil {
 		t.Fatalf("create the example job: %v", err)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--kubeconfig", e.Kubeconfig, "--namespaces", "spark-dev",
-			"--metrics-addr", "0", "--health-addr", "", "--webhook-addr", "", "--cache-dir", t.TempDir(),
-			"--cleanup-schedule", "", "--source-interval", "1h"}, logs, logs)
-	}()
-	t.Cleanup(func() {
-		stop()
-		select {
-		case <-done:
-		case <-time.After(time.Minute):
-			t.Errorf("serve did not stop:\n%s", logs)
-		}
-	})
+	startServe(t, e, "spark-dev", "--cleanup-schedule", "", "--source-interval", "1h")
 }
 
 func lastLines(s string, n int) string {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -68,15 +67,7 @@ func TestServeGitOps(t *testing.T) {
 		}
 	}
 	hookAddr := freeAddr(t)
-	logs := &syncBuffer{}
-	serveCtx, stop := context.WithCancel(ctx)
-	done := make(chan int, 1)
-	go func() {
-		done <- run(serveCtx, []string{"serve", "--kubeconfig", e.Kubeconfig, "--namespaces", ns,
-			"--metrics-addr", "0", "--health-addr", "", "--webhook-addr", hookAddr, "--cache-dir", t.TempDir(),
-			"--skip-driver-access-review", "--log-format", "text"}, logs, logs)
-	}()
-	defer func() { stop(); <-done }()
+	logs := startServe(t, e, ns, "--webhook-addr", hookAddr).logs
 
 	waitDrivers(t, e, ns, 1, logs)
 	repo.WriteFile(t, "jobs/pi.yaml", fmt.Sprintf(jobYAML, "pi", 200))
