@@ -1,0 +1,220 @@
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/internal/gittest"
+	"github.com/sparkcd/sparkcd/internal/testenv"
+	"github.com/sparkcd/sparkcd/reconciler"
+)
+
+// The kill case: 25 jobs, two commits, so 50 runs; five SIGKILLs.
+const (
+	killJobs  = 25
+	killCount = 5
+)
+
+// TestKilledDuringRuns SIGKILLs `sparkcd serve` at random points while it
+// applies 25 jobs and runs them twice (two commits: 50 runs), with a
+// kubelet stand-in moving the drivers through Running to Succeeded, and
+// starts it again after each kill. Once sparkcd is left running, every run
+// must have exactly one driver with its ConfigMap and Service, and every
+// SparkJob's status must agree with its drivers: both runs in the history,
+// both succeeded, the last run of the current spec, none active.
+func TestKilledDuringRuns(t *testing.T) {
+	e := env.Env(t)
+	fig := caseFigures(t, "sigkill-during-runs")
+	ns := sparkNamespace(t, e)
+	ctx := t.Context()
+	rng := newRand(t)
+
+	repo := gittest.NewRepo(t)
+	for i := range killJobs {
+		repo.WriteFile(t, fmt.Sprintf("jobs/job-%02d.yaml", i), jobYAML(fmt.Sprintf("job-%02d", i), 100))
+	}
+	repo.CommitAndPush(t, "25 jobs")
+	git := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
+	createSource(t, e, ns, git.URL(""), 5*time.Second)
+
+	stopKubelet := startKubelet(t, e, ns)
+	// 40 requests per second spread each wave of 25 runs over seconds, so
+	// the kills land inside it.
+	serve := newServeCluster(t, e, ns, "--kube-api-qps", "40", "--kube-api-burst", "40")
+	var second string
+	for k := range killCount {
+		p := serve.start()
+		if k == 2 {
+			// The second commit lands once every job has had its first
+			// run, so that both waves have 25 runs and kills land in both.
+			eventually(t, "the first 25 runs started", func() (bool, string) {
+				drivers, err := listDrivers(ctx, e, ns)
+				return err == nil && len(drivers) >= killJobs, fmt.Sprintf("%d drivers, %v", len(drivers), err)
+			})
+			for i := range killJobs {
+				repo.WriteFile(t, fmt.Sprintf("jobs/job-%02d.yaml", i), jobYAML(fmt.Sprintf("job-%02d", i), 200))
+			}
+			second = repo.CommitAndPush(t, "200 slices")
+		}
+		before, _ := listDrivers(ctx, e, ns)
+		// Kill once the process has made a random number more drivers, or
+		// after a random delay: some kills land mid-wave, some at start-up.
+		target := len(before) + 1 + rng.IntN(8)
+		deadline := time.Now().Add(randomDelay(rng, time.Second, 5*time.Second))
+		var drivers []corev1.Pod
+		for time.Now().Before(deadline) {
+			drivers, _ = listDrivers(ctx, e, ns)
+			if len(drivers) >= target {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		p.kill(t)
+		fig.injected(1)
+		t.Logf("kill %d: SIGKILL with %d drivers (%d at its start)", k+1, len(drivers), len(before))
+		time.Sleep(randomDelay(rng, 0, 500*time.Millisecond))
+	}
+	serve.start()
+
+	waitSourceApplied(t, e, ns, second)
+	var audit runAudit
+	interrupted := 0
+	eventually(t, "two finished runs per job, each with one complete driver", func() (bool, string) {
+		jobs, err := listJobs(ctx, e, ns)
+		if err != nil {
+			return false, err.Error()
+		}
+		if audit, err = inspectRuns(ctx, e, ns); err != nil {
+			return false, err.Error()
+		}
+		if len(audit.duplicates) > 0 {
+			return true, ""
+		}
+		interrupted = 0
+		var problems []string
+		for i := range killJobs {
+			name := fmt.Sprintf("job-%02d", i)
+			p, n := checkTwoRuns(jobs[name], audit.runs[name])
+			if p != "" {
+				problems = append(problems, name+": "+p)
+			}
+			interrupted += n
+		}
+		problems = append(problems, audit.incomplete...)
+		return len(problems) == 0, fmt.Sprintf("%d problems: %s", len(problems), strings.Join(first(problems, 8), "; "))
+	})
+	stopKubelet()
+	fig.runs = audit.total() + interrupted
+	fig.duplicates = len(audit.duplicates)
+	if len(audit.duplicates) > 0 {
+		t.Fatalf("runs started twice: %s", strings.Join(audit.duplicates, "; "))
+	}
+	if interrupted > 0 {
+		t.Logf("%d runs were interrupted between their driver and their dependents and failed as Interrupted", interrupted)
+	}
+	fig.held(killCount)
+}
+
+// checkTwoRuns says what is wrong with a job that should have had two
+// runs, one per commit, both finished, and how many of them failed as
+// Interrupted: a driver created by a process killed before its ConfigMap
+// and Service, whose spec changed before sparkcd came back, can never
+// start; sparkcd deletes it and records the run as failed.
+func checkTwoRuns(job *v1alpha1.SparkJob, drivers []string) (string, int) {
+	if job == nil {
+		return "no SparkJob", 0
+	}
+	st := job.Status
+	if st.LastRun == nil || st.LastRun.SpecHash != st.SpecHash || st.SpecHash == "" {
+		return "the last run is not of the current spec: " + describe(st), 0
+	}
+	if len(st.ActiveRuns) > 0 {
+		return fmt.Sprintf("runs %v still active", st.ActiveRuns), 0
+	}
+	if len(st.History) != 2 || st.History[0].SpecHash == st.History[1].SpecHash {
+		return "the history does not hold one run per spec: " + describe(st.History), 0
+	}
+	interrupted := 0
+	var want []string
+	for _, run := range st.History {
+		switch {
+		case run.Phase == v1alpha1.RunSucceeded:
+			want = append(want, run.Name)
+		case run.Phase == v1alpha1.RunFailed && run.Reason == reconciler.RunReasonInterrupted:
+			interrupted++
+		default:
+			return fmt.Sprintf("run %s is %s (%s)", run.Name, run.Phase, run.Reason), 0
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(want, drivers) {
+		return fmt.Sprintf("drivers %v, want the drivers of the succeeded runs %v", drivers, want), 0
+	}
+	if readyReason(st.Conditions, job.Generation) != reconciler.ReasonRunSucceeded && interrupted == 0 {
+		return "Ready is not RunSucceeded: " + describe(st.Conditions), 0
+	}
+	return "", interrupted
+}
+
+// startKubelet moves every driver of ns to Running and then Succeeded, a
+// few hundred milliseconds apart, as a kubelet and a short Spark
+// application would, until the returned function is called.
+func startKubelet(t *testing.T, e *testenv.Env, ns string) func() {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		seen := map[types.UID]time.Time{}
+		for ctx.Err() == nil {
+			time.Sleep(150 * time.Millisecond)
+			drivers, err := listDrivers(ctx, e, ns)
+			if err != nil {
+				continue
+			}
+			for i := range drivers {
+				pod := &drivers[i]
+				at, ok := seen[pod.UID]
+				if !ok {
+					seen[pod.UID] = time.Now()
+					continue
+				}
+				if time.Since(at) < 300*time.Millisecond {
+					continue
+				}
+				seen[pod.UID] = time.Now()
+				switch pod.Status.Phase {
+				case corev1.PodPending, "":
+					_ = setPodStatus(ctx, e, ns, pod.Name, podRunning)
+				case corev1.PodRunning:
+					_ = setPodStatus(ctx, e, ns, pod.Name, podSucceeded)
+				}
+			}
+		}
+	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			wg.Wait()
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// randomDelay is a delay in [lo, hi).
+func randomDelay(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)))
+}
