@@ -60,9 +60,9 @@ judges its jobs and server-side applies them as SparkJobs (pruning those
 removed from git); the job loop turns each SparkJob into runs (driver pod,
 Spark configuration, executor pod template, headless service) and follows
 the driver into the SparkJob's status, starting scheduled jobs at their cron
-ticks; the cleanup deletes finished drivers on its own schedule. With --leader-elect only the holder
-of the Lease runs the loops; every replica serves webhooks, health and
-metrics.
+ticks; the cleanup deletes finished drivers on its own schedule. With
+--leader-elect only the holder of the Lease runs the loops; every replica
+serves webhooks, health and metrics.
 
 Every flag can also be set with an environment variable SPARKCD_<FLAG>, in
 upper case with dashes as underscores (SPARKCD_METRICS_ADDR=:8080); the
