@@ -1,0 +1,99 @@
+package badinput
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sparkcd/sparkcd/internal/gittest"
+)
+
+// TestCLIExitCodes runs the sparkcd binary on bad input: 1 for findings,
+// 2 for input that cannot be read or built, each with a message naming
+// the file, the job and the field; every case ends within its bound.
+func TestCLIExitCodes(t *testing.T) {
+	root := checkout(t)
+	gittest.Run(t, root, "init", "-q", "-b", "main")
+	copyFile := func(src, dst string) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, root, dst, string(b))
+	}
+	copyFile("testdata/jobs/unknown-nested-field.yaml", "jobs/bad/job.yaml")
+	copyFile("testdata/jobs/tab-indented.yaml", "broken/one/job.yaml")
+	copyFile("testdata/jobs/yaml-bomb.yaml", "bomb/job.yaml")
+	copyDir(t, "testdata/kustomize/path-escape-resource", root, "escape")
+	copyDir(t, "testdata/kustomize/remote-base-https", root, "remote")
+	writeFile(t, root, "broken/two/job.yaml", goodJob("two"))
+
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   []string
+		stderr   []string
+		notInAny []string
+	}{
+		{name: "check findings", args: []string{"check", "jobs/bad"}, code: 1,
+			stdout: []string{"FAIL default/bad  (jobs/bad/job.yaml)", "unknown-field: spec.driver.memroy", "did you mean 'memory'?"}},
+		{name: "render findings", args: []string{"render", "jobs/bad"}, code: 1,
+			stderr: []string{"FAIL default/bad  (jobs/bad/job.yaml)", "unknown-field: spec.driver.memroy", "1 job not rendered"}},
+		{name: "check good", args: []string{"check", "jobs/good-a"}, code: 0, stdout: []string{"ok   default/good-a"}},
+		{name: "malformed YAML", args: []string{"check", "broken/one"}, code: 2,
+			stderr: []string{"'broken/one/job.yaml'", "line 6: found character that cannot start any token"}},
+		{name: "glob with one broken unit", args: []string{"check", "broken/*"}, code: 2,
+			stderr: []string{"'broken/one/job.yaml' (building 'broken/one')"}, notInAny: []string{"broken/two"}},
+		{name: "yaml bomb", args: []string{"render", "bomb"}, code: 2,
+			stderr: []string{"'bomb/job.yaml'", "excessive YAML aliasing"}},
+		{name: "path escape", args: []string{"check", "escape"}, code: 2,
+			stderr: []string{"'escape/kustomization.yaml'", "resources entry '../../../../../../../../etc/passwd'", "outside the repository root"},
+			notInAny: []string{"root:x:0:0"}},
+		{name: "remote base", args: []string{"check", "remote"}, code: 2,
+			stderr: []string{"'remote/kustomization.yaml'", "is remote: remote bases are not allowed"}},
+		{name: "path outside the root", args: []string{"check", "--root", ".", "../"}, code: 2, stderr: []string{"'../' is outside the root"}},
+		{name: "missing path", args: []string{"check", "nothere"}, code: 2, stderr: []string{"unable to read 'nothere'"}},
+		{name: "bad policy file", args: []string{"check", "jobs/good-a", "--policies", mustAbs(t, "testdata/policies/unknown-field.yaml")}, code: 2,
+			stderr: []string{"unknown-field.yaml': policy 'bad': field 'spec.rules.maxExecutor': unknown field"}},
+		{name: "bad revision", args: []string{"diff", "--from", "does-not-exist", "jobs/good-a"}, code: 2,
+			stderr: []string{"unable to resolve revision 'does-not-exist'"}},
+		{name: "usage", args: []string{"check"}, code: 2, stderr: []string{"accepts 1 arg(s), received 0"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			code, stdout, stderr := runCLI(t, root, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout, stderr)
+			}
+			for _, w := range tc.stdout {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout does not say %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range tc.stderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr does not say %q:\n%s", w, stderr)
+				}
+			}
+			for _, w := range tc.notInAny {
+				if strings.Contains(stdout+stderr, w) {
+					t.Errorf("output says %q", w)
+				}
+			}
+			t.Logf("exit %d in %s", code, time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+func mustAbs(t *testing.T, p string) string {
+	t.Helper()
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
