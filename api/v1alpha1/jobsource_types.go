@@ -39,10 +39,14 @@ type JobSourceSpec struct {
 	// +optional
 	Path string `json:"path,omitempty"`
 	// Interval between fetches.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:default="1m"
 	// +optional
 	Interval metav1.Duration `json:"interval,omitempty"`
 	// Timeout of one fetch.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$`
 	// +kubebuilder:default="60s"
 	// +optional
 	Timeout *metav1.Duration `json:"timeout,omitempty"`
