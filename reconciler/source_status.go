@@ -180,7 +180,15 @@ func boundFindings(jobs []v1alpha1.JobFindings) []v1alpha1.JobFindings {
 func (r *SourceReconciler) emitSource(sc *sourceReconciliation) {
 	src := sc.src
 	for _, d := range sc.drifted {
-		r.recorder.Eventf(src, nil, corev1.EventTypeWarning, EventDriftCorrected, "Apply",
+		// The drifted SparkJob is the event's related object: events.k8s.io
+		// folds events that differ only in their note into the series of
+		// the first, so without it the drift of a second job would be
+		// counted under the first job's message and never named.
+		job := &v1alpha1.SparkJob{
+			TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: v1alpha1.SparkJobKind},
+			ObjectMeta: metav1.ObjectMeta{Namespace: d.key.Namespace, Name: d.key.Name},
+		}
+		r.recorder.Eventf(src, job, corev1.EventTypeWarning, EventDriftCorrected, "Apply",
 			"SparkJob '%s' was changed outside git; restored revision %s: %s", d.key, sc.revision, fieldList(d.fields))
 	}
 	if len(sc.applied) > 0 {
