@@ -17,6 +17,7 @@ import (
 	"github.com/sparkcd/sparkcd/internal/gittest"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
+	"github.com/sparkcd/sparkcd/render"
 )
 
 // The kill case: 25 jobs, two commits, so 50 runs; five SIGKILLs.
@@ -166,9 +167,9 @@ func checkTwoRuns(job *v1alpha1.SparkJob, drivers []string) (string, int) {
 	return "", interrupted
 }
 
-// startKubelet moves every driver of ns to Running and then Succeeded, a
-// few hundred milliseconds apart, as a kubelet and a short Spark
-// application would, until the returned function is called.
+// startKubelet moves every driver of ns whose ConfigMap exists to Running
+// and then Succeeded, a few hundred milliseconds apart, as a kubelet and a
+// short Spark application would, until the returned function is called.
 func startKubelet(t *testing.T, e *testenv.Env, ns string) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -195,6 +196,14 @@ func startKubelet(t *testing.T, e *testenv.Env, ns string) func() {
 				seen[pod.UID] = time.Now()
 				switch pod.Status.Phase {
 				case corev1.PodPending, "":
+					// A kubelet cannot mount a ConfigMap that does not exist:
+					// a driver whose dependents a killed sparkcd never made
+					// stays Pending until sparkcd completes its run.
+					cm := &corev1.ConfigMap{}
+					key := types.NamespacedName{Namespace: ns, Name: render.ConfigMapName(pod.Labels[v1alpha1.LabelRun])}
+					if e.Client.Get(ctx, key, cm) != nil {
+						continue
+					}
 					_ = setPodStatus(ctx, e, ns, pod.Name, podRunning)
 				case corev1.PodRunning:
 					_ = setPodStatus(ctx, e, ns, pod.Name, podSucceeded)
