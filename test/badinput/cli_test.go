@@ -50,7 +50,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{name: "yaml bomb", args: []string{"render", "bomb"}, code: 2,
 			stderr: []string{"'bomb/job.yaml'", "excessive YAML aliasing"}},
 		{name: "path escape", args: []string{"check", "escape"}, code: 2,
-			stderr: []string{"'escape/kustomization.yaml'", "resources entry '../../../../../../../../etc/passwd'", "outside the repository root"},
+			stderr:   []string{"'escape/kustomization.yaml'", "resources entry '../../../../../../../../etc/passwd'", "outside the repository root"},
 			notInAny: []string{"root:x:0:0"}},
 		{name: "remote base", args: []string{"check", "remote"}, code: 2,
 			stderr: []string{"'remote/kustomization.yaml'", "is remote: remote bases are not allowed"}},

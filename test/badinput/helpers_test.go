@@ -145,3 +145,12 @@ func errorKeys(findings []v1alpha1.Finding) []string {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
