@@ -59,8 +59,12 @@ test: testenv lint ## Run every test (builds the test control plane first).
 
 # Benchmarks that need the test control plane, one pass each (-benchtime 1x):
 # each reports its own ratios and targets as metrics.
-CLUSTER_BENCH_PKGS ?= ./reconciler/
+CLUSTER_BENCH_PKGS ?= ./reconciler/ ./cronjobs/
 CLUSTER_BENCH ?= .
+
+.PHONY: test-faults
+test-faults: testenv ## Run only the fault suite (also part of make test) and print its figures.
+	go test -race -count=1 -v ./test/faults/ | grep -E '^(FIGURES|--- |ok|FAIL)'
 
 .PHONY: bench
 bench: build $(KUSTOMIZE) testenv ## Run the benchmarks and print their tables (render, review, then the cluster ones).
