@@ -26,6 +26,8 @@ var (
 	// ErrInvalidValue means a field holds a value that does not parse or is
 	// out of range.
 	ErrInvalidValue = errors.New("invalid value")
+	// ErrTooLarge means a policy file is larger than MaxFileBytes.
+	ErrTooLarge = errors.New("file is too large")
 )
 
 // PolicyError is one problem with one policy. It names where the policy was

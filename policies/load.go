@@ -148,8 +148,16 @@ func isPolicyFile(name string) bool {
 	return ext == ".yaml" || ext == ".yml"
 }
 
+// MaxFileBytes is the largest policy file Load reads: a policy is a few
+// kilobytes, and a file far larger is a mistake that should not cost the
+// process its memory.
+const MaxFileBytes = 16 << 20
+
 // readDocuments splits a file into its YAML documents.
 func readDocuments(file string) ([][]byte, error) {
+	if fi, err := os.Stat(file); err == nil && fi.Size() > MaxFileBytes {
+		return nil, fmt.Errorf("unable to read policy file '%s': %w: %d bytes, more than %d", file, ErrTooLarge, fi.Size(), MaxFileBytes)
+	}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("unable to read policy file '%s': %w", file, err)
