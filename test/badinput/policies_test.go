@@ -2,6 +2,7 @@ package badinput
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -82,8 +83,9 @@ func TestBadPolicies(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := policies.LoadFiles(p)
-		if !errors.Is(err, policies.ErrInvalidValue) || !strings.Contains(err.Error(), "field 'spec.rules.maxExecutorIdleTimeout'") {
-			t.Errorf("error %v, want an invalid spec.rules.maxExecutorIdleTimeout", err)
+		want := fmt.Sprintf("unable to read policy file '%s': file is too large: %d bytes, more than %d", p, len(content), policies.MaxFileBytes)
+		if !errors.Is(err, policies.ErrTooLarge) || err.Error() != want {
+			t.Errorf("error %v, want %q", err, want)
 		}
 	})
 	entries, _ := os.ReadDir("testdata/policies")
