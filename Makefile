@@ -53,9 +53,21 @@ verify: fmt generate ## Fail when formatting or generated files are stale.
 testenv: ## Build the pinned kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and etcd into the cache.
 	hack/build-testenv.sh "$(SPARKCD_TESTENV_DIR)"
 
+# Every parser's fuzz target, run for FUZZTIME each by make test.
+FUZZ_TARGETS := render:FuzzDecodeJob policies:FuzzLoadDocument reconciler:FuzzWebhook \
+	cronjobs:FuzzParseSchedule internal/sparkconf:FuzzParseMemoryMiB internal/sparkconf:FuzzParseDuration
+FUZZTIME ?= 10s
+
 .PHONY: test
-test: testenv lint ## Run every test (builds the test control plane first).
+test: testenv lint ## Run every test (builds the test control plane first), the fault suite included, then each fuzz target for FUZZTIME.
 	go test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$fn ./$$pkg ($(FUZZTIME))"; \
+	  go test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./$$pkg; done
 
 # Benchmarks that need the test control plane, one pass each (-benchtime 1x):
 # each reports its own ratios and targets as metrics.
