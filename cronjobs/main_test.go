@@ -158,17 +158,7 @@ func createDrivers(ctx context.Context, c client.Client, drivers []driverSpec, n
 // after waitTimeout.
 func eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		ok, desc := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %s", what, desc)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, waitTimeout, what, cond)
 }
 
 // setActiveRuns writes a job's status.activeRuns, as the job loop would.

@@ -267,15 +267,5 @@ func testLogger(t testing.TB) logr.Logger {
 // description after waitTimeout.
 func eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		ok, desc := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %s", what, desc)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, waitTimeout, what, cond)
 }

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -67,6 +68,13 @@ func startLoop(t testing.TB, e *testenv.Env, opts reconciler.JobOptions, namespa
 	if _, err := reconciler.NewJobReconciler(mgr, opts); err != nil {
 		t.Fatal(err)
 	}
+	return &loop{writes: writes, stop: runManager(t, mgr)}
+}
+
+// runManager starts mgr and waits for its caches; the function it returns
+// stops it, and runs when the test ends.
+func runManager(t testing.TB, mgr manager.Manager) func() {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -74,7 +82,7 @@ func startLoop(t testing.TB, e *testenv.Env, opts reconciler.JobOptions, namespa
 	defer syncCancel()
 	if !mgr.GetCache().WaitForCacheSync(syncCtx) {
 		cancel()
-		t.Fatalf("the loop's caches did not sync: %v", <-done)
+		t.Fatalf("the loops' caches did not sync: %v", <-done)
 	}
 	stopped := false
 	stop := func() {
@@ -84,11 +92,11 @@ func startLoop(t testing.TB, e *testenv.Env, opts reconciler.JobOptions, namespa
 		stopped = true
 		cancel()
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("the loop ended with: %v", err)
+			t.Errorf("the loops ended with: %v", err)
 		}
 	}
 	t.Cleanup(stop)
-	return &loop{writes: writes, stop: stop}
+	return stop
 }
 
 // testLogger shows the loop's logs in the test output when SPARKCD_TEST_LOG
@@ -179,19 +187,7 @@ func sparkNamespace(t testing.TB, e *testenv.Env) string {
 // description when waitTimeout passes.
 func eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	var last string
-	for {
-		ok, desc := cond()
-		if ok {
-			return
-		}
-		last = desc
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %s", what, last)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.Eventually(t, waitTimeout, what, cond)
 }
 
 // getJob reads a SparkJob from the API server.

@@ -2,7 +2,6 @@ package reconciler_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -61,28 +60,7 @@ func startSourceLoop(t testing.TB, e *testenv.Env, opts reconciler.SourceOptions
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	syncCtx, syncCancel := context.WithTimeout(ctx, waitTimeout)
-	defer syncCancel()
-	if !mgr.GetCache().WaitForCacheSync(syncCtx) {
-		cancel()
-		t.Fatalf("the loops' caches did not sync: %v", <-done)
-	}
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("the loops ended with: %v", err)
-		}
-	}
-	t.Cleanup(stop)
-	return &sourceLoop{writes: writes, sources: src, client: mgr.GetClient(), stop: stop}
+	return &sourceLoop{writes: writes, sources: src, client: mgr.GetClient(), stop: runManager(t, mgr)}
 }
 
 // jobYAML is testdata/pi.yaml named name, with its arguments.

@@ -139,15 +139,5 @@ func tail(s string, n int) string {
 // after waitTimeout.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		ok, desc := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s: %s", what, desc)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, waitTimeout, what, cond)
 }

@@ -91,19 +91,7 @@ func createSource(t *testing.T, e *testenv.Env, ns, url string, interval time.Du
 // description when waitTimeout passes.
 func eventually(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	var last string
-	for {
-		ok, desc := cond()
-		if ok {
-			return
-		}
-		last = desc
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: %s", waitTimeout, what, last)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, waitTimeout, what, cond)
 }
 
 // getSource reads the JobSource "jobs".
