@@ -54,6 +54,14 @@ type loop struct {
 // them when the test ends (or when stop is called).
 func startLoop(t testing.TB, e *testenv.Env, opts reconciler.JobOptions, namespaces ...string) *loop {
 	t.Helper()
+	mgr, writes := jobLoopManager(t, e, opts, namespaces)
+	return &loop{writes: writes, stop: runManager(t, mgr)}
+}
+
+// jobLoopManager returns a manager, not yet started, with the job loop on
+// namespaces, and the count of its write requests.
+func jobLoopManager(t testing.TB, e *testenv.Env, opts reconciler.JobOptions, namespaces []string) (manager.Manager, *atomic.Int64) {
+	t.Helper()
 	cfg := rest.CopyConfig(e.Config)
 	writes := &atomic.Int64{}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &writeCounter{next: rt, n: writes} })
@@ -68,7 +76,7 @@ func startLoop(t testing.TB, e *testenv.Env, opts reconciler.JobOptions, namespa
 	if _, err := reconciler.NewJobReconciler(mgr, opts); err != nil {
 		t.Fatal(err)
 	}
-	return &loop{writes: writes, stop: runManager(t, mgr)}
+	return mgr, writes
 }
 
 // runManager starts mgr and waits for its caches; the function it returns

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -14,7 +13,6 @@ import (
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -36,20 +34,7 @@ type sourceLoop struct {
 // startSourceLoop starts a manager with both loops on namespaces.
 func startSourceLoop(t testing.TB, e *testenv.Env, opts reconciler.SourceOptions, namespaces ...string) *sourceLoop {
 	t.Helper()
-	cfg := rest.CopyConfig(e.Config)
-	writes := &atomic.Int64{}
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &writeCounter{next: rt, n: writes} })
-	mopts := reconciler.DefaultManagerOptions()
-	mopts.Namespaces = namespaces
-	mopts.Logger = testLogger(t)
-	mopts.QPS, mopts.Burst = 1000, 2000
-	mgr, err := reconciler.NewManager(cfg, mopts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reconciler.NewJobReconciler(mgr, reconciler.JobOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	mgr, writes := jobLoopManager(t, e, reconciler.JobOptions{}, namespaces)
 	if opts.Logger == nil && os.Getenv("SPARKCD_TEST_LOG") == "" {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
