@@ -20,4 +20,8 @@ var (
 	ErrSecretNotFound = errors.New("secret not found")
 	// ErrBuildFailed means the path of a JobSource did not build.
 	ErrBuildFailed = errors.New("build failed")
+	// ErrNotLeader is wrapped by the error of a write that a replica with
+	// leader election refused to send because it could not confirm, within
+	// the renew deadline, that it still holds the Lease.
+	ErrNotLeader = errors.New("leadership not confirmed")
 )

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -33,7 +34,11 @@ type ManagerOptions struct {
 	// ":8081"; empty serves none.
 	HealthAddr string
 	// LeaderElection makes only the holder of a Lease run the loops, for
-	// more than one replica.
+	// more than one replica. It also fences the manager's writes: every
+	// request but a GET (events included) is refused with ErrNotLeader
+	// unless the last successful renewal of the Lease started less than
+	// RenewDeadline ago, so a leader that was paused past its Lease writes
+	// nothing before it notices and exits (see fence.go).
 	LeaderElection bool
 	// LeaderElectionNamespace holds the Lease; empty means the namespace
 	// sparkcd runs in.
@@ -43,7 +48,8 @@ type ManagerOptions struct {
 	// LeaseDuration is how long a Lease holder that stopped renewing keeps
 	// it before another replica takes over; RenewDeadline how long the
 	// holder tries to renew before it gives up; RetryPeriod how often
-	// replicas try. Zero keeps controller-runtime's 15s, 10s and 2s.
+	// replicas try, and how long after the start of its last renewal the
+	// leader still writes. Zero keeps controller-runtime's 15s, 10s and 2s.
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// QPS and Burst limit the client's requests per second; zero keeps the
 	// rest.Config's own limits, or the defaults when it has none.
@@ -55,11 +61,15 @@ type ManagerOptions struct {
 }
 
 // DefaultManagerOptions returns the manager defaults: no metrics and no
-// health endpoints, no leader election, all namespaces, and a client
+// health endpoints, no leader election (with the Lease's timing of
+// controller-runtime when it is turned on), all namespaces, and a client
 // allowed 100 requests per second with bursts of 200.
 func DefaultManagerOptions() ManagerOptions {
 	return ManagerOptions{
 		LeaderElectionID: "sparkcd-leader",
+		LeaseDuration:    15 * time.Second,
+		RenewDeadline:    10 * time.Second,
+		RetryPeriod:      2 * time.Second,
 		QPS:              100,
 		Burst:            200,
 	}
@@ -81,11 +91,15 @@ func NewScheme() (*runtime.Scheme, error) {
 // pod cache holds only the pods sparkcd manages (app.kubernetes.io/managed-by
 // =sparkcd: drivers, and executors through their pod template), no cache
 // keeps managedFields, and health checks answer once the manager runs.
+// With leader election, its writes are fenced by the Lease (fence.go).
 func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) {
 	d := DefaultManagerOptions()
 	if opts.LeaderElectionID == "" {
 		opts.LeaderElectionID = d.LeaderElectionID
 	}
+	opts.LeaseDuration = positiveOr(opts.LeaseDuration, d.LeaseDuration)
+	opts.RenewDeadline = positiveOr(opts.RenewDeadline, d.RenewDeadline)
+	opts.RetryPeriod = positiveOr(opts.RetryPeriod, d.RetryPeriod)
 	cfg = rest.CopyConfig(cfg)
 	switch {
 	case opts.QPS > 0:
@@ -112,7 +126,7 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
 		}
 	}
-	mgr, err := manager.New(cfg, manager.Options{
+	mopts := manager.Options{
 		Scheme:                        scheme,
 		Logger:                        opts.Logger,
 		Cache:                         cacheOpts,
@@ -122,16 +136,35 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionID:              opts.LeaderElectionID,
 		LeaderElectionReleaseOnCancel: true,
-		LeaseDuration:                 nonZero(opts.LeaseDuration),
-		RenewDeadline:                 nonZero(opts.RenewDeadline),
-		RetryPeriod:                   nonZero(opts.RetryPeriod),
+		LeaseDuration:                 &opts.LeaseDuration,
+		RenewDeadline:                 &opts.RenewDeadline,
+		RetryPeriod:                   &opts.RetryPeriod,
 		GracefulShutdownTimeout:       ptr.To(30 * time.Second),
 		// sparkcd runs one manager per process, but its tests start several
 		// in turn, which the global controller-name check would refuse.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	}
+	var lock *fencedLock
+	var events *leaseEvents
+	if opts.LeaderElection {
+		// The Lease's lock is built on the configuration without the
+		// fence; everything else the manager builds from cfg, with it.
+		f := newFence(clock.RealClock{}, opts.RenewDeadline, opts.Logger.WithName("fence"))
+		if lock, events, err = newFencedLock(cfg, opts.LeaderElectionNamespace, opts.LeaderElectionID, opts.RenewDeadline, f); err != nil {
+			return nil, err
+		}
+		cfg.Wrap(f.wrap)
+		mopts.LeaderElectionResourceLockInterface = lock
+	}
+	mgr, err := manager.New(cfg, mopts)
 	if err != nil {
 		return nil, fmt.Errorf("unable to create the manager: %w", err)
+	}
+	if events != nil {
+		// Core events on the Lease from the replica's identity, as
+		// controller-runtime's own elector records them (and the RBAC in
+		// deploy/ grants), now through the fence.
+		events.bind(mgr.GetEventRecorderFor(lock.Identity())) //nolint:staticcheck // the Lease's events are core/v1 ones
 	}
 	if opts.HealthAddr != "" {
 		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
@@ -144,10 +177,10 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 	return mgr, nil
 }
 
-// nonZero is d, or nil for zero so the manager keeps its default.
-func nonZero(d time.Duration) *time.Duration {
-	if d <= 0 {
-		return nil
+// positiveOr is v, or d when v is zero or less.
+func positiveOr(v, d time.Duration) time.Duration {
+	if v <= 0 {
+		return d
 	}
-	return &d
+	return v
 }

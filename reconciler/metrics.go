@@ -63,11 +63,18 @@ var (
 	}, []string{"namespace", "name"})
 )
 
+// The leader fence's metric.
+var fenceRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "sparkcd_leader_fence_refused_requests_total",
+	Help: "Write requests refused because leadership was not confirmed within the renew deadline, by HTTP method.",
+}, []string{"method"})
+
 var phases = []v1alpha1.RunPhase{v1alpha1.RunPending, v1alpha1.RunRunning, v1alpha1.RunSucceeded, v1alpha1.RunFailed, v1alpha1.RunUnknown}
 
 func init() {
 	metrics.Registry.MustRegister(runsStarted, runsFinished, runPhase, activeRuns, reconcileDuration,
-		sourceReconcileDuration, sourceRevision, sourceFindings, gitFetchErrors, sourceApplied, sourcePruned)
+		sourceReconcileDuration, sourceRevision, sourceFindings, gitFetchErrors, sourceApplied, sourcePruned,
+		fenceRefusals)
 }
 
 // observeReconcile records a reconcile's duration and the job's gauges.

@@ -121,7 +121,9 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if err := RequestReconcile(req.Context(), h.client, key, h.opts.Clock.Now()); err != nil {
+	// Every replica answers webhooks, the leader or not: the request is an
+	// annotation that only the leader acts on, so it passes the fence.
+	if err := RequestReconcile(withoutFence(req.Context()), h.client, key, h.opts.Clock.Now()); err != nil {
 		if apierrors.IsNotFound(err) {
 			http.NotFound(w, req)
 			return

@@ -62,7 +62,12 @@ Spark configuration, executor pod template, headless service) and follows
 the driver into the SparkJob's status, starting scheduled jobs at their cron
 ticks; the cleanup deletes finished drivers on its own schedule. With
 --leader-elect only the holder of the Lease runs the loops; every replica
-serves webhooks, health and metrics.
+serves webhooks, health and metrics. The leader's writes are fenced: once
+the start of its last successful renewal of the Lease is
+--leader-election-renew-deadline ago (it was paused, or cut off from the
+API server), it sends nothing but reads until it renews, and it exits
+when another replica holds the Lease. Keep the renew deadline below the
+lease duration by more than a request's round trip.
 
 Every flag can also be set with an environment variable SPARKCD_<FLAG>, in
 upper case with dashes as underscores (SPARKCD_METRICS_ADDR=:8080); the
@@ -93,7 +98,7 @@ command line wins.`,
 	fl.IntVar(&f.concurrency, "concurrency", reconciler.DefaultJobOptions().MaxConcurrentReconciles, "SparkJobs reconciled at once")
 	fl.BoolVar(&f.skipDriverAccessReview, "skip-driver-access-review", false, "do not check with SubjectAccessReviews that a driver's service account may create executor pods")
 	fl.DurationVar(&f.leaseDuration, "leader-election-lease-duration", 15*time.Second, "how long a stopped leader keeps the Lease before another replica takes over")
-	fl.DurationVar(&f.renewDeadline, "leader-election-renew-deadline", 10*time.Second, "how long the leader tries to renew the Lease before it stops acting")
+	fl.DurationVar(&f.renewDeadline, "leader-election-renew-deadline", 10*time.Second, "how long the leader tries to renew the Lease before it stops acting, and writes after the start of its last renewal")
 	fl.DurationVar(&f.retryPeriod, "leader-election-retry-period", 2*time.Second, "how often replicas try to take or renew the Lease")
 
 	sd := reconciler.DefaultSourceOptions()

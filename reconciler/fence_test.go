@@ -1,0 +1,186 @@
+package reconciler
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	fakeclock "k8s.io/utils/clock/testing"
+)
+
+// memLock is a Lease in memory; update may fail, and takes as long as
+// slow on the fake clock.
+type memLock struct {
+	clock  *fakeclock.FakeClock
+	rec    *resourcelock.LeaderElectionRecord
+	fail   bool
+	slow   time.Duration
+	events []string
+}
+
+func (l *memLock) Get(context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	if l.rec == nil {
+		return nil, nil, errors.New("not found")
+	}
+	r := *l.rec
+	return &r, []byte(r.HolderIdentity), nil
+}
+
+func (l *memLock) Create(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
+	return l.Update(ctx, r)
+}
+
+func (l *memLock) Update(_ context.Context, r resourcelock.LeaderElectionRecord) error {
+	l.clock.SetTime(l.clock.Now().Add(l.slow))
+	if l.fail {
+		return errors.New("the API server is unreachable")
+	}
+	l.rec = &r
+	return nil
+}
+
+func (l *memLock) RecordEvent(s string) { l.events = append(l.events, s) }
+func (l *memLock) Identity() string     { return "me" }
+func (l *memLock) Describe() string     { return "test/lease" }
+
+// sink is the transport behind the fence; it counts what reaches it.
+type sink struct{ got []string }
+
+func (s *sink) RoundTrip(req *http.Request) (*http.Response, error) {
+	s.got = append(s.got, req.Method)
+	return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("")), Request: req}, nil
+}
+
+// closeRecorder is a request body that notes it was closed.
+type closeRecorder struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+// TestFence: the fence lets GETs through always, and every other request
+// only while the start of the last successful renewal of the Lease is
+// less than the renew deadline ago on the (monotonic) clock.
+func TestFence(t *testing.T) {
+	const deadline = 3 * time.Second
+	me := resourcelock.LeaderElectionRecord{HolderIdentity: "me"}
+	renew := func(l *fencedLock, m *memLock) {
+		if err := l.Update(context.Background(), me); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name     string
+		setup    func(l *fencedLock, m *memLock)
+		method   string
+		unfenced bool
+		// want is "" for a request that passes, else a phrase of the error.
+		want string
+	}{
+		{name: "a GET passes before the Lease is acquired", method: http.MethodGet},
+		{name: "a POST is refused before the Lease is acquired", method: http.MethodPost,
+			want: "refusing POST: leadership not confirmed: this replica has not acquired the Lease"},
+		{name: "a webhook's reconcile request passes without the Lease", method: http.MethodPatch, unfenced: true},
+		{name: "a PATCH passes just within the renew deadline", method: http.MethodPatch,
+			setup: func(l *fencedLock, m *memLock) { renew(l, m); m.clock.Step(deadline - time.Nanosecond) }},
+		{name: "a PATCH is refused at the renew deadline", method: http.MethodPatch,
+			setup: func(l *fencedLock, m *memLock) { renew(l, m); m.clock.Step(deadline) },
+			want:  "refusing PATCH: leadership not confirmed since 2030-01-01T00:00:00Z (3s ago, renew deadline 3s)"},
+		{name: "a GET passes at the renew deadline", method: http.MethodGet,
+			setup: func(l *fencedLock, m *memLock) { renew(l, m); m.clock.Step(deadline) }},
+		{name: "the deadline counts from the start of a slow renewal", method: http.MethodPut,
+			setup: func(l *fencedLock, m *memLock) {
+				m.slow = 2 * time.Second
+				renew(l, m)
+				m.clock.Step(time.Second)
+			},
+			want: "(3s ago, renew deadline 3s)"},
+		{name: "a failed renewal extends nothing", method: http.MethodDelete,
+			setup: func(l *fencedLock, m *memLock) {
+				renew(l, m)
+				m.clock.Step(2 * time.Second)
+				m.fail = true
+				if err := l.Update(context.Background(), me); err == nil {
+					t.Fatal("the failing lock did not fail")
+				}
+				m.clock.Step(time.Second)
+			},
+			want: "leadership not confirmed since 2030-01-01T00:00:00Z"},
+		{name: "a renewal after the deadline opens the fence again", method: http.MethodDelete,
+			setup: func(l *fencedLock, m *memLock) {
+				renew(l, m)
+				m.clock.Step(10 * time.Second)
+				renew(l, m)
+			}},
+		{name: "another holder read from the Lease closes the fence at once", method: http.MethodPost,
+			setup: func(l *fencedLock, m *memLock) {
+				renew(l, m)
+				m.rec = &resourcelock.LeaderElectionRecord{HolderIdentity: "other"}
+				if _, _, err := l.Get(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: "held by another replica or was released"},
+		{name: "a release closes the fence at once", method: http.MethodPost,
+			setup: func(l *fencedLock, m *memLock) {
+				renew(l, m)
+				if err := l.Update(context.Background(), resourcelock.LeaderElectionRecord{}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want: "held by another replica or was released"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := fakeclock.NewFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+			f := newFence(clock, deadline, logr.Discard())
+			mem := &memLock{clock: clock}
+			lock := &fencedLock{Interface: mem, fence: f}
+			if tt.setup != nil {
+				tt.setup(lock, mem)
+			}
+			next := &sink{}
+			ctx := context.Background()
+			if tt.unfenced {
+				ctx = withoutFence(ctx)
+			}
+			body := &closeRecorder{Reader: strings.NewReader("{}")}
+			req, err := http.NewRequestWithContext(ctx, tt.method, "https://127.0.0.1:6443/api/v1/namespaces/a/events", body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := f.wrap(next).RoundTrip(req)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				resp.Body.Close()
+				if len(next.got) != 1 {
+					t.Fatalf("%d requests reached the transport, want 1", len(next.got))
+				}
+				return
+			}
+			switch {
+			case err == nil:
+				t.Fatalf("%s passed the fence, want an error saying %q", tt.method, tt.want)
+			case !errors.Is(err, ErrNotLeader):
+				t.Errorf("the error does not wrap ErrNotLeader: %v", err)
+			case !strings.Contains(err.Error(), tt.want):
+				t.Errorf("error %q, want it to say %q", err, tt.want)
+			}
+			if len(next.got) > 0 {
+				t.Errorf("a refused request reached the transport: %v", next.got)
+			}
+			if !body.closed {
+				t.Error("the refused request's body was not closed")
+			}
+		})
+	}
+}
