@@ -133,11 +133,16 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 // reconcile runs the phases of one job: admit (policies, validation, spec
 // hash), observe (runs from driver pods, completing interrupted runs), plan
 // (which run is due), gate (whether it may start now), start. A job that
-// is not admitted still has its active runs followed.
+// is not admitted still has its active runs followed. A reconcile that
+// failed a run as Interrupted ends there, so the status records that run
+// before the run that takes its place starts.
 func (r *JobReconciler) reconcile(ctx context.Context, rc *reconciliation) (ctrl.Result, error) {
 	admitErr := r.admit(rc)
 	if err := r.observe(ctx, rc); err != nil {
 		return ctrl.Result{}, err
+	}
+	if rc.interrupted {
+		return ctrl.Result{RequeueAfter: minRetryDelay}, nil
 	}
 	if admitErr != nil {
 		return ctrl.Result{}, admitErr

@@ -59,12 +59,16 @@ func startLoop(t testing.TB, e *testenv.Env, opts reconciler.JobOptions, namespa
 }
 
 // jobLoopManager returns a manager, not yet started, with the job loop on
-// namespaces, and the count of its write requests.
-func jobLoopManager(t testing.TB, e *testenv.Env, opts reconciler.JobOptions, namespaces []string) (manager.Manager, *atomic.Int64) {
+// namespaces, and the count of its write requests. wrap, when given, sits
+// between the loop and the write counter.
+func jobLoopManager(t testing.TB, e *testenv.Env, opts reconciler.JobOptions, namespaces []string, wrap ...func(http.RoundTripper) http.RoundTripper) (manager.Manager, *atomic.Int64) {
 	t.Helper()
 	cfg := rest.CopyConfig(e.Config)
 	writes := &atomic.Int64{}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &writeCounter{next: rt, n: writes} })
+	for _, w := range wrap {
+		cfg.Wrap(w)
+	}
 	mopts := reconciler.DefaultManagerOptions()
 	mopts.Namespaces = namespaces
 	mopts.Logger = testLogger(t)

@@ -17,8 +17,8 @@ import (
 
 // observe folds the job's driver pods into its runs: the phase of every
 // run still active, the executors it has, the runs that ended or whose
-// driver went away; and it completes the runs a stopped loop left without
-// their dependents.
+// driver went away; and it completes the runs a stopped loop left
+// half-made (see complete).
 func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 	rc.readRecorded()
 	pods := &corev1.PodList{}
@@ -31,6 +31,13 @@ func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 		name := runNameOf(pod)
 		rc.pods[name] = pod
 		if prev := rc.runs[name]; prev != nil && rc.recorded[name] && finished(prev) {
+			// The driver of a run recorded as Interrupted never ran; its
+			// record is read back, so it may go (see interrupt).
+			if prev.Reason == RunReasonInterrupted && podActive(pod) {
+				if err := r.deleteDriver(ctx, pod); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		run := runFromPod(pod, rc.timestamp())
@@ -45,10 +52,12 @@ func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 			if finished(run) && run.StartTime != nil && !run.StartTime.After(newestRecorded) {
 				continue
 			}
+			rc.adopted[name] = true
+		}
+		if (rc.adopted[name] || gated(pod)) && rc.admitted != nil {
 			if err := r.complete(ctx, rc, pod, run); err != nil {
 				return err
 			}
-			rc.adopted[name] = true
 		}
 		if err := r.follow(ctx, rc, run); err != nil {
 			return err
@@ -107,56 +116,6 @@ func (r *JobReconciler) lost(ctx context.Context, rc *reconciliation, name strin
 	run.CompletionTime = rc.timestamp()
 	rc.ended(run)
 	return nil
-}
-
-// complete finishes a run whose driver a stopped loop created but did not
-// record: it creates the dependents the driver is missing. When the spec
-// has changed since, the dependents cannot be rendered again; a driver
-// that lacks them could never start, so it is deleted and the run fails.
-func (r *JobReconciler) complete(ctx context.Context, rc *reconciliation, pod *corev1.Pod, run *v1alpha1.RunStatus) error {
-	if finished(run) {
-		return nil
-	}
-	if run.SpecHash == rc.hash {
-		objs, err := render.Materialize(rc.admitted, runIdentity(run), r.opts.Materialize)
-		if err != nil {
-			return fmt.Errorf("unable to render run '%s': %w", run.Name, err)
-		}
-		render.SetDriverOwner(objs, pod)
-		return r.createDependents(ctx, objs)
-	}
-	complete, err := r.dependentsExist(ctx, rc.job.Namespace, run)
-	if err != nil || complete {
-		return err
-	}
-	if err := r.deleteDriver(ctx, pod); err != nil {
-		return err
-	}
-	run.Phase = v1alpha1.RunFailed
-	run.Reason = RunReasonInterrupted
-	run.Message = "sparkcd stopped before the run's ConfigMap and Service were created, and the spec changed since; the driver was deleted"
-	run.CompletionTime = rc.timestamp()
-	rc.ended(run)
-	return nil
-}
-
-// dependentsExist asks the API whether a run's ConfigMap and Service exist.
-func (r *JobReconciler) dependentsExist(ctx context.Context, namespace string, run *v1alpha1.RunStatus) (bool, error) {
-	for _, obj := range []struct{ kind, name string }{
-		{"ConfigMap", render.ConfigMapName(run.Name)},
-		{"Service", render.ServiceName(run.Name, run.AppID)},
-	} {
-		m := &metav1.PartialObjectMetadata{}
-		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(obj.kind))
-		err := r.apiReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: obj.name}, m)
-		if apierrors.IsNotFound(err) {
-			return false, nil
-		}
-		if err != nil {
-			return false, fmt.Errorf("unable to get %s '%s/%s': %w", obj.kind, namespace, obj.name, err)
-		}
-	}
-	return true, nil
 }
 
 // countExecutors counts a run's live executor pods.

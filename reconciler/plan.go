@@ -83,6 +83,12 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 		SpecHash: rc.hash,
 	}
 	if started {
+		// The due run a stopped loop started is as new as a run started
+		// now: within the API's one-second precision it must not lose the
+		// last-run place to a run that ended in that second.
+		if rc.adopted[name] {
+			rc.startedName = name
+		}
 		rc.answered(p)
 		return nil, nil
 	}
@@ -98,7 +104,10 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 // spec's first run is "<job>-<8 hex of the spec hash>", as `sparkcd render`
 // names it; a spec that comes back after another one (a revert) finds that
 // name taken by its earlier run and gets one derived from the generation
-// that brought it back.
+// that brought it back. A run that failed as Interrupted never ran: when
+// its trigger is still due — the tick within startingDeadlineSeconds, the
+// manual request unanswered — it starts again under a name derived from
+// the interrupted one.
 func (rc *reconciliation) runName(trigger v1alpha1.RunTrigger, p *plannedRun) (string, bool) {
 	job := rc.job
 	var name string
@@ -108,16 +117,25 @@ func (rc *reconciliation) runName(trigger v1alpha1.RunTrigger, p *plannedRun) (s
 		if rc.adopted[name] {
 			return name, true
 		}
-		if !rc.taken(name) {
-			return name, false
+		if rc.taken(name) && !rc.interruptedRun(name) {
+			name = render.RunName(job.Name, shortHash(string(job.UID), strconv.FormatInt(job.Generation, 10), rc.hash)[:8])
 		}
-		name = render.RunName(job.Name, shortHash(string(job.UID), strconv.FormatInt(job.Generation, 10), rc.hash)[:8])
 	case v1alpha1.TriggerSchedule:
 		name = render.ScheduledRunName(job.Name, p.tick)
 	default:
 		name = render.RunName(job.Name, "m"+shortHash(string(job.UID), p.request)[:render.MaxRunSuffixLength-1])
 	}
+	for rc.interruptedRun(name) {
+		name = render.RunName(job.Name, "r"+shortHash(string(job.UID), name)[:render.MaxRunSuffixLength-1])
+	}
 	return name, rc.taken(name)
+}
+
+// interruptedRun reports whether the run of that name failed as
+// Interrupted.
+func (rc *reconciliation) interruptedRun(name string) bool {
+	run := rc.runs[name]
+	return run != nil && run.Phase == v1alpha1.RunFailed && run.Reason == RunReasonInterrupted
 }
 
 // taken reports whether a run or a driver pod of that name exists.

@@ -16,9 +16,10 @@ import (
 )
 
 // start starts a due run: it ends the runs concurrencyPolicy Replace
-// replaces, creates the driver pod — owned by the SparkJob, so deleting the
-// job deletes its runs — and then the ConfigMap, Service and Ingress the
-// driver pod owns. The run enters the status only once all exist.
+// replaces, creates the driver pod gated — owned by the SparkJob, so
+// deleting the job deletes its runs — then the ConfigMap, Service and
+// Ingress the driver pod owns, and then releases the driver to the
+// scheduler. The run enters the status only once all that is done.
 func (r *JobReconciler) start(ctx context.Context, rc *reconciliation, p *plannedRun) error {
 	log := ctrl.LoggerFrom(ctx)
 	for _, name := range p.replace {
@@ -37,12 +38,16 @@ func (r *JobReconciler) start(ctx context.Context, rc *reconciliation, p *planne
 
 	pod := p.objs.Pod
 	setJobOwner(pod, rc.job)
+	gateDriver(pod)
 	created, err := r.createDriver(ctx, rc.job, pod)
 	if err != nil {
 		return err
 	}
 	render.SetDriverOwner(p.objs, pod)
 	if err := r.createDependents(ctx, p.objs); err != nil {
+		return err
+	}
+	if err := r.release(ctx, pod); err != nil {
 		return err
 	}
 
@@ -78,21 +83,6 @@ func (r *JobReconciler) createDriver(ctx context.Context, job *v1alpha1.SparkJob
 	}
 	*pod = *existing
 	return false, nil
-}
-
-// createDependents creates the run's ConfigMap, Service and Ingress; the
-// ones that exist already are left as they are.
-func (r *JobReconciler) createDependents(ctx context.Context, objs *render.Objects) error {
-	deps := []client.Object{objs.ConfigMap, objs.Service}
-	if objs.Ingress != nil {
-		deps = append(deps, objs.Ingress)
-	}
-	for _, obj := range deps {
-		if err := r.client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("unable to create %s '%s/%s': %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
-		}
-	}
-	return nil
 }
 
 // deleteDriver deletes a driver pod, and through the garbage collector

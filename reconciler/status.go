@@ -40,6 +40,10 @@ type reconciliation struct {
 	adopted map[string]bool
 	// pods are the driver pods of the job, by run name.
 	pods map[string]*corev1.Pod
+	// interrupted is set when a half-made run could not be completed and
+	// was failed: the status that records it is written before any run
+	// starts.
+	interrupted bool
 
 	// suspended is set when spec.suspend is: no run starts.
 	suspended bool
@@ -50,7 +54,8 @@ type reconciliation struct {
 	// settled is set once this generation's spec is in effect: its run
 	// started or none was due.
 	settled bool
-	// startedName is the run this reconcile started.
+	// startedName is the run this reconcile started, or the due run a
+	// stopped loop had started and this reconcile adopted.
 	startedName string
 	// events are sent once the status that reports them is written.
 	events []runEvent

@@ -34,6 +34,11 @@ const (
 	// AnnotationSourceFile records the file a job was read from.
 	AnnotationSourceFile = "sparkcd.io/source-file"
 
+	// SchedulingGateDependents holds a new driver pod back from the
+	// scheduler, and so from every kubelet, until the ConfigMap, Service
+	// and Ingress it needs exist; sparkcd removes it once they do.
+	SchedulingGateDependents = "sparkcd.io/dependents"
+
 	// RoleDriver is the spark-role of a driver pod.
 	RoleDriver = "driver"
 	// RoleExecutor is the spark-role of an executor pod.

@@ -179,7 +179,8 @@ type runAudit struct {
 	// (a schedule run) or one name.
 	duplicates []string
 	// incomplete are descriptions of drivers missing their ConfigMap or
-	// Service, or with one not owned by the driver.
+	// Service, or with one not owned by the driver, or still held back
+	// from the scheduler.
 	incomplete []string
 }
 
@@ -211,6 +212,9 @@ func inspectRuns(ctx context.Context, e *testenv.Env, ns string) (runAudit, erro
 		identity[key] = append(identity[key], pod.Name)
 		if !pod.DeletionTimestamp.IsZero() {
 			continue
+		}
+		if len(pod.Spec.SchedulingGates) > 0 {
+			a.incomplete = append(a.incomplete, fmt.Sprintf("run %s is still gated: %v", run, pod.Spec.SchedulingGates))
 		}
 		for _, dep := range []client.Object{
 			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: render.ConfigMapName(run)}},

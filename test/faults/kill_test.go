@@ -167,8 +167,8 @@ func checkTwoRuns(job *v1alpha1.SparkJob, drivers []string) (string, int) {
 	return "", interrupted
 }
 
-// startKubelet moves every driver of ns whose ConfigMap exists to Running
-// and then Succeeded, a few hundred milliseconds apart, as a kubelet and a
+// startKubelet moves every driver of ns that has no scheduling gate and
+// whose ConfigMap exists to Running and then Succeeded, a few hundred milliseconds apart, as a kubelet and a
 // short Spark application would, until the returned function is called.
 func startKubelet(t *testing.T, e *testenv.Env, ns string) func() {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -196,9 +196,14 @@ func startKubelet(t *testing.T, e *testenv.Env, ns string) func() {
 				seen[pod.UID] = time.Now()
 				switch pod.Status.Phase {
 				case corev1.PodPending, "":
-					// A kubelet cannot mount a ConfigMap that does not exist:
-					// a driver whose dependents a killed sparkcd never made
-					// stays Pending until sparkcd completes its run.
+					// The scheduler never binds a pod that has scheduling
+					// gates, so no kubelet sees it: a driver stays Pending
+					// until sparkcd has made its dependents and released it.
+					// A kubelet also cannot mount a ConfigMap that does not
+					// exist.
+					if len(pod.Spec.SchedulingGates) > 0 {
+						continue
+					}
 					cm := &corev1.ConfigMap{}
 					key := types.NamespacedName{Namespace: ns, Name: render.ConfigMapName(pod.Labels[v1alpha1.LabelRun])}
 					if e.Client.Get(ctx, key, cm) != nil {
