@@ -78,6 +78,12 @@ CLUSTER_BENCH ?= .
 test-faults: testenv ## Run only the fault suite (also part of make test) and print its figures.
 	go test -race -count=1 -v ./test/faults/ | grep -E '^(FIGURES|--- |ok|FAIL)'
 
+SEEDS ?= 10
+
+.PHONY: test-faults-soak
+test-faults-soak: testenv ## Run the fault suite SEEDS times (default 10), each with its own seed (SEED_BASE+i); print every failing seed.
+	hack/faults-soak.sh $(SEEDS)
+
 .PHONY: bench
 bench: build $(KUSTOMIZE) testenv ## Run the benchmarks and print their tables (render, review, then the cluster ones).
 	go run ./hack/bench -sparkcd $(BIN)/sparkcd -kustomize $(KUSTOMIZE)
