@@ -21,7 +21,8 @@ import (
 // and a later call waits for the stuck one to give up.
 //
 // On any error the previous checkout stays on disk untouched and LastGood
-// still returns it; the error is wrapped and free of credentials.
+// still returns it; the error is wrapped and free of credentials, and
+// wraps ErrCacheUnwritable when the cache directory refused a write.
 func (c *Client) Checkout(ctx context.Context, ref Ref) (Snapshot, error) {
 	ref = normalize(ref)
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -40,7 +41,7 @@ func (c *Client) Checkout(ctx context.Context, ref Ref) (Snapshot, error) {
 	go func() {
 		defer func() { <-c.busy }()
 		snap, err := c.checkout(ctx, ref)
-		done <- outcome{snap, err}
+		done <- outcome{snap, c.storageError(err)}
 	}()
 	select {
 	case o := <-done:

@@ -71,7 +71,7 @@ func New(url, dir string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%w '%s': scheme '%s'", ErrUnsupportedURL, redactURL(url), ep.Protocol)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("unable to create cache directory '%s': %w", dir, err)
+		return nil, c.storageError(fmt.Errorf("unable to create cache directory '%s': %w", dir, err))
 	}
 	if c.auth, err = c.buildAuth(ep); err != nil {
 		return nil, fmt.Errorf("unable to configure credentials for '%s': %w", redactURL(url), err)

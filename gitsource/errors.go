@@ -21,4 +21,9 @@ var (
 
 	// ErrUnsupportedURL means the URL is not http://, https:// or ssh://.
 	ErrUnsupportedURL = errors.New("unsupported repository URL")
+
+	// ErrCacheUnwritable means the cache directory refused a write: its
+	// filesystem is read-only or full, over quota, or not writable by this
+	// process. The last good checkout stays on disk.
+	ErrCacheUnwritable = errors.New("the git cache cannot be written")
 )

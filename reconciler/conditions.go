@@ -54,6 +54,11 @@ const (
 	// ReasonAuthenticationFailed: the Secret of spec.secretRef is missing
 	// or holds no usable credentials.
 	ReasonAuthenticationFailed = "AuthenticationFailed"
+	// ReasonStorageFailed: the git cache directory (--cache-dir) refused a
+	// write — read-only, full, or not writable by sparkcd; the message
+	// names the directory and the errno. The last good revision stays
+	// applied, and the fetch is retried until the storage is fixed.
+	ReasonStorageFailed = "StorageFailed"
 	// ReasonBuildFailed: the path did not build; nothing was applied
 	// (Stalled until the next revision).
 	ReasonBuildFailed = "BuildFailed"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -73,7 +74,7 @@ func (r *SourceReconciler) fetch(ctx context.Context, sc *sourceReconciliation, 
 		}
 		c, err := gitsource.New(src.Spec.URL, st.dir, opts...)
 		if err != nil {
-			sc.fail(ReasonAuthenticationFailed, err)
+			sc.fail(fetchFailure(err, ReasonAuthenticationFailed), err)
 			return gitsource.Snapshot{}, err
 		}
 		st.git, st.gitConfig = c, digest
@@ -81,10 +82,20 @@ func (r *SourceReconciler) fetch(ctx context.Context, sc *sourceReconciliation, 
 	snap, err := st.git.Checkout(ctx, gitRef(src.Spec.Ref))
 	if err != nil {
 		gitFetchErrors.WithLabelValues(src.Namespace, src.Name).Inc()
-		sc.fail(ReasonGitOperationFailed, err)
+		sc.fail(fetchFailure(err, ReasonGitOperationFailed), err)
 		return gitsource.Snapshot{}, err
 	}
 	return snap, nil
+}
+
+// fetchFailure is the Ready reason of a failed fetch: StorageFailed when
+// the cache directory refused a write, which no retry of git fixes and an
+// operator must see as such; else the reason of the step that failed.
+func fetchFailure(err error, reason string) string {
+	if errors.Is(err, gitsource.ErrCacheUnwritable) {
+		return ReasonStorageFailed
+	}
+	return reason
 }
 
 // secretData reads the Secret of spec.secretRef straight from the API
