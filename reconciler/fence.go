@@ -190,9 +190,23 @@ func unfenced(ctx context.Context) bool {
 // renewal: a successful Create or Update of this replica's record confirms
 // leadership from the moment the request started; a record of another
 // holder, read or written (a release writes an empty holder), revokes it.
+//
+// It also keeps a replica from releasing a Lease it no longer holds.
+// client-go's release (ReleaseOnCancel, v0.37 tryRelease) reads the Lease
+// and then decides from the record it observed before, not the one it
+// just read: a leader resumed from a pause whose renew loop gives up
+// without reading the Lease again (its renew deadline passed while it was
+// stopped, between two attempts) still thinks it leads, and its release,
+// sent with the resourceVersion just read, would succeed — clearing the
+// new leader's record, so that a third replica could take the Lease while
+// the new leader still acts.
 type fencedLock struct {
 	resourcelock.Interface
 	fence *fence
+
+	mu sync.Mutex
+	// holder is the holder of the record last read.
+	holder string
 }
 
 // Create implements resourcelock.Interface.
@@ -203,8 +217,18 @@ func (l *fencedLock) Create(ctx context.Context, rec resourcelock.LeaderElection
 	return err
 }
 
-// Update implements resourcelock.Interface.
+// Update implements resourcelock.Interface. A release (an empty holder)
+// of a record that names another holder is not sent: that Lease is not
+// this replica's to release.
 func (l *fencedLock) Update(ctx context.Context, rec resourcelock.LeaderElectionRecord) error {
+	l.mu.Lock()
+	holder := l.holder
+	l.mu.Unlock()
+	if rec.HolderIdentity == "" && holder != "" && holder != l.Identity() {
+		l.fence.revoke()
+		l.fence.log.Info("not releasing the Lease: another replica holds it", "holder", holder)
+		return nil
+	}
 	start := l.fence.clock.Now()
 	err := l.Interface.Update(ctx, rec)
 	l.wrote(start, rec, err)
@@ -214,13 +238,23 @@ func (l *fencedLock) Update(ctx context.Context, rec resourcelock.LeaderElection
 // Get implements resourcelock.Interface.
 func (l *fencedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
 	rec, raw, err := l.Interface.Get(ctx)
-	if err == nil && rec != nil && rec.HolderIdentity != l.Identity() {
-		l.fence.revoke()
+	if err == nil && rec != nil {
+		l.mu.Lock()
+		l.holder = rec.HolderIdentity
+		l.mu.Unlock()
+		if rec.HolderIdentity != l.Identity() {
+			l.fence.revoke()
+		}
 	}
 	return rec, raw, err
 }
 
 func (l *fencedLock) wrote(start time.Time, rec resourcelock.LeaderElectionRecord, err error) {
+	if err == nil {
+		l.mu.Lock()
+		l.holder = rec.HolderIdentity
+		l.mu.Unlock()
+	}
 	switch {
 	case err != nil:
 		// A failed renewal confirms nothing; the last one ages out.

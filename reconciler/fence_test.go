@@ -184,3 +184,44 @@ func TestFence(t *testing.T) {
 		})
 	}
 }
+
+// TestFencedLockRelease: a release goes out for a Lease this replica
+// holds, and not for one the record just read gives to another replica,
+// which client-go's release would otherwise clear when it acts on a stale
+// observation.
+func TestFencedLockRelease(t *testing.T) {
+	tests := []struct {
+		name string
+		// holder is who holds the Lease when the release reads it.
+		holder   string
+		released bool
+	}{
+		{name: "the Lease of this replica", holder: "me", released: true},
+		{name: "the Lease of another replica", holder: "other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := fakeclock.NewFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+			mem := &memLock{clock: clock}
+			lock := &fencedLock{Interface: mem, fence: newFence(clock, 3*time.Second, logr.Discard())}
+			ctx := context.Background()
+			if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{HolderIdentity: "me"}); err != nil {
+				t.Fatal(err)
+			}
+			mem.rec = &resourcelock.LeaderElectionRecord{HolderIdentity: tt.holder}
+			// client-go's tryRelease: read, then write an empty holder.
+			if _, _, err := lock.Get(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := lock.Update(ctx, resourcelock.LeaderElectionRecord{}); err != nil {
+				t.Fatalf("release: %v", err)
+			}
+			if released := mem.rec.HolderIdentity == ""; released != tt.released {
+				t.Errorf("released %v, want %v (holder now %q)", released, tt.released, mem.rec.HolderIdentity)
+			}
+			if lock.fence.open() {
+				t.Error("the fence is open after a release")
+			}
+		})
+	}
+}
