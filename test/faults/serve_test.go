@@ -34,6 +34,9 @@ type serveCluster struct {
 	extra    []string
 	started  int
 	procs    []*serveProc
+	// configure, when set, changes each process's command before it
+	// starts: its binary, user or environment.
+	configure func(*exec.Cmd)
 }
 
 // newServeCluster prepares `sparkcd serve` for ns with the flags every case
@@ -76,6 +79,9 @@ func (c *serveCluster) start(more ...string) *serveProc {
 	// The kernel kills sparkcd if the test binary dies: nothing outlives
 	// an interrupted `go test`.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if c.configure != nil {
+		c.configure(p.cmd)
+	}
 	if err := p.cmd.Start(); err != nil {
 		_ = logFile.Close()
 		c.t.Fatalf("start %s: %v", p.name, err)
