@@ -17,8 +17,13 @@
 //     (seeded, the seed logged) during 50 runs, and restarted;
 //   - TestLeaderFailoverDuringTicks: two replicas with leader election,
 //     the leader SIGKILLed during a burst of schedule ticks;
+//   - TestPausedLeader: the leader SIGSTOPped mid-wave for three times its
+//     lease while commits land, then SIGCONTinued: the fence refuses its
+//     writes before it notices it lost the Lease, and it exits;
 //   - TestGitFaults: the git server down, slow past the fetch timeout,
 //     serving a corrupt pack, and force-pushed to another history;
+//   - TestGitCacheUnwritable: sparkcd's git cache refuses writes
+//     (EACCES, sparkcd running as an unprivileged user), then heals;
 //   - TestDriftCorrected: another writer edits a managed SparkJob;
 //   - TestCleanupUnderThrottling: 429 Too Many Requests and 409 Conflict
 //     injected into a cleanup's requests.
