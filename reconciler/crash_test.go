@@ -12,6 +12,7 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -239,7 +240,17 @@ func outcome(t *testing.T, ns, name string, first render.Run, changed bool, p cr
 		if job := getJob(t, e, ns, name); len(job.Status.History) != 0 {
 			t.Errorf("history %+v, want none", job.Status.History)
 		}
-		return "completed and recorded, one driver"
+		if p.name == "status" {
+			// The status was written; only the events that follow it died
+			// with the loop.
+			return "already recorded; its RunStarted event lost with the loop"
+		}
+		// The restarted loop reports the start it adopted, once.
+		waitEvent(t, e, ns, name, reconciler.EventRunStarted)
+		if n := countEvents(t, ns, name, reconciler.EventRunStarted); n != 1 {
+			t.Errorf("%d RunStarted events, want 1", n)
+		}
+		return "completed and recorded, one driver, one RunStarted event"
 	}
 	second := render.OfflineRun(getJob(t, e, ns, name), "")
 	if p.name == "driver" || p.name == "configmap" {
@@ -315,4 +326,24 @@ func TestInterruptedScheduledRunRetried(t *testing.T) {
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
 	t.Logf("tick %s: run %s Interrupted, retried as %s", tick.UTC().Format(time.RFC3339), interrupted, retry.Name)
+}
+
+// countEvents counts the events with reason about a SparkJob, each series
+// by its count.
+func countEvents(t *testing.T, ns, job, reason string) int {
+	t.Helper()
+	events := &eventsv1.EventList{}
+	if err := env.Env(t).Client.List(t.Context(), events, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range events.Items {
+		if ev.Regarding.Name == job && ev.Regarding.Kind == v1alpha1.SparkJobKind && ev.Reason == reason {
+			n++
+			if ev.Series != nil {
+				n += int(ev.Series.Count) - 1
+			}
+		}
+	}
+	return n
 }

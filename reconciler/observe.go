@@ -59,6 +59,16 @@ func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 				return err
 			}
 		}
+		// The start of a run a stopped loop made, and its end when it has
+		// ended already, are reported with the status that first records
+		// the run, as if this reconcile had started it: no status named it
+		// yet, so no event or counter did either.
+		if rc.adopted[name] && run.Reason != RunReasonInterrupted {
+			rc.startedRun(run)
+			if finished(run) {
+				rc.ended(run)
+			}
+		}
 		if err := r.follow(ctx, rc, run); err != nil {
 			return err
 		}
