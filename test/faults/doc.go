@@ -13,6 +13,11 @@
 //
 //   - TestAPIServerRestartMidApply: kube-apiserver killed and restarted,
 //     etcd kept, while a JobSource of 100 jobs is being applied;
+//   - TestEtcdRestartUnderLoad: etcd SIGKILLed twice (seeded points and
+//     outages) while 40 jobs are applied and run, restarted on its data;
+//   - TestSlowFlakyAPIServer: sparkcd behind a TCP proxy that adds 500 ms
+//     to every request and cuts every connection every 3-10 s (seeded):
+//     each run once, then no write in a quiet window;
 //   - TestKilledDuringRuns: `sparkcd serve` SIGKILLed at random points
 //     (seeded, the seed logged) during 50 runs, and restarted;
 //   - TestLeaderFailoverDuringTicks: two replicas with leader election,

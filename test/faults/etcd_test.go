@@ -3,7 +3,6 @@ package faults_test
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/gittest"
 	"github.com/sparkcd/sparkcd/internal/testenv"
-	"github.com/sparkcd/sparkcd/reconciler"
 )
 
 // The etcd case: 40 jobs, one run each; etcd killed twice.
@@ -104,28 +102,7 @@ func TestEtcdRestartUnderLoad(t *testing.T) {
 	}
 
 	waitSourceApplied(t, e, ns, commit)
-	var audit runAudit
-	eventually(t, "one finished run per job, each with one complete driver", func() (bool, string) {
-		jobs, err := listJobs(ctx, e, ns)
-		if err != nil {
-			return false, err.Error()
-		}
-		if audit, err = inspectRuns(ctx, e, ns); err != nil {
-			return false, err.Error()
-		}
-		if len(audit.duplicates) > 0 {
-			return true, ""
-		}
-		var problems []string
-		for i := range etcdJobs {
-			name := fmt.Sprintf("job-%02d", i)
-			if p := checkOneRun(jobs[name], audit.runs[name], commit); p != "" {
-				problems = append(problems, name+": "+p)
-			}
-		}
-		problems = append(problems, audit.incomplete...)
-		return len(problems) == 0, fmt.Sprintf("%d problems: %s", len(problems), strings.Join(first(problems, 8), "; "))
-	})
+	audit, _ := waitRuns(t, e, ns, jobNames("job-", etcdJobs, wantRuns{min: 1, max: 1, commit: commit}))
 	stopKubelet()
 	fig.runs = audit.total()
 	fig.duplicates = len(audit.duplicates)
@@ -141,62 +118,6 @@ func TestEtcdRestartUnderLoad(t *testing.T) {
 	if !t.Failed() {
 		fig.held(len(outages))
 	}
-}
-
-// checkOneRun says what is wrong with a job that should have had exactly
-// one run, of the spec applied from commit, finished, its driver the only
-// one, and its status saying so.
-func checkOneRun(job *v1alpha1.SparkJob, drivers []string, commit string) string {
-	p, interrupted := checkRunPerSpec(job, drivers, commit)
-	switch {
-	case p != "":
-		return p
-	case interrupted > 0 || len(job.Status.History) != 1:
-		return "not exactly one run: " + describe(job.Status.History)
-	}
-	return ""
-}
-
-// checkRunPerSpec says what is wrong with a job that should have had one
-// run per spec it was applied with, at most two — the spec of commit, and
-// an earlier one unless commit's replaced it before its run was due — all
-// finished, their drivers the only ones, the last of the current spec;
-// and how many of its runs failed as Interrupted.
-func checkRunPerSpec(job *v1alpha1.SparkJob, drivers []string, commit string) (string, int) {
-	if job == nil {
-		return "no SparkJob", 0
-	}
-	st := job.Status
-	switch {
-	case !strings.HasSuffix(st.LastAppliedRevision, commit):
-		return fmt.Sprintf("lastAppliedRevision %q", st.LastAppliedRevision), 0
-	case st.LastRun == nil || st.SpecHash == "" || st.LastRun.SpecHash != st.SpecHash:
-		return "the last run is not of the current spec: " + describe(st), 0
-	case len(st.ActiveRuns) > 0:
-		return fmt.Sprintf("runs %v still active", st.ActiveRuns), 0
-	case len(st.History) == 0 || len(st.History) > 2 || len(st.History) == 2 && st.History[0].SpecHash == st.History[1].SpecHash:
-		return "the history does not hold one run per spec: " + describe(st.History), 0
-	}
-	interrupted := 0
-	var want []string
-	for _, run := range st.History {
-		switch {
-		case run.Phase == v1alpha1.RunSucceeded:
-			want = append(want, run.Name)
-		case run.Phase == v1alpha1.RunFailed && run.Reason == reconciler.RunReasonInterrupted:
-			interrupted++
-		default:
-			return fmt.Sprintf("run %s is %s (%s)", run.Name, run.Phase, run.Reason), 0
-		}
-	}
-	slices.Sort(want)
-	if !slices.Equal(want, drivers) {
-		return fmt.Sprintf("drivers %v, want the drivers of the succeeded runs %v", drivers, want), 0
-	}
-	if readyReason(st.Conditions, job.Generation) != reconciler.ReasonRunSucceeded {
-		return "Ready is not RunSucceeded: " + describe(st.Conditions), 0
-	}
-	return "", interrupted
 }
 
 // countDrivers counts the drivers of ns, and those that succeeded.

@@ -3,6 +3,7 @@ package faults_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -309,4 +310,107 @@ func readyReason(conds []metav1.Condition, generation int64) string {
 		return ""
 	}
 	return c.Reason
+}
+
+// wantRuns is what a job must have had once sparkcd has converged: between
+// min and max runs, one per spec it was applied with, all succeeded — or,
+// where interrupted allows it, failed as Interrupted (such a run never ran
+// and has no driver) — the last of its current spec, and, when commit is
+// set, its spec applied from that commit.
+type wantRuns struct {
+	min, max    int
+	commit      string
+	interrupted bool
+}
+
+// waitRuns waits until every job named in want has had its runs, each
+// with exactly one complete driver, and returns the last audit and how
+// many runs failed as Interrupted. It returns at once when a run has two
+// drivers: the caller reports audit.duplicates.
+func waitRuns(t testing.TB, e *testenv.Env, ns string, want map[string]wantRuns) (runAudit, int) {
+	t.Helper()
+	var audit runAudit
+	interrupted := 0
+	eventually(t, fmt.Sprintf("the runs of %d jobs finished, each with one complete driver", len(want)), func() (bool, string) {
+		jobs, err := listJobs(context.Background(), e, ns)
+		if err != nil {
+			return false, err.Error()
+		}
+		if audit, err = inspectRuns(context.Background(), e, ns); err != nil {
+			return false, err.Error()
+		}
+		if len(audit.duplicates) > 0 {
+			return true, ""
+		}
+		interrupted = 0
+		problems := append([]string(nil), audit.incomplete...)
+		names := make([]string, 0, len(want))
+		for name := range want {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			p, n := checkRuns(jobs[name], audit.runs[name], want[name])
+			if p != "" {
+				problems = append(problems, name+": "+p)
+			}
+			interrupted += n
+		}
+		return len(problems) == 0, fmt.Sprintf("%d problems: %s", len(problems), strings.Join(first(problems, 8), "; "))
+	})
+	return audit, interrupted
+}
+
+// checkRuns says what is wrong with a job's runs against w, and how many
+// of them failed as Interrupted. drivers are the job's driver pods' run
+// names, sorted.
+func checkRuns(job *v1alpha1.SparkJob, drivers []string, w wantRuns) (string, int) {
+	if job == nil {
+		return "no SparkJob", 0
+	}
+	st := job.Status
+	switch {
+	case w.commit != "" && !strings.HasSuffix(st.LastAppliedRevision, w.commit):
+		return fmt.Sprintf("lastAppliedRevision %q, want %s", st.LastAppliedRevision, w.commit), 0
+	case st.LastRun == nil || st.SpecHash == "" || st.LastRun.SpecHash != st.SpecHash:
+		return "the last run is not of the current spec: " + describe(st), 0
+	case len(st.ActiveRuns) > 0:
+		return fmt.Sprintf("runs %v still active", st.ActiveRuns), 0
+	case len(st.History) < w.min || len(st.History) > w.max:
+		return fmt.Sprintf("%d runs in the history, want %d to %d: %s", len(st.History), w.min, w.max, describe(st.History)), 0
+	}
+	interrupted := 0
+	var succeeded []string
+	specs := map[string]bool{}
+	for _, run := range st.History {
+		switch {
+		case run.Phase == v1alpha1.RunSucceeded:
+			succeeded = append(succeeded, run.Name)
+		case run.Phase == v1alpha1.RunFailed && run.Reason == reconciler.RunReasonInterrupted && w.interrupted:
+			interrupted++
+		default:
+			return fmt.Sprintf("run %s is %s (%s)", run.Name, run.Phase, run.Reason), 0
+		}
+		if specs[run.SpecHash] {
+			return "the history does not hold one run per spec: " + describe(st.History), 0
+		}
+		specs[run.SpecHash] = true
+	}
+	sort.Strings(succeeded)
+	if !slices.Equal(succeeded, drivers) {
+		return fmt.Sprintf("drivers %v, want the drivers of the succeeded runs %v", drivers, succeeded), 0
+	}
+	if readyReason(st.Conditions, job.Generation) != reconciler.ReasonRunSucceeded {
+		return "Ready is not RunSucceeded: " + describe(st.Conditions), 0
+	}
+	return "", interrupted
+}
+
+// jobNames returns want for the jobs <prefix>00 … <prefix><n-1>.
+func jobNames(prefix string, n int, want wantRuns) map[string]wantRuns {
+	m := make(map[string]wantRuns, n)
+	for i := range n {
+		m[fmt.Sprintf("%s%02d", prefix, i)] = want
+	}
+	return m
 }

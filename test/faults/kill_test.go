@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,7 +15,6 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/gittest"
 	"github.com/sparkcd/sparkcd/internal/testenv"
-	"github.com/sparkcd/sparkcd/reconciler"
 	"github.com/sparkcd/sparkcd/render"
 )
 
@@ -88,32 +86,7 @@ func TestKilledDuringRuns(t *testing.T) {
 	serve.start()
 
 	waitSourceApplied(t, e, ns, second)
-	var audit runAudit
-	interrupted := 0
-	eventually(t, "two finished runs per job, each with one complete driver", func() (bool, string) {
-		jobs, err := listJobs(ctx, e, ns)
-		if err != nil {
-			return false, err.Error()
-		}
-		if audit, err = inspectRuns(ctx, e, ns); err != nil {
-			return false, err.Error()
-		}
-		if len(audit.duplicates) > 0 {
-			return true, ""
-		}
-		interrupted = 0
-		var problems []string
-		for i := range killJobs {
-			name := fmt.Sprintf("job-%02d", i)
-			p, n := checkTwoRuns(jobs[name], audit.runs[name])
-			if p != "" {
-				problems = append(problems, name+": "+p)
-			}
-			interrupted += n
-		}
-		problems = append(problems, audit.incomplete...)
-		return len(problems) == 0, fmt.Sprintf("%d problems: %s", len(problems), strings.Join(first(problems, 8), "; "))
-	})
+	audit, interrupted := waitRuns(t, e, ns, jobNames("job-", killJobs, wantRuns{min: 2, max: 2, commit: second, interrupted: true}))
 	stopKubelet()
 	fig.runs = audit.total() + interrupted
 	fig.duplicates = len(audit.duplicates)
@@ -124,47 +97,6 @@ func TestKilledDuringRuns(t *testing.T) {
 		t.Logf("%d runs were interrupted between their driver and their dependents and failed as Interrupted", interrupted)
 	}
 	fig.held(killCount)
-}
-
-// checkTwoRuns says what is wrong with a job that should have had two
-// runs, one per commit, both finished, and how many of them failed as
-// Interrupted: a driver created by a process killed before its ConfigMap
-// and Service, whose spec changed before sparkcd came back, can never
-// start; sparkcd deletes it and records the run as failed.
-func checkTwoRuns(job *v1alpha1.SparkJob, drivers []string) (string, int) {
-	if job == nil {
-		return "no SparkJob", 0
-	}
-	st := job.Status
-	if st.LastRun == nil || st.LastRun.SpecHash != st.SpecHash || st.SpecHash == "" {
-		return "the last run is not of the current spec: " + describe(st), 0
-	}
-	if len(st.ActiveRuns) > 0 {
-		return fmt.Sprintf("runs %v still active", st.ActiveRuns), 0
-	}
-	if len(st.History) != 2 || st.History[0].SpecHash == st.History[1].SpecHash {
-		return "the history does not hold one run per spec: " + describe(st.History), 0
-	}
-	interrupted := 0
-	var want []string
-	for _, run := range st.History {
-		switch {
-		case run.Phase == v1alpha1.RunSucceeded:
-			want = append(want, run.Name)
-		case run.Phase == v1alpha1.RunFailed && run.Reason == reconciler.RunReasonInterrupted:
-			interrupted++
-		default:
-			return fmt.Sprintf("run %s is %s (%s)", run.Name, run.Phase, run.Reason), 0
-		}
-	}
-	slices.Sort(want)
-	if !slices.Equal(want, drivers) {
-		return fmt.Sprintf("drivers %v, want the drivers of the succeeded runs %v", drivers, want), 0
-	}
-	if readyReason(st.Conditions, job.Generation) != reconciler.ReasonRunSucceeded && interrupted == 0 {
-		return "Ready is not RunSucceeded: " + describe(st.Conditions), 0
-	}
-	return "", interrupted
 }
 
 // startKubelet moves every driver of ns that has no scheduling gate and

@@ -25,7 +25,6 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
-	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/gittest"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 )
@@ -166,59 +165,15 @@ func TestPausedLeader(t *testing.T) {
 // history; it returns the last audit of the drivers.
 func waitRunsFinished(t *testing.T, e *testenv.Env, ns string, want []int) runAudit {
 	t.Helper()
-	var audit runAudit
-	eventually(t, fmt.Sprintf("the runs of %d jobs finished, each once", len(want)), func() (bool, string) {
-		jobs, err := listJobs(t.Context(), e, ns)
-		if err != nil {
-			return false, err.Error()
-		}
-		if audit, err = inspectRuns(t.Context(), e, ns); err != nil {
-			return false, err.Error()
-		}
-		if len(audit.duplicates) > 0 {
-			t.Fatalf("runs started twice: %s", strings.Join(audit.duplicates, "; "))
-		}
-		problems := append([]string(nil), audit.incomplete...)
-		for i, runs := range want {
-			name := fmt.Sprintf("p-%02d", i)
-			if p := checkRunsOnce(jobs[name], audit.runs[name], runs); p != "" {
-				problems = append(problems, name+": "+p)
-			}
-		}
-		return len(problems) == 0, fmt.Sprintf("%d problems: %s", len(problems), strings.Join(first(problems, 6), "; "))
-	})
+	jobs := map[string]wantRuns{}
+	for i, n := range want {
+		jobs[fmt.Sprintf("p-%02d", i)] = wantRuns{min: n, max: n}
+	}
+	audit, _ := waitRuns(t, e, ns, jobs)
+	if len(audit.duplicates) > 0 {
+		t.Fatalf("runs started twice: %s", strings.Join(audit.duplicates, "; "))
+	}
 	return audit
-}
-
-// checkRunsOnce says what is wrong with a job that should have had want
-// runs, all succeeded, the last of its current spec, each in its history
-// once and each with its driver.
-func checkRunsOnce(job *v1alpha1.SparkJob, drivers []string, want int) string {
-	if job == nil {
-		return "no SparkJob"
-	}
-	st := job.Status
-	if st.LastRun == nil || st.LastRun.SpecHash != st.SpecHash || st.LastRun.Phase != v1alpha1.RunSucceeded {
-		return "the last run is not a succeeded run of the current spec: " + describe(st.LastRun)
-	}
-	if len(st.ActiveRuns) > 0 {
-		return fmt.Sprintf("runs %v still active", st.ActiveRuns)
-	}
-	var names []string
-	for _, run := range st.History {
-		if run.Phase != v1alpha1.RunSucceeded {
-			return fmt.Sprintf("run %s is %s (%s)", run.Name, run.Phase, run.Reason)
-		}
-		names = append(names, run.Name)
-	}
-	slices.Sort(names)
-	if len(names) != want || len(slices.Compact(slices.Clone(names))) != len(names) {
-		return fmt.Sprintf("history %v, want %d runs, each once", names, want)
-	}
-	if !slices.Equal(names, drivers) {
-		return fmt.Sprintf("drivers %v, history %v", drivers, names)
-	}
-	return ""
 }
 
 // sendSignal sends sig to a running process.

@@ -103,35 +103,13 @@ func TestSlowFlakyAPIServer(t *testing.T) {
 	t.Logf("second commit pushed after %s and %d cuts", time.Since(began).Round(time.Second), proxy.cuts.Load())
 
 	waitSourceApplied(t, e, ns, second)
-	var audit runAudit
-	interrupted, both := 0, 0
-	eventually(t, "the runs of each job finished, one per spec, each with one complete driver", func() (bool, string) {
-		jobs, err := listJobs(ctx, e, ns)
-		if err != nil {
-			return false, err.Error()
+	audit, interrupted := waitRuns(t, e, ns, jobNames("job-", proxyJobs, wantRuns{min: 1, max: 2, commit: second, interrupted: true}))
+	both := 0
+	for _, runs := range audit.runs {
+		if len(runs) == 2 {
+			both++
 		}
-		if audit, err = inspectRuns(ctx, e, ns); err != nil {
-			return false, err.Error()
-		}
-		if len(audit.duplicates) > 0 {
-			return true, ""
-		}
-		interrupted, both = 0, 0
-		var problems []string
-		for i := range proxyJobs {
-			name := fmt.Sprintf("job-%02d", i)
-			p, n := checkRunPerSpec(jobs[name], audit.runs[name], second)
-			if p != "" {
-				problems = append(problems, name+": "+p)
-			}
-			interrupted += n
-			if len(audit.runs[name]) == 2 {
-				both++
-			}
-		}
-		problems = append(problems, audit.incomplete...)
-		return len(problems) == 0, fmt.Sprintf("%d problems: %s", len(problems), strings.Join(first(problems, 8), "; "))
-	})
+	}
 	stopKubelet()
 	fig.runs = audit.total() + interrupted
 	fig.duplicates = len(audit.duplicates)
