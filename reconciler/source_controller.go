@@ -100,7 +100,10 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 	defer func() {
 		r.summarize(sc, retErr)
 		if err := r.patchSourceStatus(ctx, sc); err != nil {
+			// The error's backoff replaces the interval: controller-runtime
+			// ignores a RequeueAfter returned with an error, and warns.
 			retErr = errors.Join(retErr, err)
+			result = ctrl.Result{}
 		}
 		r.emitSource(sc)
 		observeSource(sc, start, retErr)
