@@ -35,10 +35,14 @@ const (
 	// quietPolls of its polls.
 	proxyInterval = 3 * time.Second
 	quietPolls    = 3
-	// eventRetry is longer than client-go's event sink waits before it
-	// tries a failed event write again (10 s, jittered by up to 25 %): a
-	// run's event whose write a cut broke is written that much later.
-	eventRetry = 13 * time.Second
+	// eventRetry is longer than the longest gap between two attempts of
+	// one event write in client-go's event sink: it sleeps 10 s jittered
+	// by up to 25 % (12.5 s) after a failed attempt, and the next attempt
+	// is counted when its answer arrives, half a second or more later
+	// through the proxy, on a loaded machine later still (13 s failed seed
+	// 1796183932622004005: the retry of an event a cut broke landed in the
+	// quiet window). No write for that long means no retry is pending.
+	eventRetry = 20 * time.Second
 )
 
 // TestSlowFlakyAPIServer puts a TCP proxy between `sparkcd serve` and
