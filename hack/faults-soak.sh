@@ -29,7 +29,8 @@ for ((i = 0; i < n; i++)); do
   else
     failed+=("${seed}")
     echo "soak $((i + 1))/${n}: seed ${seed} FAILED ($(($(date +%s) - t0)) s); the failing cases:"
-    grep -E -- '^\s*--- FAIL|_test.go:[0-9]+:' "${log}" | grep -v 'seed ' | head -40 | sed 's/^/    /'
+    # Each failure's lines: the test's own log lines above its '--- FAIL'.
+    grep -v 'level=' "${log}" | grep -E -B12 -- '^\s*--- FAIL' | grep -E -- '--- FAIL|_test.go:[0-9]+:' | head -40 | sed 's/^/    /'
     cp "${log}" "faults-soak-${seed}.log"
     echo "    whole log: faults-soak-${seed}.log"
   fi
