@@ -3,6 +3,9 @@ package gitsource
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"net"
+	"os"
 	"syscall"
 )
 
@@ -27,7 +30,7 @@ var storageErrnos = map[syscall.Errno]string{
 // (open, write, rename of which file) stays at the end of the message.
 func (c *Client) storageError(err error) error {
 	var errno syscall.Errno
-	if err == nil || errors.Is(err, ErrCacheUnwritable) || !errors.As(err, &errno) {
+	if err == nil || errors.Is(err, ErrCacheUnwritable) || !onFile(err) || !errors.As(err, &errno) {
 		return err
 	}
 	name, ok := storageErrnos[errno]
@@ -35,4 +38,17 @@ func (c *Client) storageError(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: directory '%s': %s (%s): %w", ErrCacheUnwritable, c.dir, errno.Error(), name, err)
+}
+
+// onFile reports whether err is a file operation's: a connection refused
+// by a firewall or a security module carries EACCES or EPERM too, and is
+// no fault of the cache.
+func onFile(err error) bool {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return false
+	}
+	var pathErr *fs.PathError
+	var linkErr *os.LinkError
+	return errors.As(err, &pathErr) || errors.As(err, &linkErr)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -32,6 +33,10 @@ func TestStorageError(t *testing.T) {
 		{name: "not writable by this user", err: fmt.Errorf("unable to write: %w", &fs.PathError{Op: "open", Path: "source", Err: syscall.EACCES}),
 			want: "permission denied (EACCES)"},
 		{name: "connection refused", err: &os.SyscallError{Syscall: "connect", Err: syscall.ECONNREFUSED}},
+		{name: "connect refused by a firewall (EACCES)", err: fmt.Errorf("unable to fetch: %w",
+			&net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.EACCES}})},
+		{name: "connect dropped by a filter (EPERM)", err: &net.OpError{Op: "dial", Net: "tcp", Err: &os.SyscallError{Syscall: "connect", Err: syscall.EPERM}}},
+		{name: "an errno of no file", err: &os.SyscallError{Syscall: "setsockopt", Err: syscall.EPERM}},
 		{name: "not a storage error", err: ErrReferenceNotFound},
 		{name: "a deadline", err: context.DeadlineExceeded},
 		{name: "no error"},
