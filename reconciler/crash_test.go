@@ -262,6 +262,10 @@ func outcome(t *testing.T, ns, name string, first render.Run, changed bool, p cr
 			t.Fatalf("history %+v, want the first run Failed/%s", h, reconciler.RunReasonInterrupted)
 		}
 		waitCompleteDriver(t, ns, name, second.Name)
+		waitEvent(t, e, ns, name, reconciler.EventRunFailed)
+		if n := countEvents(t, ns, name, reconciler.EventRunFailed); n != 1 {
+			t.Errorf("%d RunFailed events for the interrupted run, want 1", n)
+		}
 		eventually(t, "only the new run's driver", func() (bool, string) {
 			pods := drivers(t, e, ns, name)
 			return len(pods) == 1, fmt.Sprintf("%d drivers", len(pods))

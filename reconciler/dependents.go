@@ -108,9 +108,9 @@ func (r *JobReconciler) complete(ctx context.Context, rc *reconciliation, pod *c
 	return nil
 }
 
-// interrupt records a run that cannot be completed as failed,
-// Interrupted, and ends the reconcile with the status write, before any
-// new run starts. Its driver, which never started (or, made before the
+// interrupt marks a run that cannot be completed as failed, Interrupted
+// (observe reports its end), and ends the reconcile with the status
+// write, before any new run starts. Its driver, which never started (or, made before the
 // gate, never could), is deleted only by a reconcile that reads the run
 // recorded (see observe): while it exists its name stays taken, so a
 // reconcile from a cache that has not seen the record yet cannot start
@@ -126,7 +126,6 @@ func (r *JobReconciler) interrupt(rc *reconciliation, pod *corev1.Pod, run *v1al
 	run.Message = fmt.Sprintf("sparkcd stopped before the run's ConfigMap and Service were created, and the spec changed since (spec hash %s, now %s); the driver %s and is deleted",
 		short(run.SpecHash), short(rc.hash), never)
 	run.CompletionTime = rc.timestamp()
-	rc.ended(run)
 	rc.interrupted = true
 }
 

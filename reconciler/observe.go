@@ -60,11 +60,13 @@ func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 			}
 		}
 		// The start of a run a stopped loop made, and its end when it has
-		// ended already, are reported with the status that first records
-		// the run, as if this reconcile had started it: no status named it
-		// yet, so no event or counter did either.
-		if rc.adopted[name] && run.Reason != RunReasonInterrupted {
-			rc.startedRun(run)
+		// ended already (or was just interrupted: it never started), are
+		// reported with the status that first records the run: no status
+		// named it yet, so no event or counter did either.
+		if rc.adopted[name] {
+			if run.Reason != RunReasonInterrupted {
+				rc.startedRun(run)
+			}
 			if finished(run) {
 				rc.ended(run)
 			}
