@@ -54,8 +54,8 @@ testenv: ## Build the pinned kube-apiserver, kube-controller-manager, kube-sched
 	hack/build-testenv.sh "$(SPARKCD_TESTENV_DIR)"
 
 # Every parser's fuzz target, run for FUZZTIME each by make test.
-FUZZ_TARGETS := render:FuzzDecodeJob policies:FuzzLoadDocument reconciler:FuzzWebhook \
-	cronjobs:FuzzParseSchedule internal/sparkconf:FuzzParseMemoryMiB internal/sparkconf:FuzzParseDuration
+FUZZ_TARGETS := render/build:FuzzDecodeJob policies:FuzzLoadDocument reconciler:FuzzWebhook \
+	cronjobs/schedule:FuzzParseSchedule render/sparkconf:FuzzParseMemoryMiB render/sparkconf:FuzzParseDuration
 FUZZTIME ?= 10s
 
 .PHONY: test

@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/cronjobs"
+	"github.com/sparkcd/sparkcd/cronjobs/cleanup"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
 )
@@ -27,10 +27,10 @@ func addJobLoopAndCleanup(_ *testing.T, mgr manager.Manager, ns string) error {
 	if _, err := reconciler.NewJobReconciler(mgr, reconciler.DefaultJobOptions()); err != nil {
 		return err
 	}
-	opts := cronjobs.DefaultCleanupOptions()
+	opts := cleanup.DefaultOptions()
 	opts.Schedule, opts.SucceededTTL, opts.FailedTTL = "@every 1s", 0, 0
 	opts.Namespaces = []string{ns}
-	_, err := cronjobs.NewCleanupForManager(mgr, opts)
+	_, err := cleanup.NewForManager(mgr, opts)
 	return err
 }
 
@@ -79,9 +79,9 @@ func TestCleanupCronJobUnderDeployedRBAC(t *testing.T) {
 	}
 	rec := &refusals{}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &refusalRecorder{next: rt, rec: rec} })
-	opts := cronjobs.DefaultCleanupOptions()
+	opts := cleanup.DefaultOptions()
 	opts.SucceededTTL, opts.Namespaces = 0, []string{ns}
-	c, stop, err := cronjobs.NewCleanupForConfig(cfg, opts)
+	c, stop, err := cleanup.NewForConfig(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

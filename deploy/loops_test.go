@@ -25,7 +25,7 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // sparkcdUser is who sparkcd's pod authenticates as.
@@ -250,8 +250,8 @@ func exerciseJobLoop(t *testing.T, e *testenv.Env, ns string) {
 	driver := waitDriver(t, e, ns, job.Name)
 	run, appID := driver.Labels[v1alpha1.LabelRun], driver.Labels[v1alpha1.LabelSparkAppSelector]
 	for _, obj := range []client.Object{
-		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: render.ConfigMapName(run)}},
-		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: render.ServiceName(run, appID)}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: runid.ConfigMapName(run)}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: runid.ServiceName(run, appID)}},
 	} {
 		eventually(t, fmt.Sprintf("%T '%s'", obj, obj.GetName()), func() (bool, string) {
 			err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: obj.GetName()}, obj)

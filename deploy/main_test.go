@@ -27,8 +27,8 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/testenv"
-	"github.com/sparkcd/sparkcd/reconciler"
 )
 
 // env is the package's control plane. No garbage collector: nothing here
@@ -115,7 +115,7 @@ func kustomizations(t testing.TB, root string) []string {
 // misspelled or misplaced field is an error here, not a field the server
 // drops.
 var decoder = sync.OnceValue(func() runtime.Decoder {
-	s, err := reconciler.NewScheme()
+	s, err := v1alpha1.NewScheme()
 	if err == nil {
 		err = apiextensionsv1.AddToScheme(s)
 	}

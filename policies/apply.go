@@ -4,7 +4,7 @@ import (
 	"slices"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/internal/sparkconf"
+	"github.com/sparkcd/sparkcd/render/sparkconf"
 )
 
 // Apply returns a defaulted deep copy of job and the findings of every rule

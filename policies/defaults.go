@@ -7,7 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/internal/sparkconf"
+	"github.com/sparkcd/sparkcd/render/sparkconf"
 )
 
 // applyDefaults fills one policy's defaults into job wherever the job leaves

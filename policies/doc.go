@@ -20,7 +20,7 @@
 // already tolerates the same key and effect; priorityClassName as a whole.
 //
 // Rules: every rule of every selecting policy judges the defaulted job's
-// effective configuration, as Spark will read it (internal/sparkconf):
+// effective configuration, as Spark will read it (render/sparkconf):
 // typed fields and sparkConf alike. A broken rule of an Enforce policy is
 // an error finding, of an Audit policy a warning. A finding's field points
 // at the place the value comes from — the typed field, or the sparkConf

@@ -6,7 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/internal/sparkconf"
+	"github.com/sparkcd/sparkcd/render/sparkconf"
 )
 
 // Envelope is the most a job can take from the cluster: its driver pod, one

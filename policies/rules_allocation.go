@@ -2,7 +2,7 @@ package policies
 
 import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/internal/sparkconf"
+	"github.com/sparkcd/sparkcd/render/sparkconf"
 )
 
 // Dynamic-allocation rules. Apart from dynamic-allocation-required and

@@ -6,7 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/internal/sparkconf"
+	"github.com/sparkcd/sparkcd/render/sparkconf"
 )
 
 // Resource rules. Cores are the pod's cpu request (spark.*.cores unless a

@@ -6,8 +6,9 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // maxFindingsInMessage bounds how many findings a condition message lists.
@@ -29,11 +30,11 @@ func (r *JobReconciler) admit(rc *reconciliation) error {
 			return reconcile.TerminalError(fmt.Errorf("%w: the policies returned no job", ErrPolicyViolation))
 		}
 	}
-	if msg := errorFindings(render.Validate(admitted)); msg != "" {
+	if msg := errorFindings(admission.Validate(admitted)); msg != "" {
 		return reconcile.TerminalError(fmt.Errorf("%w: %s", ErrInvalidSpec, msg))
 	}
 	rc.admitted = admitted
-	rc.hash = render.SpecHash(admitted)
+	rc.hash = runid.SpecHash(admitted)
 	return nil
 }
 

@@ -24,7 +24,8 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/materialize"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 var (
@@ -173,11 +174,11 @@ func BenchmarkSteadyState(b *testing.B) {
 }
 
 // renderedRuns renders n runs of the pi job in ns, as the loop would.
-func renderedRuns(b testing.TB, ns string, n int) []*render.Objects {
-	out := make([]*render.Objects, n)
+func renderedRuns(b testing.TB, ns string, n int) []*materialize.Objects {
+	out := make([]*materialize.Objects, n)
 	for i := range out {
 		job := piJob(b, ns, fmt.Sprintf("job-%04d", i))
-		objs, err := render.Materialize(job, render.OfflineRun(job, ""), render.DefaultMaterializeOptions())
+		objs, err := materialize.Materialize(job, runid.OfflineRun(job, ""), materialize.DefaultOptions())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -188,14 +189,14 @@ func renderedRuns(b testing.TB, ns string, n int) []*render.Objects {
 
 // createBare creates each run's driver and then its dependents, owned by
 // the driver, 32 runs at a time: what sparkcd does, without SparkJobs.
-func createBare(b testing.TB, e *testenv.Env, runs []*render.Objects) {
+func createBare(b testing.TB, e *testenv.Env, runs []*materialize.Objects) {
 	ctx := context.Background()
 	parallel(b, len(runs), func(i int) error {
 		objs := runs[i]
 		if err := e.Client.Create(ctx, objs.Pod); err != nil {
 			return err
 		}
-		render.SetDriverOwner(objs, objs.Pod)
+		materialize.SetDriverOwner(objs, objs.Pod)
 		if err := e.Client.Create(ctx, objs.ConfigMap); err != nil {
 			return err
 		}
@@ -204,7 +205,7 @@ func createBare(b testing.TB, e *testenv.Env, runs []*render.Objects) {
 }
 
 // writeManifest writes the runs' objects as one multi-document YAML.
-func writeManifest(b *testing.B, runs []*render.Objects) string {
+func writeManifest(b *testing.B, runs []*materialize.Objects) string {
 	var buf bytes.Buffer
 	for _, objs := range runs {
 		for _, obj := range []any{objs.Pod, objs.ConfigMap, objs.Service} {

@@ -21,9 +21,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/cronjobs"
+	"github.com/sparkcd/sparkcd/cronjobs/schedule"
 	"github.com/sparkcd/sparkcd/reconciler"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // crashPoint is one write of a run's start, after which the loop dies.
@@ -128,8 +128,8 @@ func checkNoHalfMadeDriver(t *testing.T, ns string) (gatedDrivers int) {
 		}
 		run := pod.Labels[v1alpha1.LabelRun]
 		for _, dep := range []client.Object{
-			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: render.ConfigMapName(run)}},
-			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: render.ServiceName(run, pod.Labels[v1alpha1.LabelSparkAppSelector])}},
+			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: runid.ConfigMapName(run)}},
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: runid.ServiceName(run, pod.Labels[v1alpha1.LabelSparkAppSelector])}},
 		} {
 			if err := e.Client.Get(ctx, client.ObjectKeyFromObject(dep), dep); err != nil {
 				t.Errorf("driver %s is released to the scheduler without its %T: %v", pod.Name, dep, err)
@@ -166,8 +166,8 @@ func waitCompleteDriver(t *testing.T, ns, job, run string) {
 			return false, fmt.Sprintf("drivers %v", names)
 		}
 		for _, dep := range []client.Object{
-			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: render.ConfigMapName(run)}},
-			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: render.ServiceName(run, driver.Labels[v1alpha1.LabelSparkAppSelector])}},
+			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: runid.ConfigMapName(run)}},
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: runid.ServiceName(run, driver.Labels[v1alpha1.LabelSparkAppSelector])}},
 		} {
 			if err := e.Client.Get(t.Context(), client.ObjectKeyFromObject(dep), dep); err != nil {
 				return false, err.Error()
@@ -210,7 +210,7 @@ func TestCrashAfterEachWrite(t *testing.T) {
 				if err := e.Client.Create(ctx, job); err != nil {
 					t.Fatal(err)
 				}
-				first := render.OfflineRun(job, "")
+				first := runid.OfflineRun(job, "")
 
 				crashLoop(t, ns, p, reconciler.JobOptions{})
 				gatedDrivers := checkNoHalfMadeDriver(t, ns)
@@ -228,7 +228,7 @@ func TestCrashAfterEachWrite(t *testing.T) {
 
 // outcome waits for and checks what the restarted loop makes of the run
 // the crashed one left, and describes it.
-func outcome(t *testing.T, ns, name string, first render.Run, changed bool, p crashPoint) string {
+func outcome(t *testing.T, ns, name string, first runid.Identity, changed bool, p crashPoint) string {
 	t.Helper()
 	e := env.Env(t)
 	if !changed {
@@ -252,14 +252,14 @@ func outcome(t *testing.T, ns, name string, first render.Run, changed bool, p cr
 		}
 		return "completed and recorded, one driver, one RunStarted event"
 	}
-	second := render.OfflineRun(getJob(t, e, ns, name), "")
+	second := runid.OfflineRun(getJob(t, e, ns, name), "")
 	if p.name == "driver" || p.name == "configmap" {
 		job := waitJob(t, e, ns, name, "the new spec's run after the interrupted one", func(j *v1alpha1.SparkJob) bool {
 			return j.Status.LastRun != nil && j.Status.LastRun.Name == second.Name
 		})
 		h := job.Status.History
-		if len(h) != 1 || h[0].Name != first.Name || h[0].Phase != v1alpha1.RunFailed || h[0].Reason != reconciler.RunReasonInterrupted {
-			t.Fatalf("history %+v, want the first run Failed/%s", h, reconciler.RunReasonInterrupted)
+		if len(h) != 1 || h[0].Name != first.Name || h[0].Phase != v1alpha1.RunFailed || h[0].Reason != runid.ReasonInterrupted {
+			t.Fatalf("history %+v, want the first run Failed/%s", h, runid.ReasonInterrupted)
 		}
 		waitCompleteDriver(t, ns, name, second.Name)
 		waitEvent(t, e, ns, name, reconciler.EventRunFailed)
@@ -277,7 +277,7 @@ func outcome(t *testing.T, ns, name string, first render.Run, changed bool, p cr
 		c := apimeta.FindStatusCondition(j.Status.Conditions, meta.ReadyCondition)
 		return j.Status.LastRun != nil && j.Status.LastRun.Name == first.Name && c != nil && c.Reason == reconciler.ReasonWaitingForActiveRun
 	})
-	setPodStatus(t, e, ns, render.DriverPodName(first.Name), succeeded)
+	setPodStatus(t, e, ns, runid.DriverPodName(first.Name), succeeded)
 	job := waitJob(t, e, ns, name, "the new spec's run after the first ended", func(j *v1alpha1.SparkJob) bool {
 		return j.Status.LastRun != nil && j.Status.LastRun.Name == second.Name
 	})
@@ -298,7 +298,7 @@ func TestInterruptedScheduledRunRetried(t *testing.T) {
 	ns := sparkNamespace(t, e)
 	ctx := t.Context()
 	clk := clocktesting.NewFakeClock(time.Now())
-	opts := reconciler.JobOptions{Scheduler: cronjobs.NewScheduler(), Clock: clk}
+	opts := reconciler.JobOptions{Scheduler: schedule.NewScheduler(), Clock: clk}
 
 	job := piJob(t, ns, "nightly", func(j *v1alpha1.SparkJob) { j.Spec.Schedule = hourly })
 	if err := e.Client.Create(ctx, job); err != nil {
@@ -313,7 +313,7 @@ func TestInterruptedScheduledRunRetried(t *testing.T) {
 	updateJob(t, e, ns, job.Name, func(j *v1alpha1.SparkJob) { j.Spec.Arguments = []string{"200"} })
 	startLoop(t, e, opts, ns)
 
-	interrupted := render.ScheduledRunName(job.Name, tick)
+	interrupted := runid.ScheduledRunName(job.Name, tick)
 	got := waitJob(t, e, ns, job.Name, "the tick run again", func(j *v1alpha1.SparkJob) bool {
 		return j.Status.LastRun != nil && j.Status.LastRun.Name != interrupted
 	})
@@ -321,12 +321,12 @@ func TestInterruptedScheduledRunRetried(t *testing.T) {
 	if retry.Trigger != v1alpha1.TriggerSchedule || got.Status.LastScheduleTime == nil || !got.Status.LastScheduleTime.Time.Equal(tick) {
 		t.Errorf("retry %+v, last schedule time %v: want a schedule run of tick %v", retry, got.Status.LastScheduleTime, tick)
 	}
-	if h := got.Status.History; len(h) != 1 || h[0].Name != interrupted || h[0].Reason != reconciler.RunReasonInterrupted {
-		t.Fatalf("history %+v, want the tick's first run Failed/%s", h, reconciler.RunReasonInterrupted)
+	if h := got.Status.History; len(h) != 1 || h[0].Name != interrupted || h[0].Reason != runid.ReasonInterrupted {
+		t.Fatalf("history %+v, want the tick's first run Failed/%s", h, runid.ReasonInterrupted)
 	}
 	waitCompleteDriver(t, ns, job.Name, retry.Name)
 	eventually(t, "the interrupted driver gone", func() (bool, string) {
-		err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: render.DriverPodName(interrupted)}, &corev1.Pod{})
+		err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: runid.DriverPodName(interrupted)}, &corev1.Pod{})
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
 	t.Logf("tick %s: run %s Interrupted, retried as %s", tick.UTC().Format(time.RFC3339), interrupted, retry.Name)

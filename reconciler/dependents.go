@@ -11,7 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/materialize"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // A run is written in four steps: the driver pod, gated; its ConfigMap,
@@ -62,7 +63,7 @@ func (r *JobReconciler) release(ctx context.Context, pod *corev1.Pod) error {
 
 // createDependents creates the run's ConfigMap, Service and Ingress; the
 // ones that exist already are left as they are.
-func (r *JobReconciler) createDependents(ctx context.Context, objs *render.Objects) error {
+func (r *JobReconciler) createDependents(ctx context.Context, objs *materialize.Objects) error {
 	deps := []client.Object{objs.ConfigMap, objs.Service}
 	if objs.Ingress != nil {
 		deps = append(deps, objs.Ingress)
@@ -83,15 +84,15 @@ func (r *JobReconciler) createDependents(ctx context.Context, objs *render.Objec
 // Service exist is released; one without them never runs, and its run
 // fails as Interrupted.
 func (r *JobReconciler) complete(ctx context.Context, rc *reconciliation, pod *corev1.Pod, run *v1alpha1.RunStatus) error {
-	if finished(run) {
+	if runid.Finished(run) {
 		return nil
 	}
 	if run.SpecHash == rc.hash {
-		objs, err := render.Materialize(rc.admitted, runIdentity(run), r.opts.Materialize)
+		objs, err := materialize.Materialize(rc.admitted, runIdentity(run), r.opts.Materialize)
 		if err != nil {
 			return fmt.Errorf("unable to render run '%s': %w", run.Name, err)
 		}
-		render.SetDriverOwner(objs, pod)
+		materialize.SetDriverOwner(objs, pod)
 		if err := r.createDependents(ctx, objs); err != nil {
 			return err
 		}
@@ -122,7 +123,7 @@ func (r *JobReconciler) interrupt(rc *reconciliation, pod *corev1.Pod, run *v1al
 		never = "never started"
 	}
 	run.Phase = v1alpha1.RunFailed
-	run.Reason = RunReasonInterrupted
+	run.Reason = runid.ReasonInterrupted
 	run.Message = fmt.Sprintf("sparkcd stopped before the run's ConfigMap and Service were created, and the spec changed since (spec hash %s, now %s); the driver %s and is deleted",
 		short(run.SpecHash), short(rc.hash), never)
 	run.CompletionTime = rc.timestamp()
@@ -132,8 +133,8 @@ func (r *JobReconciler) interrupt(rc *reconciliation, pod *corev1.Pod, run *v1al
 // dependentsExist asks the API whether a run's ConfigMap and Service exist.
 func (r *JobReconciler) dependentsExist(ctx context.Context, namespace string, run *v1alpha1.RunStatus) (bool, error) {
 	for _, obj := range []struct{ kind, name string }{
-		{"ConfigMap", render.ConfigMapName(run.Name)},
-		{"Service", render.ServiceName(run.Name, run.AppID)},
+		{"ConfigMap", runid.ConfigMapName(run.Name)},
+		{"Service", runid.ServiceName(run.Name, run.AppID)},
 	} {
 		m := &metav1.PartialObjectMetadata{}
 		m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(obj.kind))

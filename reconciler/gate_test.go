@@ -15,7 +15,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/reconciler"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // readyReason waits for the job's Ready condition to have reason.
@@ -106,7 +106,7 @@ func TestAdmitter(t *testing.T) {
 	run := lastRunIn(t, e, ns, admitted.Name, v1alpha1.RunPending)
 	job := getJob(t, e, ns, admitted.Name)
 	withPolicy, _ := rejecting{}.Apply(job)
-	if want := render.SpecHash(withPolicy); run.SpecHash != want || job.Status.SpecHash != want {
+	if want := runid.SpecHash(withPolicy); run.SpecHash != want || job.Status.SpecHash != want {
 		t.Errorf("spec hash %s (status %s), want the hash with the policy applied %s", run.SpecHash, job.Status.SpecHash, want)
 	}
 	pod := drivers(t, e, ns, admitted.Name)[0]

@@ -7,8 +7,6 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
@@ -75,18 +73,6 @@ func DefaultManagerOptions() ManagerOptions {
 	}
 }
 
-// NewScheme returns a scheme with the built-in types and sparkcd's.
-func NewScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, fmt.Errorf("unable to add the built-in types to the scheme: %w", err)
-	}
-	if err := v1alpha1.AddToScheme(s); err != nil {
-		return nil, fmt.Errorf("unable to add the sparkcd types to the scheme: %w", err)
-	}
-	return s, nil
-}
-
 // NewManager returns a controller-runtime manager for sparkcd's loops. Its
 // pod cache holds only the pods sparkcd manages (app.kubernetes.io/managed-by
 // =sparkcd: drivers, and executors through their pod template), no cache
@@ -107,7 +93,7 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 	case cfg.QPS <= 0:
 		cfg.QPS, cfg.Burst = d.QPS, d.Burst
 	}
-	scheme, err := NewScheme()
+	scheme, err := v1alpha1.NewScheme()
 	if err != nil {
 		return nil, err
 	}

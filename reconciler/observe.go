@@ -3,16 +3,14 @@ package reconciler
 import (
 	"context"
 	"fmt"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // observe folds the job's driver pods into its runs: the phase of every
@@ -28,19 +26,19 @@ func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 	newestRecorded := rc.newestRecordedStart()
 	for i := range pods.Items {
 		pod := &pods.Items[i]
-		name := runNameOf(pod)
+		name := runid.NameOf(pod)
 		rc.pods[name] = pod
-		if prev := rc.runs[name]; prev != nil && rc.recorded[name] && finished(prev) {
+		if prev := rc.runs[name]; prev != nil && rc.recorded[name] && runid.Finished(prev) {
 			// The driver of a run recorded as Interrupted never ran; its
 			// record is read back, so it may go (see interrupt).
-			if prev.Reason == RunReasonInterrupted && podActive(pod) {
+			if prev.Reason == runid.ReasonInterrupted && runid.ExecutorActive(pod) {
 				if err := r.deleteDriver(ctx, pod); err != nil {
 					return err
 				}
 			}
 			continue
 		}
-		run := runFromPod(pod, rc.timestamp())
+		run := runid.FromPod(pod, rc.timestamp())
 		if !rc.recorded[name] {
 			// Completing a run needs the admitted spec; a job that is not
 			// admitted leaves it for later.
@@ -49,7 +47,7 @@ func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 			}
 			// A finished driver older than every recorded run is one the
 			// bounded history let go of, not an interrupted run.
-			if finished(run) && run.StartTime != nil && !run.StartTime.After(newestRecorded) {
+			if runid.Finished(run) && run.StartTime != nil && !run.StartTime.After(newestRecorded) {
 				continue
 			}
 			rc.adopted[name] = true
@@ -64,10 +62,10 @@ func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 		// reported with the status that first records the run: no status
 		// named it yet, so no event or counter did either.
 		if rc.adopted[name] {
-			if run.Reason != RunReasonInterrupted {
+			if run.Reason != runid.ReasonInterrupted {
 				rc.startedRun(run)
 			}
-			if finished(run) {
+			if runid.Finished(run) {
 				rc.ended(run)
 			}
 		}
@@ -76,7 +74,7 @@ func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 		}
 	}
 	for name := range rc.wasActive {
-		if _, ok := rc.pods[name]; ok || finished(rc.runs[name]) {
+		if _, ok := rc.pods[name]; ok || runid.Finished(rc.runs[name]) {
 			continue
 		}
 		if err := r.lost(ctx, rc, name); err != nil {
@@ -89,7 +87,7 @@ func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 // follow records a run read from its driver pod: its executor count while
 // active, and the end of a run that was active.
 func (r *JobReconciler) follow(ctx context.Context, rc *reconciliation, run *v1alpha1.RunStatus) error {
-	if finished(run) {
+	if runid.Finished(run) {
 		if prev := rc.runs[run.Name]; prev != nil {
 			run.Executors = prev.Executors
 		}
@@ -112,18 +110,18 @@ func (r *JobReconciler) follow(ctx context.Context, rc *reconciliation, run *v1a
 // the run.
 func (r *JobReconciler) lost(ctx context.Context, rc *reconciliation, name string) error {
 	pod := &corev1.Pod{}
-	key := types.NamespacedName{Namespace: rc.job.Namespace, Name: render.DriverPodName(name)}
+	key := types.NamespacedName{Namespace: rc.job.Namespace, Name: runid.DriverPodName(name)}
 	err := r.apiReader.Get(ctx, key, pod)
 	switch {
 	case err == nil && isOwnedBy(pod, rc.job):
 		rc.pods[name] = pod
-		return r.follow(ctx, rc, runFromPod(pod, rc.timestamp()))
+		return r.follow(ctx, rc, runid.FromPod(pod, rc.timestamp()))
 	case err != nil && !apierrors.IsNotFound(err):
 		return fmt.Errorf("unable to get driver pod '%s': %w", key, err)
 	}
 	run := rc.runs[name]
 	run.Phase = v1alpha1.RunFailed
-	run.Reason = RunReasonDriverPodDeleted
+	run.Reason = runid.ReasonDriverPodDeleted
 	run.Message = "the driver pod was deleted before it ended"
 	run.CompletionTime = rc.timestamp()
 	rc.ended(run)
@@ -141,29 +139,20 @@ func (r *JobReconciler) countExecutors(ctx context.Context, namespace, appID str
 	}
 	var n int32
 	for i := range pods.Items {
-		if podActive(&pods.Items[i]) {
+		if runid.ExecutorActive(&pods.Items[i]) {
 			n++
 		}
 	}
 	return n, nil
 }
 
-// runIdentity is the render.Run a recorded run was started with.
-func runIdentity(run *v1alpha1.RunStatus) render.Run {
-	return render.Run{Name: run.Name, AppID: run.AppID, Revision: run.Revision, Trigger: run.Trigger, SpecHash: run.SpecHash}
+// runIdentity is the runid.Identity a recorded run was started with.
+func runIdentity(run *v1alpha1.RunStatus) runid.Identity {
+	return runid.Identity{Name: run.Name, AppID: run.AppID, Revision: run.Revision, Trigger: run.Trigger, SpecHash: run.SpecHash}
 }
 
 // isOwnedBy reports whether the SparkJob job owns obj.
 func isOwnedBy(obj client.Object, job *v1alpha1.SparkJob) bool {
 	ref := jobOwner(obj)
 	return ref != nil && ref.UID == job.UID
-}
-
-// RunFromPod reads the run a driver pod belongs to as the job loop records
-// it — identity, phase, reason, start and completion — so that the cleanup
-// records the run of a driver it deletes exactly as the job loop would.
-// now stands in for a completion time the pod does not tell.
-func RunFromPod(pod *corev1.Pod, now time.Time) v1alpha1.RunStatus {
-	t := metav1.NewTime(now.Truncate(time.Second))
-	return *runFromPod(pod, &t)
 }

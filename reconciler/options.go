@@ -6,11 +6,11 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/materialize"
 )
 
 // FieldManager is the field manager of every write sparkcd makes.
-const FieldManager = "sparkcd"
+const FieldManager = v1alpha1.FieldManager
 
 // Admitter applies the platform's policies to a job before its spec hash is
 // computed: it returns the job with policy defaults filled in and the
@@ -41,7 +41,7 @@ type JobOptions struct {
 	// manual runs only, and says so in their Ready condition.
 	Scheduler Scheduler
 	// Materialize are the options runs are rendered with.
-	Materialize render.MaterializeOptions
+	Materialize materialize.Options
 	// HistoryLimit bounds status.history.
 	HistoryLimit int
 	// MaxConcurrentReconciles is how many jobs are reconciled at once.
@@ -58,7 +58,7 @@ type JobOptions struct {
 // DefaultJobOptions returns the job loop's defaults.
 func DefaultJobOptions() JobOptions {
 	return JobOptions{
-		Materialize:             render.DefaultMaterializeOptions(),
+		Materialize:             materialize.DefaultOptions(),
 		HistoryLimit:            10,
 		MaxConcurrentReconciles: 32,
 		Clock:                   clock.RealClock{},

@@ -13,13 +13,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/materialize"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // plannedRun is a run that is due, and what its start answers.
 type plannedRun struct {
-	run  render.Run
-	objs *render.Objects
+	run  runid.Identity
+	objs *materialize.Objects
 	// commit is set when the run is for a new spec hash.
 	commit bool
 	// request is the manual request the run answers.
@@ -75,9 +76,9 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 	}
 
 	name, started := rc.runName(trigger, p)
-	p.run = render.Run{
+	p.run = runid.Identity{
 		Name:     name,
-		AppID:    render.AppID(job.Namespace, name),
+		AppID:    runid.AppID(job.Namespace, name),
 		Revision: rc.revision,
 		Trigger:  trigger,
 		SpecHash: rc.hash,
@@ -92,7 +93,7 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 		rc.answered(p)
 		return nil, nil
 	}
-	objs, err := render.Materialize(rc.admitted, p.run, r.opts.Materialize)
+	objs, err := materialize.Materialize(rc.admitted, p.run, r.opts.Materialize)
 	if err != nil {
 		return nil, reconcile.TerminalError(fmt.Errorf("%w: %w", ErrInvalidSpec, err))
 	}
@@ -113,20 +114,20 @@ func (rc *reconciliation) runName(trigger v1alpha1.RunTrigger, p *plannedRun) (s
 	var name string
 	switch trigger {
 	case v1alpha1.TriggerCommit:
-		name = render.RunName(job.Name, rc.hash[:8])
+		name = runid.RunName(job.Name, rc.hash[:8])
 		if rc.adopted[name] {
 			return name, true
 		}
 		if rc.taken(name) && !rc.interruptedRun(name) {
-			name = render.RunName(job.Name, shortHash(string(job.UID), strconv.FormatInt(job.Generation, 10), rc.hash)[:8])
+			name = runid.RunName(job.Name, shortHash(string(job.UID), strconv.FormatInt(job.Generation, 10), rc.hash)[:8])
 		}
 	case v1alpha1.TriggerSchedule:
-		name = render.ScheduledRunName(job.Name, p.tick)
+		name = runid.ScheduledRunName(job.Name, p.tick)
 	default:
-		name = render.RunName(job.Name, "m"+shortHash(string(job.UID), p.request)[:render.MaxRunSuffixLength-1])
+		name = runid.RunName(job.Name, "m"+shortHash(string(job.UID), p.request)[:runid.MaxRunSuffixLength-1])
 	}
 	for rc.interruptedRun(name) {
-		name = render.RunName(job.Name, "r"+shortHash(string(job.UID), name)[:render.MaxRunSuffixLength-1])
+		name = runid.RunName(job.Name, "r"+shortHash(string(job.UID), name)[:runid.MaxRunSuffixLength-1])
 	}
 	return name, rc.taken(name)
 }
@@ -135,7 +136,7 @@ func (rc *reconciliation) runName(trigger v1alpha1.RunTrigger, p *plannedRun) (s
 // Interrupted.
 func (rc *reconciliation) interruptedRun(name string) bool {
 	run := rc.runs[name]
-	return run != nil && run.Phase == v1alpha1.RunFailed && run.Reason == RunReasonInterrupted
+	return run != nil && run.Phase == v1alpha1.RunFailed && run.Reason == runid.ReasonInterrupted
 }
 
 // taken reports whether a run or a driver pod of that name exists.

@@ -12,7 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/materialize"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // start starts a due run: it ends the runs concurrencyPolicy Replace
@@ -30,7 +31,7 @@ func (r *JobReconciler) start(ctx context.Context, rc *reconciliation, p *planne
 		}
 		run := rc.runs[name]
 		run.Phase = v1alpha1.RunFailed
-		run.Reason = RunReasonReplaced
+		run.Reason = runid.ReasonReplaced
 		run.Message = fmt.Sprintf("replaced by run '%s' (concurrencyPolicy Replace)", p.run.Name)
 		run.CompletionTime = rc.timestamp()
 		rc.ended(run)
@@ -43,7 +44,7 @@ func (r *JobReconciler) start(ctx context.Context, rc *reconciliation, p *planne
 	if err != nil {
 		return err
 	}
-	render.SetDriverOwner(p.objs, pod)
+	materialize.SetDriverOwner(p.objs, pod)
 	if err := r.createDependents(ctx, p.objs); err != nil {
 		return err
 	}
@@ -51,7 +52,7 @@ func (r *JobReconciler) start(ctx context.Context, rc *reconciliation, p *planne
 		return err
 	}
 
-	run := runFromPod(pod, rc.timestamp())
+	run := runid.FromPod(pod, rc.timestamp())
 	rc.runs[run.Name] = run
 	rc.startedName = run.Name
 	rc.answered(p)

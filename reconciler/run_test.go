@@ -17,7 +17,8 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/materialize"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // TestRunObjects: a new SparkJob yields exactly one driver pod, the one
@@ -45,11 +46,11 @@ func TestRunObjects(t *testing.T) {
 			pod := pods[0]
 			// The job as the loop read it, with the same run identity.
 			job = getJob(t, e, ns, job.Name)
-			want := render.OfflineRun(job, "")
+			want := runid.OfflineRun(job, "")
 			if run.Name != want.Name || run.AppID != want.AppID || run.SpecHash != want.SpecHash || run.Trigger != v1alpha1.TriggerCommit {
 				t.Errorf("run = %+v, want the identity %+v", run, want)
 			}
-			objs, err := render.Materialize(job, want, render.DefaultMaterializeOptions())
+			objs, err := materialize.Materialize(job, want, materialize.DefaultOptions())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,8 +95,8 @@ func TestRunObjects(t *testing.T) {
 				})
 			}
 			ended := lastRunIn(t, e, ns, job.Name, v1alpha1.RunFailed)
-			if ended.Reason != reconciler.RunReasonDriverPodDeleted || ended.CompletionTime == nil {
-				t.Errorf("last run after its driver was deleted = %+v, want Failed %s with a completion time", ended, reconciler.RunReasonDriverPodDeleted)
+			if ended.Reason != runid.ReasonDriverPodDeleted || ended.CompletionTime == nil {
+				t.Errorf("last run after its driver was deleted = %+v, want Failed %s with a completion time", ended, runid.ReasonDriverPodDeleted)
 			}
 			if n := len(drivers(t, e, ns, job.Name)); n != 0 {
 				t.Errorf("%d driver pods after the delete: a deleted driver must not start a new run", n)
@@ -139,8 +140,8 @@ func TestInterruptedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What the killed loop did: the driver pod of the job's first run.
-	run := render.OfflineRun(job, "")
-	objs, err := render.Materialize(job, run, render.DefaultMaterializeOptions())
+	run := runid.OfflineRun(job, "")
+	objs, err := materialize.Materialize(job, run, materialize.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,8 +182,8 @@ func TestInterruptedRunSpecChanged(t *testing.T) {
 	ns := sparkNamespace(t, e)
 	ctx := context.Background()
 	job := piJob(t, ns, "changed")
-	run := render.OfflineRun(job, "")
-	objs, err := render.Materialize(job, run, render.DefaultMaterializeOptions())
+	run := runid.OfflineRun(job, "")
+	objs, err := materialize.Materialize(job, run, materialize.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,16 +199,16 @@ func TestInterruptedRunSpecChanged(t *testing.T) {
 	}
 
 	startLoop(t, e, reconciler.JobOptions{}, ns)
-	newRun := render.OfflineRun(job, "")
+	newRun := runid.OfflineRun(job, "")
 	got := waitJob(t, e, ns, job.Name, "the new spec's run", func(j *v1alpha1.SparkJob) bool {
 		return j.Status.LastRun != nil && j.Status.LastRun.Name == newRun.Name
 	})
-	if len(got.Status.History) != 1 || got.Status.History[0].Name != run.Name || got.Status.History[0].Reason != reconciler.RunReasonInterrupted {
-		t.Errorf("history = %+v, want the interrupted run failed with %s", got.Status.History, reconciler.RunReasonInterrupted)
+	if len(got.Status.History) != 1 || got.Status.History[0].Name != run.Name || got.Status.History[0].Reason != runid.ReasonInterrupted {
+		t.Errorf("history = %+v, want the interrupted run failed with %s", got.Status.History, runid.ReasonInterrupted)
 	}
 	eventually(t, "only the new run's driver", func() (bool, string) {
 		pods := drivers(t, e, ns, job.Name)
-		return len(pods) == 1 && pods[0].Name == render.DriverPodName(newRun.Name), fmt.Sprintf("%d drivers", len(pods))
+		return len(pods) == 1 && pods[0].Name == runid.DriverPodName(newRun.Name), fmt.Sprintf("%d drivers", len(pods))
 	})
 }
 

@@ -13,10 +13,10 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/cronjobs"
+	"github.com/sparkcd/sparkcd/cronjobs/schedule"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // hourly is the schedule of these tests: the fake clock moves an hour at a
@@ -43,14 +43,14 @@ func poke(t testing.TB, e *testenv.Env, ns, name string) {
 func scheduledLoop(t testing.TB, e *testenv.Env, ns string) *clocktesting.FakeClock {
 	t.Helper()
 	clk := clocktesting.NewFakeClock(time.Now())
-	startLoop(t, e, reconciler.JobOptions{Scheduler: cronjobs.NewScheduler(), Clock: clk}, ns)
+	startLoop(t, e, reconciler.JobOptions{Scheduler: schedule.NewScheduler(), Clock: clk}, ns)
 	return clk
 }
 
 // ticks returns the first n hourly ticks after the job's creation.
 func ticks(t testing.TB, job *v1alpha1.SparkJob, n int) []time.Time {
 	t.Helper()
-	sched, err := cronjobs.ParseSchedule(job.Spec.Schedule, job.Spec.TimeZone)
+	sched, err := schedule.Parse(job.Spec.Schedule, job.Spec.TimeZone)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func createScheduled(t testing.TB, e *testenv.Env, ns, name string, mutate ...fu
 // runAt waits for the job's last run to be the one of tick.
 func runAt(t testing.TB, e *testenv.Env, job *v1alpha1.SparkJob, tick time.Time) *v1alpha1.SparkJob {
 	t.Helper()
-	want := render.ScheduledRunName(job.Name, tick)
+	want := runid.ScheduledRunName(job.Name, tick)
 	return waitJob(t, e, job.Namespace, job.Name, "the run of tick "+tick.UTC().Format(time.RFC3339), func(j *v1alpha1.SparkJob) bool {
 		return j.Status.LastRun != nil && j.Status.LastRun.Name == want
 	})
@@ -107,12 +107,12 @@ func TestScheduleConcurrencyPolicies(t *testing.T) {
 			clk.SetTime(tk[0].Add(time.Second))
 			poke(t, e, ns, job.Name)
 			first := runAt(t, e, job, tk[0]).Status.LastRun.Name
-			setPodStatus(t, e, ns, render.DriverPodName(first), running)
+			setPodStatus(t, e, ns, runid.DriverPodName(first), running)
 			lastRunIn(t, e, ns, job.Name, v1alpha1.RunRunning)
 
 			clk.SetTime(tk[1].Add(time.Second))
 			poke(t, e, ns, job.Name)
-			second := render.ScheduledRunName(job.Name, tk[1])
+			second := runid.ScheduledRunName(job.Name, tk[1])
 			switch policy {
 			case "", v1alpha1.ForbidConcurrent:
 				waitJob(t, e, ns, job.Name, "the tick's run to wait", func(j *v1alpha1.SparkJob) bool {
@@ -120,7 +120,7 @@ func TestScheduleConcurrencyPolicies(t *testing.T) {
 					return c != nil && c.Reason == reconciler.ReasonWaitingForActiveRun
 				})
 				assertDriversStay(t, e, ns, job.Name, 1)
-				setPodStatus(t, e, ns, render.DriverPodName(first), succeeded)
+				setPodStatus(t, e, ns, runid.DriverPodName(first), succeeded)
 				got := runAt(t, e, job, tk[1])
 				if len(got.Status.History) != 1 || got.Status.History[0].Name != first {
 					t.Errorf("history %+v, want the first run", got.Status.History)
@@ -128,12 +128,12 @@ func TestScheduleConcurrencyPolicies(t *testing.T) {
 				assertDriversStay(t, e, ns, job.Name, 2)
 			case v1alpha1.ReplaceConcurrent:
 				got := runAt(t, e, job, tk[1])
-				if len(got.Status.History) != 1 || got.Status.History[0].Reason != reconciler.RunReasonReplaced {
+				if len(got.Status.History) != 1 || got.Status.History[0].Reason != runid.ReasonReplaced {
 					t.Errorf("history %+v, want the first run, replaced", got.Status.History)
 				}
 				eventually(t, "only the new driver", func() (bool, string) {
 					pods := drivers(t, e, ns, job.Name)
-					return len(pods) == 1 && pods[0].Name == render.DriverPodName(second), fmt.Sprintf("%d drivers", len(pods))
+					return len(pods) == 1 && pods[0].Name == runid.DriverPodName(second), fmt.Sprintf("%d drivers", len(pods))
 				})
 			case v1alpha1.AllowConcurrent:
 				got := runAt(t, e, job, tk[1])
@@ -168,7 +168,7 @@ func TestScheduleMissedTicks(t *testing.T) {
 	clk.SetTime(tk[0].Add(5 * time.Minute))
 	poke(t, e, ns, job.Name)
 	run := runAt(t, e, job, tk[0]).Status.LastRun.Name
-	setPodStatus(t, e, ns, render.DriverPodName(run), succeeded)
+	setPodStatus(t, e, ns, runid.DriverPodName(run), succeeded)
 	lastRunIn(t, e, ns, job.Name, v1alpha1.RunSucceeded)
 
 	// Down across two ticks, back twenty minutes after the second: outside.
@@ -221,7 +221,7 @@ func TestScheduleSuspendResume(t *testing.T) {
 			if tt.runs {
 				run := runAt(t, e, job, tk[0]).Status.LastRun.Name
 				assertDriversStay(t, e, ns, job.Name, 1)
-				setPodStatus(t, e, ns, render.DriverPodName(run), succeeded)
+				setPodStatus(t, e, ns, runid.DriverPodName(run), succeeded)
 				lastRunIn(t, e, ns, job.Name, v1alpha1.RunSucceeded)
 			} else {
 				waitJob(t, e, ns, job.Name, "the resumed job to be ready", func(got *v1alpha1.SparkJob) bool {

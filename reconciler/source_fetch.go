@@ -15,7 +15,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/gitsource"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/build"
 )
 
 // sourceState is what the loop keeps about one JobSource between
@@ -28,7 +28,7 @@ type sourceState struct {
 
 	git       *gitsource.Client
 	gitConfig string // digest of what the client was built from
-	cache     *render.Cache
+	cache     *build.Cache
 
 	// rendered is the outcome of the last render, reused while the
 	// revision and the source's generation stay the same.
@@ -45,7 +45,7 @@ type syncedJob struct {
 }
 
 func newSourceState(uid types.UID, dir string) *sourceState {
-	return &sourceState{uid: uid, dir: dir, cache: render.NewCache(), synced: map[types.NamespacedName]syncedJob{}}
+	return &sourceState{uid: uid, dir: dir, cache: build.NewCache(), synced: map[types.NamespacedName]syncedJob{}}
 }
 
 // fetch checks out the source's ref, with a git client rebuilt whenever

@@ -12,8 +12,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/build"
 )
 
 // Rules of the findings the source loop adds to render's and the policies'.
@@ -70,7 +71,7 @@ func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation,
 	if path == "" {
 		path = "."
 	}
-	res, err := render.Build(ctx, dir, path, render.BuildOptions{
+	res, err := build.Build(ctx, dir, path, build.BuildOptions{
 		AllowRemoteBases: r.opts.AllowRemoteBases,
 		Cache:            st.cache,
 		DefaultNamespace: src.Namespace,
@@ -104,7 +105,7 @@ func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation,
 }
 
 // judge decodes, defaults, checks and places one job into rs.
-func (r *SourceReconciler) judge(rs *renderedSource, j *render.Job, allowed []string, src *v1alpha1.JobSource) {
+func (r *SourceReconciler) judge(rs *renderedSource, j *build.Job, allowed []string, src *v1alpha1.JobSource) {
 	key := types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
 	findings := slices.Clone(j.Findings)
 	if j.Object != nil {
@@ -116,7 +117,7 @@ func (r *SourceReconciler) judge(rs *renderedSource, j *render.Job, allowed []st
 			findings = append(findings, found...)
 		}
 		if judged != nil {
-			findings = append(findings, render.Validate(judged)...)
+			findings = append(findings, admission.Validate(judged)...)
 		}
 	}
 	if !slices.Contains(allowed, j.Namespace) {
@@ -142,7 +143,7 @@ func (r *SourceReconciler) judge(rs *renderedSource, j *render.Job, allowed []st
 // desiredObject is the SparkJob to apply: the job as git has it (the job
 // loop applies defaults and policies itself, so the cluster shows what the
 // repository says), with sparkcd's labels and annotations.
-func desiredObject(j *render.Job, src *v1alpha1.JobSource) *v1alpha1.SparkJob {
+func desiredObject(j *build.Job, src *v1alpha1.JobSource) *v1alpha1.SparkJob {
 	in := j.Object
 	job := &v1alpha1.SparkJob{
 		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: v1alpha1.SparkJobKind},
@@ -207,7 +208,7 @@ func targetNamespaces(src *v1alpha1.JobSource) []string {
 	return []string{src.Namespace}
 }
 
-func buildErrors(errs []*render.BuildError) error {
+func buildErrors(errs []*build.BuildError) error {
 	parts := make([]string, 0, len(errs))
 	for _, e := range errs {
 		parts = append(parts, e.Error())

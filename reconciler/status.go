@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // reconciliation is what one Reconcile call knows about one job.
@@ -104,11 +105,6 @@ func (rc *reconciliation) timestamp() *metav1.Time {
 	return &t
 }
 
-// finished reports whether a run's driver has ended.
-func finished(run *v1alpha1.RunStatus) bool {
-	return run.Phase == v1alpha1.RunSucceeded || run.Phase == v1alpha1.RunFailed
-}
-
 // readRecorded loads the runs the status names.
 func (rc *reconciliation) readRecorded() {
 	rc.read = true
@@ -142,7 +138,7 @@ func (rc *reconciliation) writeRuns(limit int) {
 	for _, run := range rc.runs {
 		all = append(all, run)
 	}
-	sort.Slice(all, func(i, j int) bool { return newer(all[i], all[j]) })
+	sort.Slice(all, func(i, j int) bool { return runid.Newer(all[i], all[j]) })
 
 	st := &rc.job.Status
 	previous := ""
@@ -155,12 +151,12 @@ func (rc *reconciliation) writeRuns(limit int) {
 	}
 	st.LastRun = rc.lastRun(all, previous).DeepCopy()
 	for i := len(all) - 1; i >= 0; i-- {
-		if !finished(all[i]) {
+		if !runid.Finished(all[i]) {
 			st.ActiveRuns = append(st.ActiveRuns, all[i].Name)
 		}
 	}
 	for _, run := range all {
-		if finished(run) && len(st.History) < limit {
+		if runid.Finished(run) && len(st.History) < limit {
 			st.History = append(st.History, *run.DeepCopy())
 		}
 	}
@@ -181,24 +177,6 @@ func (rc *reconciliation) lastRun(sorted []*v1alpha1.RunStatus, previous string)
 	return sorted[0]
 }
 
-// newer orders runs newest first: by start time, then an active run before
-// a finished one (which, started in the same second, ended to make room
-// for it), then by name. A run known only by name, from activeRuns, sorts
-// as the oldest.
-func newer(a, b *v1alpha1.RunStatus) bool {
-	switch {
-	case a.StartTime == nil && b.StartTime != nil:
-		return false
-	case a.StartTime != nil && b.StartTime == nil:
-		return true
-	case a.StartTime != nil && !a.StartTime.Equal(b.StartTime):
-		return b.StartTime.Before(a.StartTime)
-	case finished(a) != finished(b):
-		return !finished(a)
-	}
-	return a.Name > b.Name
-}
-
 // newestRecordedStart is the start time of the newest run the status named.
 func (rc *reconciliation) newestRecordedStart() time.Time {
 	var t time.Time
@@ -214,14 +192,10 @@ func (rc *reconciliation) newestRecordedStart() time.Time {
 func (rc *reconciliation) active() []string {
 	var names []string
 	for name, run := range rc.runs {
-		if !finished(run) {
+		if !runid.Finished(run) {
 			names = append(names, name)
 		}
 	}
 	sort.Strings(names)
 	return names
 }
-
-// NewerRun orders runs as status.history lists them, newest first; the
-// cleanup inserts the runs it records in the same order.
-func NewerRun(a, b *v1alpha1.RunStatus) bool { return newer(a, b) }

@@ -16,7 +16,7 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // TestRunPhases moves a driver pod through its phases as a kubelet would
@@ -86,7 +86,7 @@ func TestRunPhases(t *testing.T) {
 			}
 			run := lastRunIn(t, e, ns, name, v1alpha1.RunPending)
 			for _, step := range tt.steps {
-				setPodStatus(t, e, ns, render.DriverPodName(run.Name), step)
+				setPodStatus(t, e, ns, runid.DriverPodName(run.Name), step)
 			}
 			job := waitJob(t, e, ns, name, "the run's "+string(tt.want.phase)+" phase", func(j *v1alpha1.SparkJob) bool {
 				r := j.Status.LastRun
@@ -175,9 +175,9 @@ func TestExecutorCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := lastRunIn(t, e, ns, "execs", v1alpha1.RunPending)
-	setPodStatus(t, e, ns, render.DriverPodName(run.Name), running)
+	setPodStatus(t, e, ns, runid.DriverPodName(run.Name), running)
 	driver := &corev1.Pod{}
-	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: render.DriverPodName(run.Name)}, driver); err != nil {
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: runid.DriverPodName(run.Name)}, driver); err != nil {
 		t.Fatal(err)
 	}
 	// Executors as Spark creates them from the pod template: the
@@ -206,7 +206,7 @@ func TestExecutorCount(t *testing.T) {
 		return j.Status.LastRun != nil && j.Status.LastRun.Executors == 2
 	})
 	// The count stays what it was last seen once the run ends.
-	setPodStatus(t, e, ns, render.DriverPodName(run.Name), succeeded)
+	setPodStatus(t, e, ns, runid.DriverPodName(run.Name), succeeded)
 	job := waitJob(t, e, ns, "execs", "the run to succeed", func(j *v1alpha1.SparkJob) bool {
 		return j.Status.LastRun != nil && j.Status.LastRun.Phase == v1alpha1.RunSucceeded
 	})

@@ -18,7 +18,7 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // settle is how long a test watches for something that must not happen.
@@ -63,9 +63,9 @@ func TestRestartStartsNothing(t *testing.T) {
 		}
 	}
 	run := lastRunIn(t, e, ns, "restart-0", v1alpha1.RunPending)
-	setPodStatus(t, e, ns, render.DriverPodName(run.Name), running)
+	setPodStatus(t, e, ns, runid.DriverPodName(run.Name), running)
 	lastRunIn(t, e, ns, "restart-0", v1alpha1.RunRunning)
-	setPodStatus(t, e, ns, render.DriverPodName(run.Name), succeeded)
+	setPodStatus(t, e, ns, runid.DriverPodName(run.Name), succeeded)
 	lastRunIn(t, e, ns, "restart-0", v1alpha1.RunSucceeded)
 	for i := 1; i < 3; i++ {
 		lastRunIn(t, e, ns, fmt.Sprintf("restart-%d", i), v1alpha1.RunPending)
@@ -100,12 +100,12 @@ func TestSpecChange(t *testing.T) {
 				t.Fatal(err)
 			}
 			first := lastRunIn(t, e, ns, job.Name, v1alpha1.RunPending)
-			setPodStatus(t, e, ns, render.DriverPodName(first.Name), running)
+			setPodStatus(t, e, ns, runid.DriverPodName(first.Name), running)
 			lastRunIn(t, e, ns, job.Name, v1alpha1.RunRunning)
 
 			updateJob(t, e, ns, job.Name, func(j *v1alpha1.SparkJob) { j.Spec.Arguments = []string{"1000"} })
 			changed := getJob(t, e, ns, job.Name)
-			next := render.OfflineRun(changed, "")
+			next := runid.OfflineRun(changed, "")
 
 			switch policy {
 			case v1alpha1.ForbidConcurrent:
@@ -117,7 +117,7 @@ func TestSpecChange(t *testing.T) {
 					t.Errorf("observedGeneration %d moved while the new spec waits", waiting.Status.ObservedGeneration)
 				}
 				assertDriversStay(t, e, ns, job.Name, 1)
-				setPodStatus(t, e, ns, render.DriverPodName(first.Name), succeeded)
+				setPodStatus(t, e, ns, runid.DriverPodName(first.Name), succeeded)
 				got := waitJob(t, e, ns, job.Name, "the new run after the first ended", func(j *v1alpha1.SparkJob) bool {
 					return j.Status.LastRun != nil && j.Status.LastRun.Name == next.Name
 				})
@@ -132,12 +132,12 @@ func TestSpecChange(t *testing.T) {
 				got := waitJob(t, e, ns, job.Name, "the replacing run", func(j *v1alpha1.SparkJob) bool {
 					return j.Status.LastRun != nil && j.Status.LastRun.Name == next.Name
 				})
-				if len(got.Status.History) != 1 || got.Status.History[0].Reason != reconciler.RunReasonReplaced {
-					t.Errorf("history %+v, want the first run, %s", got.Status.History, reconciler.RunReasonReplaced)
+				if len(got.Status.History) != 1 || got.Status.History[0].Reason != runid.ReasonReplaced {
+					t.Errorf("history %+v, want the first run, %s", got.Status.History, runid.ReasonReplaced)
 				}
 				eventually(t, "only the new driver", func() (bool, string) {
 					pods := drivers(t, e, ns, job.Name)
-					return len(pods) == 1 && pods[0].Name == render.DriverPodName(next.Name), fmt.Sprintf("%d drivers", len(pods))
+					return len(pods) == 1 && pods[0].Name == runid.DriverPodName(next.Name), fmt.Sprintf("%d drivers", len(pods))
 				})
 			case v1alpha1.AllowConcurrent:
 				got := waitJob(t, e, ns, job.Name, "a second active run", func(j *v1alpha1.SparkJob) bool {
@@ -164,7 +164,7 @@ func TestManualRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := lastRunIn(t, e, ns, "manual", v1alpha1.RunPending)
-	setPodStatus(t, e, ns, render.DriverPodName(first.Name), succeeded)
+	setPodStatus(t, e, ns, runid.DriverPodName(first.Name), succeeded)
 	lastRunIn(t, e, ns, "manual", v1alpha1.RunSucceeded)
 
 	key := types.NamespacedName{Namespace: ns, Name: "manual"}
@@ -180,7 +180,7 @@ func TestManualRun(t *testing.T) {
 	}
 	waitEvent(t, e, ns, "manual", reconciler.EventRunStarted)
 	second := got.Status.LastRun.Name
-	setPodStatus(t, e, ns, render.DriverPodName(second), succeeded)
+	setPodStatus(t, e, ns, runid.DriverPodName(second), succeeded)
 	lastRunIn(t, e, ns, "manual", v1alpha1.RunSucceeded)
 
 	if err := reconciler.RequestRun(ctx, e.Client, key, at); err != nil {
@@ -270,7 +270,7 @@ func TestScheduledRun(t *testing.T) {
 	// A spec change wakes the loop, as the next tick's requeue would.
 	updateJob(t, e, ns, job.Name, func(j *v1alpha1.SparkJob) { j.Spec.Arguments = []string{"5"} })
 	run := lastRunIn(t, e, ns, job.Name, v1alpha1.RunPending)
-	if want := render.ScheduledRunName(job.Name, tick); run.Name != want || run.Trigger != v1alpha1.TriggerSchedule {
+	if want := runid.ScheduledRunName(job.Name, tick); run.Name != want || run.Trigger != v1alpha1.TriggerSchedule {
 		t.Errorf("scheduled run %+v, want %s triggered by the schedule", run, want)
 	}
 	got = getJob(t, e, ns, job.Name)

@@ -8,7 +8,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/sparkcd/sparkcd/cronjobs"
+	"github.com/sparkcd/sparkcd/cronjobs/cleanup"
+	"github.com/sparkcd/sparkcd/cronjobs/schedule"
 )
 
 // cleanupFlags are the cleanup settings `serve` and `cleanup` share.
@@ -25,7 +26,7 @@ type cleanupFlags struct {
 }
 
 func (f *cleanupFlags) bind(cmd *cobra.Command) {
-	d := cronjobs.DefaultCleanupOptions()
+	d := cleanup.DefaultOptions()
 	fl := cmd.Flags()
 	fl.StringVar(&f.schedule, "cleanup-schedule", d.Schedule, "cron schedule of the cleanup passes (empty: no cleanup)")
 	fl.StringVar(&f.timeZone, "cleanup-time-zone", "", "time zone of --cleanup-schedule (default UTC)")
@@ -40,8 +41,8 @@ func (f *cleanupFlags) bind(cmd *cobra.Command) {
 
 // options turns the flags into CleanupOptions; a value that cannot be read
 // is bad input.
-func (f *cleanupFlags) options() (cronjobs.CleanupOptions, error) {
-	o := cronjobs.DefaultCleanupOptions()
+func (f *cleanupFlags) options() (cleanup.Options, error) {
+	o := cleanup.DefaultOptions()
 	o.Schedule, o.TimeZone = f.schedule, f.timeZone
 	if f.succeededTTL < 0 || f.failedTTL < 0 {
 		return o, inputError(fmt.Errorf("--succeeded-ttl and --failed-ttl must not be negative"))
@@ -60,7 +61,7 @@ func (f *cleanupFlags) options() (cronjobs.CleanupOptions, error) {
 	o.SelectorNamespaces = f.selectorNamespaces
 	o.Concurrency, o.QPS = f.concurrency, f.qps
 	if f.schedule != "" {
-		if _, err := cronjobs.ParseSchedule(f.schedule, f.timeZone); err != nil {
+		if _, err := schedule.Parse(f.schedule, f.timeZone); err != nil {
 			return o, inputError(fmt.Errorf("invalid --cleanup-schedule: %w", err))
 		}
 	}
@@ -110,7 +111,7 @@ nothing and prints what a pass would delete, and why.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			write := func(rep cronjobs.Report) {
+			write := func(rep cleanup.Report) {
 				if output == "json" {
 					_ = json.NewEncoder(out).Encode(rep)
 					return
@@ -118,9 +119,9 @@ nothing and prints what a pass would delete, and why.`,
 				_, _ = rep.WriteTo(out)
 			}
 			if !once {
-				opts.OnPass = func(rep cronjobs.Report, _ error) { write(rep) }
+				opts.OnPass = func(rep cleanup.Report, _ error) { write(rep) }
 			}
-			c, stop, err := cronjobs.NewCleanupForConfig(cfg, opts)
+			c, stop, err := cleanup.NewForConfig(cfg, opts)
 			if err != nil {
 				return err
 			}

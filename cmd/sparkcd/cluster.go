@@ -7,13 +7,12 @@ import (
 	"strings"
 
 	"github.com/go-logr/logr"
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/sparkcd/sparkcd/reconciler"
 )
 
 // clusterFlags are the flags of every command that talks to a cluster.
@@ -72,7 +71,7 @@ func (f *clusterFlags) client() (client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	scheme, err := reconciler.NewScheme()
+	scheme, err := v1alpha1.NewScheme()
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sparkcd/sparkcd/internal/review"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/materialize"
 )
 
 // offlineFlags are the flags render and check share.
@@ -124,7 +124,7 @@ ConfigMap, Service, Pod and Ingress of the run it would start, named
 			if err != nil {
 				return err
 			}
-			objs, err := report.RunObjects(revision, render.DefaultMaterializeOptions())
+			objs, err := report.RunObjects(revision, materialize.DefaultOptions())
 			if err != nil {
 				return inputError(err)
 			}

@@ -12,10 +12,11 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	"github.com/sparkcd/sparkcd/cronjobs"
+	"github.com/sparkcd/sparkcd/cronjobs/cleanup"
+	"github.com/sparkcd/sparkcd/cronjobs/schedule"
 	"github.com/sparkcd/sparkcd/policies"
 	"github.com/sparkcd/sparkcd/reconciler"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/materialize"
 )
 
 // serveFlags are the settings of `sparkcd serve`.
@@ -92,7 +93,7 @@ command line wins.`,
 	fl.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: $POD_NAMESPACE, else sparkcd-system)")
 	fl.StringVar(&f.leaderElectionID, "leader-election-id", d.LeaderElectionID, "name of the leader-election Lease")
 	fl.StringVar(&f.policies, "policies", "", "directory of AllocationPolicy files every job is defaulted and judged with")
-	fl.StringVar(&f.masterURL, "master-url", render.DefaultMasterURL, "spark.master the drivers use to reach the API server")
+	fl.StringVar(&f.masterURL, "master-url", materialize.DefaultMasterURL, "spark.master the drivers use to reach the API server")
 	fl.Float32Var(&f.qps, "kube-api-qps", d.QPS, "requests per second to the API server")
 	fl.IntVar(&f.burst, "kube-api-burst", d.Burst, "burst of requests to the API server")
 	fl.IntVar(&f.concurrency, "concurrency", reconciler.DefaultJobOptions().MaxConcurrentReconciles, "SparkJobs reconciled at once")
@@ -159,7 +160,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	jopts.Materialize.MasterURL = f.masterURL
 	jopts.MaxConcurrentReconciles = f.concurrency
 	jopts.SkipDriverAccessReview = f.skipDriverAccessReview
-	jopts.Scheduler = cronjobs.NewScheduler()
+	jopts.Scheduler = schedule.NewScheduler()
 	sopts := reconciler.DefaultSourceOptions()
 	sopts.CacheDir = f.cacheDir
 	sopts.DefaultInterval = f.sourceInterval
@@ -189,7 +190,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 			return nil, err
 		}
 		copts.HistoryLimit = jopts.HistoryLimit
-		if _, err := cronjobs.NewCleanupForManager(mgr, copts); err != nil {
+		if _, err := cleanup.NewForManager(mgr, copts); err != nil {
 			return nil, err
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/build"
 )
 
 // benchCase is one timed entry of the table. Sections add their cases to
@@ -53,9 +53,9 @@ func (e *env) cases() []benchCase {
 	coldPerJob := fmt.Sprintf("in-process Build, one overlay per job, %s, cold", e.label(e.jobs))
 	coldSingle := fmt.Sprintf("in-process Build, one overlay, %s, cold", e.label(e.jobs))
 
-	perJobCache, singleCache := render.NewCache(), render.NewCache()
-	cached := func(cache *render.Cache, root, path string) func(context.Context) error {
-		return func(ctx context.Context) error { return build(ctx, root, path, cache) }
+	perJobCache, singleCache := build.NewCache(), build.NewCache()
+	cached := func(cache *build.Cache, root, path string) func(context.Context) error {
+		return func(ctx context.Context) error { return buildOnce(ctx, root, path, cache) }
 	}
 	return []benchCase{
 		{
@@ -91,12 +91,12 @@ func (e *env) cases() []benchCase {
 		},
 		{
 			name: coldSingle,
-			run:  func(ctx context.Context) error { return build(ctx, e.single(), "overlays/prod", nil) },
+			run:  func(ctx context.Context) error { return buildOnce(ctx, e.single(), "overlays/prod", nil) },
 			ref:  kustomizeRef, target: 1.1,
 		},
 		{
 			name: coldPerJob,
-			run:  func(ctx context.Context) error { return build(ctx, e.perJob(), perJobPath, nil) },
+			run:  func(ctx context.Context) error { return buildOnce(ctx, e.perJob(), perJobPath, nil) },
 			ref:  kustomizeRef, target: 0.7,
 		},
 		{
@@ -104,10 +104,10 @@ func (e *env) cases() []benchCase {
 			setup: func(ctx context.Context) error {
 				// A first render fills the cache, a second finds every file
 				// older than the racy window trusted by its stat.
-				if err := build(ctx, e.perJob(), perJobPath, perJobCache); err != nil {
+				if err := buildOnce(ctx, e.perJob(), perJobPath, perJobCache); err != nil {
 					return err
 				}
-				return build(ctx, e.perJob(), perJobPath, perJobCache)
+				return buildOnce(ctx, e.perJob(), perJobPath, perJobCache)
 			},
 			prepare: func(rep int) error {
 				name := jobName(rep % e.jobs)
@@ -126,10 +126,10 @@ func (e *env) cases() []benchCase {
 		{
 			name: fmt.Sprintf("in-process re-render, one overlay, %s, nothing changed", e.label(e.jobs)),
 			setup: func(ctx context.Context) error {
-				if err := build(ctx, e.single(), "overlays/prod", singleCache); err != nil {
+				if err := buildOnce(ctx, e.single(), "overlays/prod", singleCache); err != nil {
 					return err
 				}
-				return build(ctx, e.single(), "overlays/prod", singleCache)
+				return buildOnce(ctx, e.single(), "overlays/prod", singleCache)
 			},
 			run: cached(singleCache, e.single(), "overlays/prod"),
 			ref: coldSingle, target: 0.02,
@@ -137,11 +137,11 @@ func (e *env) cases() []benchCase {
 	}
 }
 
-// build runs render.Build and fails on any unit error.
-func build(ctx context.Context, root, path string, cache *render.Cache) error {
-	opts := render.DefaultBuildOptions()
+// buildOnce runs build.Build and fails on any unit error.
+func buildOnce(ctx context.Context, root, path string, cache *build.Cache) error {
+	opts := build.DefaultBuildOptions()
 	opts.Cache = cache
-	res, err := render.Build(ctx, root, path, opts)
+	res, err := build.Build(ctx, root, path, opts)
 	if err != nil {
 		return err
 	}

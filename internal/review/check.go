@@ -7,15 +7,16 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/policies"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/build"
 )
 
 // Options are the per-call settings of Check.
 type Options struct {
 	// Build configures the kustomize build.
-	Build render.BuildOptions
+	Build build.BuildOptions
 	// Policies, when set, default and judge every job.
 	Policies *policies.Set
 	// Job, when set, keeps only the job of that name.
@@ -24,7 +25,7 @@ type Options struct {
 
 // DefaultOptions returns the options `sparkcd check` starts from.
 func DefaultOptions() Options {
-	return Options{Build: render.DefaultBuildOptions()}
+	return Options{Build: build.DefaultBuildOptions()}
 }
 
 // JobReport is what the review says of one job.
@@ -34,7 +35,7 @@ type JobReport struct {
 	// Source is the file the job was read from, relative to the root.
 	Source string
 	// Origin is where the job came from.
-	Origin render.Origin
+	Origin build.Origin
 	// Findings of decoding, policies and validation, errors first.
 	Findings []v1alpha1.Finding
 	// Job is the job after defaults and policy defaults; nil when it could
@@ -81,7 +82,7 @@ func (r *Report) Summary() Summary {
 // Check builds path inside root and judges every job it yields. An error
 // wrapping ErrBuild means the input could not be read or built.
 func Check(ctx context.Context, root, path string, opts Options) (*Report, error) {
-	res, err := render.Build(ctx, root, path, opts.Build)
+	res, err := build.Build(ctx, root, path, opts.Build)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
 	}
@@ -114,7 +115,7 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 }
 
 // judge runs defaults, policies and validation on one decoded job.
-func judge(j *render.Job, set *policies.Set) JobReport {
+func judge(j *build.Job, set *policies.Set) JobReport {
 	jr := JobReport{
 		Name:      j.Name,
 		Namespace: j.Namespace,
@@ -133,7 +134,7 @@ func judge(j *render.Job, set *policies.Set) JobReport {
 		job, found = set.Apply(job)
 		jr.Findings = append(jr.Findings, found...)
 	}
-	jr.Findings = append(jr.Findings, render.Validate(job)...)
+	jr.Findings = append(jr.Findings, admission.Validate(job)...)
 	jr.Job = job
 	if env, err := policies.ComputeEnvelope(job); err == nil {
 		jr.Envelope = &env

@@ -12,7 +12,9 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/gitsource"
 	"github.com/sparkcd/sparkcd/policies"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/build"
+	"github.com/sparkcd/sparkcd/render/materialize"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // ChangeKind says how a job differs between two revisions.
@@ -82,7 +84,7 @@ func (d *DiffReport) IntroducedErrors() int {
 // are built twice.
 func Diff(ctx context.Context, repoDir, from, to, path string, opts Options) (*DiffReport, error) {
 	if opts.Build.Cache == nil {
-		opts.Build.Cache = render.NewCache()
+		opts.Build.Cache = build.NewCache()
 	}
 	fromReport, fromRev, err := checkRevision(ctx, repoDir, from, path, opts)
 	if err != nil {
@@ -93,7 +95,7 @@ func Diff(ctx context.Context, repoDir, from, to, path string, opts Options) (*D
 		return nil, err
 	}
 	d := &DiffReport{From: fromRev.String(), To: toRev.String(), Path: path, ToReport: toReport}
-	mopts := render.DefaultMaterializeOptions()
+	mopts := materialize.DefaultOptions()
 	old := indexJobs(fromReport)
 	now := indexJobs(toReport)
 	keys := make([]string, 0, len(old)+len(now))
@@ -145,7 +147,7 @@ func indexJobs(r *Report) map[string]*JobReport {
 	return m
 }
 
-func compareJob(old, now *JobReport, fromName, toName string, mopts render.MaterializeOptions) (JobChange, error) {
+func compareJob(old, now *JobReport, fromName, toName string, mopts materialize.Options) (JobChange, error) {
 	ref := now
 	if ref == nil {
 		ref = old
@@ -196,9 +198,9 @@ func compareJob(old, now *JobReport, fromName, toName string, mopts render.Mater
 // "<job>-review" and carries no revision or spec hash, so that the diff shows
 // what changes in the objects rather than the new run's name on every line;
 // JobChange.SpecHashFrom/To say whether a new run would start.
-func renderText(j *JobReport, _ string, mopts render.MaterializeOptions) (string, error) {
-	name := render.RunName(j.Name, "review")
-	run := render.Run{Name: name, AppID: render.AppID(j.Namespace, name), Trigger: v1alpha1.TriggerCommit}
+func renderText(j *JobReport, _ string, mopts materialize.Options) (string, error) {
+	name := runid.RunName(j.Name, "review")
+	run := runid.Identity{Name: name, AppID: runid.AppID(j.Namespace, name), Trigger: v1alpha1.TriggerCommit}
 	objs, err := j.Objects(run, mopts, true)
 	if err != nil {
 		return "", err
@@ -246,5 +248,5 @@ func specHash(j *JobReport) string {
 	if j.Job == nil {
 		return ""
 	}
-	return render.SpecHash(j.Job)
+	return runid.SpecHash(j.Job)
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/build"
 )
 
 // writeGitHub writes GitHub Actions workflow commands, one annotation per
@@ -20,7 +20,7 @@ func (r *Report) writeGitHub(w io.Writer) error {
 			}
 			line := 1
 			if j.Source != "" {
-				line = render.Locate(r.Root, j.Origin, j.Name, f.Field)
+				line = build.Locate(r.Root, j.Origin, j.Name, f.Field)
 			}
 			title := fmt.Sprintf("%s (%s/%s)", f.Rule, j.Namespace, j.Name)
 			msg := f.Message

@@ -12,7 +12,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/materialize"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // RunObjects renders, for every job of the report that has no error
@@ -20,14 +21,14 @@ import (
 // and Ingress of the run it would start offline (run name
 // "<job>-<first 8 hex of its spec hash>"). Jobs with errors are skipped; the
 // caller reports their findings.
-func (r *Report) RunObjects(revision string, opts render.MaterializeOptions) ([]kruntime.Object, error) {
+func (r *Report) RunObjects(revision string, opts materialize.Options) ([]kruntime.Object, error) {
 	var out []kruntime.Object
 	for i := range r.Jobs {
 		j := &r.Jobs[i]
 		if j.Job == nil || j.Errors() > 0 {
 			continue
 		}
-		objs, err := j.Objects(render.OfflineRun(j.Job, revision), opts, false)
+		objs, err := j.Objects(runid.OfflineRun(j.Job, revision), opts, false)
 		if err != nil {
 			return nil, err
 		}
@@ -39,7 +40,7 @@ func (r *Report) RunObjects(revision string, opts render.MaterializeOptions) ([]
 // Objects returns the job after defaults followed by the objects of the
 // given run. A job with error findings yields only itself unless force is
 // set, in which case its objects are rendered when they can be.
-func (j *JobReport) Objects(run render.Run, opts render.MaterializeOptions, force bool) ([]kruntime.Object, error) {
+func (j *JobReport) Objects(run runid.Identity, opts materialize.Options, force bool) ([]kruntime.Object, error) {
 	if j.Job == nil {
 		return nil, nil
 	}
@@ -49,7 +50,7 @@ func (j *JobReport) Objects(run render.Run, opts render.MaterializeOptions, forc
 	if j.Errors() > 0 && !force {
 		return []kruntime.Object{job}, nil
 	}
-	objs, err := render.Materialize(job, run, opts)
+	objs, err := materialize.Materialize(job, run, opts)
 	if err != nil && force {
 		return []kruntime.Object{job}, nil
 	}

@@ -9,9 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/policies"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/build"
 )
 
 // goodJob is a job every check admits.
@@ -84,18 +85,18 @@ func checkout(t testing.TB) string {
 // outcome is what the suite asserts of one build: the build errors, and
 // each job's error findings as "rule field".
 type outcome struct {
-	errors []*render.BuildError
+	errors []*build.BuildError
 	jobs   map[string][]string
 	// messages are each job's error findings, one per line, as
 	// "field: message (rule)".
 	messages map[string]string
 }
 
-// build builds "jobs/*" below root and judges every job as the source loop
+// buildAndJudge builds "jobs/*" below root and judges every job as the source loop
 // does: defaults, the policies, then validation.
-func build(t testing.TB, root string, set *policies.Set) outcome {
+func buildAndJudge(t testing.TB, root string, set *policies.Set) outcome {
 	t.Helper()
-	res, err := render.Build(t.Context(), root, "jobs/*", render.DefaultBuildOptions())
+	res, err := build.Build(t.Context(), root, "jobs/*", build.DefaultBuildOptions())
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -112,7 +113,7 @@ func build(t testing.TB, root string, set *policies.Set) outcome {
 				findings = append(findings, found...)
 			}
 			if job != nil {
-				findings = append(findings, render.Validate(job)...)
+				findings = append(findings, admission.Validate(job)...)
 			}
 		}
 		key := j.Name

@@ -9,8 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/build"
 )
 
 // badJob is one invalid job file of testdata/jobs and what the suite
@@ -40,7 +39,7 @@ var badJobs = []badJob{
 	{file: "wrong-apiversion", want: []string{"unknown-kind apiVersion"}, message: "apiVersion 'sparkcd.io/v1' and kind 'SparkJob' are not a job sparkcd reads"},
 	{file: "wrong-kind", want: []string{"unknown-kind apiVersion"}, message: "kind 'SparkJobs'"},
 	{file: "operator-wrong-version", want: []string{"unknown-kind apiVersion"}, message: "apiVersion 'sparkoperator.k8s.io/v1beta1'"},
-	{file: "missing-name", buildErr: "missing metadata.name", errIs: render.ErrKustomize},
+	{file: "missing-name", buildErr: "missing metadata.name", errIs: build.ErrKustomize},
 	{file: "invalid-name", job: "Bad_Job", want: []string{"invalid-name metadata.name"}, message: "is not a DNS-1035 label"},
 	{file: "name-too-long", job: strings.Repeat("a", 60), want: []string{"name-too-long metadata.name"}, message: "has 60 characters, at most 36 fit"},
 	{file: "missing-image", want: []string{"required-field spec.image"}, message: "set spec.image"},
@@ -80,13 +79,13 @@ var badJobs = []badJob{
 	{file: "negative-history-limit", want: []string{"invalid-count spec.successfulRunHistoryLimit"}, message: "is -1: expected 0 or more"},
 	{file: "operator-client-mode", want: []string{"unsupported-field spec.mode"}, message: "cluster mode only, not 'client'"},
 	{file: "null-spec", want: []string{"required-field spec.image", "required-field spec.mainApplicationFile", "required-field spec.type"}, message: "spec.type is empty"},
-	{file: "duplicate-job", buildErr: "may not add resource with an already registered id: SparkJob.v1alpha1.sparkcd.io/bad", errIs: render.ErrKustomize},
+	{file: "duplicate-job", buildErr: "may not add resource with an already registered id: SparkJob.v1alpha1.sparkcd.io/bad", errIs: build.ErrKustomize},
 	{file: "bad-next-to-good", want: []string{"unknown-field spec.replicas"}, message: "unknown field 'spec.replicas'", also: []string{"good-c"}},
-	{file: "not-a-mapping", buildErr: "missing Resource metadata", errIs: render.ErrKustomize},
-	{file: "scalar-document", buildErr: "missing Resource metadata", errIs: render.ErrKustomize},
-	{file: "tab-indented", buildErr: "line 6: found character that cannot start any token", errIs: render.ErrKustomize},
-	{file: "unclosed-flow", buildErr: "line 4: did not find expected ',' or ']'", errIs: render.ErrKustomize},
-	{file: "yaml-bomb", buildErr: "excessive YAML aliasing: its aliases expand its 148 nodes", errIs: render.ErrAliasBomb},
+	{file: "not-a-mapping", buildErr: "missing Resource metadata", errIs: build.ErrKustomize},
+	{file: "scalar-document", buildErr: "missing Resource metadata", errIs: build.ErrKustomize},
+	{file: "tab-indented", buildErr: "line 6: found character that cannot start any token", errIs: build.ErrKustomize},
+	{file: "unclosed-flow", buildErr: "line 4: did not find expected ',' or ']'", errIs: build.ErrKustomize},
+	{file: "yaml-bomb", buildErr: "excessive YAML aliasing: its aliases expand its 148 nodes", errIs: build.ErrAliasBomb},
 }
 
 // TestBadJobs builds each invalid job file of testdata/jobs beside good
@@ -120,7 +119,7 @@ func TestBadJobs(t *testing.T) {
 // checkBadJob builds root and checks one case.
 func checkBadJob(t *testing.T, root string, tc badJob) {
 	t.Helper()
-	out := build(t, root, nil)
+	out := buildAndJudge(t, root, nil)
 	assertGood(t, out, tc.also...)
 	if tc.buildErr != "" {
 		assertBuildError(t, out, "jobs/bad/job.yaml", tc.buildErr, tc.errIs)

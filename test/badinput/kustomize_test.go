@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/render/build"
 )
 
 // badUnit is one invalid unit: a kustomization directory of
@@ -27,46 +27,46 @@ type badUnit struct {
 const kust = "jobs/bad/kustomization.yaml"
 
 var badUnits = []badUnit{
-	{name: "remote-base-https", file: kust, want: "resources entry 'https://github.com/example/jobs//base?ref=main' is remote", errIs: render.ErrRemoteBase},
-	{name: "remote-base-github", file: kust, want: "resources entry 'github.com/example/jobs/base?ref=v1' is remote", errIs: render.ErrRemoteBase},
-	{name: "remote-base-scp", file: kust, want: "resources entry 'git@github.com:example/jobs.git//base' is remote", errIs: render.ErrRemoteBase},
-	{name: "remote-http-file", file: kust, want: "patches entry 'http://example.com/patch.yaml' is remote", errIs: render.ErrRemoteBase},
-	{name: "path-escape-resource", file: kust, want: "resources entry '../../../../../../../../etc/passwd': '../../../../etc/passwd' is outside the repository root", errIs: render.ErrOutsideRoot},
-	{name: "path-escape-base", file: kust, want: "resources entry '../../../../../../../../tmp': '../../..' is outside the repository root", errIs: render.ErrOutsideRoot},
-	{name: "absolute-path", file: kust, want: "resources entry '/etc/hostname'", errIs: render.ErrOutsideRoot},
-	{name: "path-escape-patch", file: kust, want: "patches entry '../../../../../../../../etc/passwd'", errIs: render.ErrOutsideRoot},
-	{name: "path-escape-generator", file: kust, want: "files entry '../../../../../../../../etc/passwd'", errIs: render.ErrOutsideRoot},
+	{name: "remote-base-https", file: kust, want: "resources entry 'https://github.com/example/jobs//base?ref=main' is remote", errIs: build.ErrRemoteBase},
+	{name: "remote-base-github", file: kust, want: "resources entry 'github.com/example/jobs/base?ref=v1' is remote", errIs: build.ErrRemoteBase},
+	{name: "remote-base-scp", file: kust, want: "resources entry 'git@github.com:example/jobs.git//base' is remote", errIs: build.ErrRemoteBase},
+	{name: "remote-http-file", file: kust, want: "patches entry 'http://example.com/patch.yaml' is remote", errIs: build.ErrRemoteBase},
+	{name: "path-escape-resource", file: kust, want: "resources entry '../../../../../../../../etc/passwd': '../../../../etc/passwd' is outside the repository root", errIs: build.ErrOutsideRoot},
+	{name: "path-escape-base", file: kust, want: "resources entry '../../../../../../../../tmp': '../../..' is outside the repository root", errIs: build.ErrOutsideRoot},
+	{name: "absolute-path", file: kust, want: "resources entry '/etc/hostname'", errIs: build.ErrOutsideRoot},
+	{name: "path-escape-patch", file: kust, want: "patches entry '../../../../../../../../etc/passwd'", errIs: build.ErrOutsideRoot},
+	{name: "path-escape-generator", file: kust, want: "files entry '../../../../../../../../etc/passwd'", errIs: build.ErrOutsideRoot},
 	// kustomize's error names the missing file; the BuildError's File is
 	// the last file read (job.yaml), not missing.yaml.
-	{name: "missing-resource", want: "accumulating resources from 'missing.yaml'", errIs: render.ErrKustomize},
-	{name: "malformed-kustomization", file: kust, want: "unable to parse kustomization: malformed YAML: yaml: line 1: did not find expected ',' or ']'", errIs: render.ErrMalformed},
-	{name: "unknown-kustomization-field", file: kust, want: `invalid Kustomization: json: unknown field "resourcez"`, errIs: render.ErrKustomize},
-	{name: "plugin-generator", file: "jobs/bad/plugin.yaml", want: "external plugins disabled; unable to load external plugin 'Exec'", errIs: render.ErrKustomize},
-	{name: "helm-chart", file: kust, want: "must specify --enable-helm", errIs: render.ErrKustomize},
-	{name: "self-cycle", file: kust, want: "cycle detected", errIs: render.ErrKustomize},
-	{name: "alias-bomb-kustomization", file: kust, want: "excessive YAML aliasing: its aliases expand its 119 nodes", errIs: render.ErrAliasBomb},
+	{name: "missing-resource", want: "accumulating resources from 'missing.yaml'", errIs: build.ErrKustomize},
+	{name: "malformed-kustomization", file: kust, want: "unable to parse kustomization: malformed YAML: yaml: line 1: did not find expected ',' or ']'", errIs: build.ErrMalformed},
+	{name: "unknown-kustomization-field", file: kust, want: `invalid Kustomization: json: unknown field "resourcez"`, errIs: build.ErrKustomize},
+	{name: "plugin-generator", file: "jobs/bad/plugin.yaml", want: "external plugins disabled; unable to load external plugin 'Exec'", errIs: build.ErrKustomize},
+	{name: "helm-chart", file: kust, want: "must specify --enable-helm", errIs: build.ErrKustomize},
+	{name: "self-cycle", file: kust, want: "cycle detected", errIs: build.ErrKustomize},
+	{name: "alias-bomb-kustomization", file: kust, want: "excessive YAML aliasing: its aliases expand its 119 nodes", errIs: build.ErrAliasBomb},
 	// The patch is the kustomization's, but kustomize reports it after
 	// reading the job; the message says what does not apply.
-	{name: "bad-patch-target", want: "replace operation does not apply: doc is missing path: /spec/nothere/deeper", errIs: render.ErrKustomize},
+	{name: "bad-patch-target", want: "replace operation does not apply: doc is missing path: /spec/nothere/deeper", errIs: build.ErrKustomize},
 
 	// Made by the test: git and go keep no symbolic links or 64 MiB files
 	// in testdata.
-	{name: "symlink-file-out", file: "jobs/bad/job.yaml", want: "points to", errIs: render.ErrOutsideRoot, setup: func(t *testing.T, root string) {
+	{name: "symlink-file-out", file: "jobs/bad/job.yaml", want: "points to", errIs: build.ErrOutsideRoot, setup: func(t *testing.T, root string) {
 		secret := filepath.Join(filepath.Dir(root), "outside.yaml")
 		writeFile(t, filepath.Dir(root), "outside.yaml", goodJob("stolen"))
 		symlink(t, secret, filepath.Join(root, "jobs/bad/job.yaml"))
 	}},
-	{name: "symlink-resource-out", file: kust, want: "resources entry 'link.yaml': symbolic link 'jobs/bad/link.yaml' points to", errIs: render.ErrOutsideRoot, setup: func(t *testing.T, root string) {
+	{name: "symlink-resource-out", file: kust, want: "resources entry 'link.yaml': symbolic link 'jobs/bad/link.yaml' points to", errIs: build.ErrOutsideRoot, setup: func(t *testing.T, root string) {
 		writeFile(t, filepath.Dir(root), "outside.yaml", goodJob("stolen"))
 		writeFile(t, root, kust, "resources: [link.yaml]\n")
 		symlink(t, "../../../outside.yaml", filepath.Join(root, "jobs/bad/link.yaml"))
 	}},
-	{name: "symlink-dir-out", want: "outside the repository root", errIs: render.ErrOutsideRoot, setup: func(t *testing.T, root string) {
+	{name: "symlink-dir-out", want: "outside the repository root", errIs: build.ErrOutsideRoot, setup: func(t *testing.T, root string) {
 		writeFile(t, filepath.Dir(root), "elsewhere/job.yaml", goodJob("stolen"))
 		writeFile(t, root, kust, "resources: [base]\n")
 		symlink(t, filepath.Join(filepath.Dir(root), "elsewhere"), filepath.Join(root, "jobs/bad/base"))
 	}},
-	{name: "symlink-to-root-etc", file: "jobs/bad/job.yaml", want: "'/etc/passwd'", errIs: render.ErrOutsideRoot, setup: func(t *testing.T, root string) {
+	{name: "symlink-to-root-etc", file: "jobs/bad/job.yaml", want: "'/etc/passwd'", errIs: build.ErrOutsideRoot, setup: func(t *testing.T, root string) {
 		symlink(t, "/etc/passwd", filepath.Join(root, "jobs/bad/job.yaml"))
 	}},
 	{name: "symlink-loop", file: kust, want: "resources entry 'a.yaml': too many symbolic links at 'jobs/bad/a.yaml'", setup: func(t *testing.T, root string) {
@@ -74,19 +74,19 @@ var badUnits = []badUnit{
 		symlink(t, "b.yaml", filepath.Join(root, "jobs/bad/a.yaml"))
 		symlink(t, "a.yaml", filepath.Join(root, "jobs/bad/b.yaml"))
 	}},
-	{name: "huge-file", file: "jobs/bad/job.yaml", want: "file is too large: 67108958 bytes, more than the 16777216 a build reads", errIs: render.ErrTooLarge, setup: func(t *testing.T, root string) {
+	{name: "huge-file", file: "jobs/bad/job.yaml", want: "file is too large: 67108958 bytes, more than the 16777216 a build reads", errIs: build.ErrTooLarge, setup: func(t *testing.T, root string) {
 		writeFile(t, root, "jobs/bad/job.yaml", "apiVersion: sparkcd.io/v1alpha1\nkind: SparkJob\nmetadata: {name: huge}\nspec:\n  arguments: [\""+strings.Repeat("x", 64<<20)+"\"]\n")
 	}},
-	{name: "deeply-nested", file: "jobs/bad/job.yaml", want: "exceeded max depth of 10000", errIs: render.ErrKustomize, setup: func(t *testing.T, root string) {
+	{name: "deeply-nested", file: "jobs/bad/job.yaml", want: "exceeded max depth of 10000", errIs: build.ErrKustomize, setup: func(t *testing.T, root string) {
 		writeFile(t, root, "jobs/bad/job.yaml", "apiVersion: sparkcd.io/v1alpha1\nkind: SparkJob\nmetadata: {name: deep}\nspec: {arguments: "+strings.Repeat("[", 100_000)+strings.Repeat("]", 100_000)+"}\n")
 	}},
-	{name: "deeply-nested-mapping", file: "jobs/bad/job.yaml", want: "exceeded max depth of 10000", errIs: render.ErrKustomize, setup: func(t *testing.T, root string) {
+	{name: "deeply-nested-mapping", file: "jobs/bad/job.yaml", want: "exceeded max depth of 10000", errIs: build.ErrKustomize, setup: func(t *testing.T, root string) {
 		writeFile(t, root, "jobs/bad/job.yaml", "apiVersion: sparkcd.io/v1alpha1\nkind: SparkJob\nmetadata: {name: deep}\nspec: "+strings.Repeat("{a: ", 20_000)+"1"+strings.Repeat("}", 20_000)+"\n")
 	}},
-	{name: "invalid-utf8", file: "jobs/bad/job.yaml", want: "invalid leading UTF-8 octet", errIs: render.ErrKustomize, setup: func(t *testing.T, root string) {
+	{name: "invalid-utf8", file: "jobs/bad/job.yaml", want: "invalid leading UTF-8 octet", errIs: build.ErrKustomize, setup: func(t *testing.T, root string) {
 		writeFile(t, root, "jobs/bad/job.yaml", "apiVersion: sparkcd.io/v1alpha1\nkind: SparkJob\nmetadata: {name: \xff\xfe}\n")
 	}},
-	{name: "nul-bytes", file: "jobs/bad/job.yaml", want: "control characters are not allowed", errIs: render.ErrKustomize, setup: func(t *testing.T, root string) {
+	{name: "nul-bytes", file: "jobs/bad/job.yaml", want: "control characters are not allowed", errIs: build.ErrKustomize, setup: func(t *testing.T, root string) {
 		writeFile(t, root, "jobs/bad/job.yaml", "apiVersion: sparkcd.io/v1alpha1\nkind: SparkJob\nmetadata: {name: \"a\x00b\"}\n")
 	}},
 }
@@ -115,7 +115,7 @@ func TestBadUnits(t *testing.T) {
 			} else {
 				copyDir(t, filepath.Join("testdata/kustomize", tc.name), root, "jobs/bad")
 			}
-			out := build(t, root, nil)
+			out := buildAndJudge(t, root, nil)
 			assertGood(t, out)
 			if _, ok := out.jobs["stolen"]; ok {
 				t.Errorf("a job from outside the checkout was read")

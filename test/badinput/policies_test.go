@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sparkcd/sparkcd/cronjobs"
-	"github.com/sparkcd/sparkcd/internal/sparkconf"
+	"github.com/sparkcd/sparkcd/cronjobs/schedule"
 	"github.com/sparkcd/sparkcd/policies"
+	"github.com/sparkcd/sparkcd/render/sparkconf"
 )
 
 // good is a policy that loads, placed beside each bad one.
@@ -96,7 +96,7 @@ func TestBadPolicies(t *testing.T) {
 	}
 }
 
-// TestBadSchedules feeds cronjobs.ParseSchedule the schedules and time
+// TestBadSchedules feeds schedule.Parse the schedules and time
 // zones users get wrong.
 func TestBadSchedules(t *testing.T) {
 	tests := []struct{ schedule, tz, want string }{
@@ -113,7 +113,7 @@ func TestBadSchedules(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.schedule+"|"+tc.tz, func(t *testing.T) {
-			_, err := cronjobs.ParseSchedule(tc.schedule, tc.tz)
+			_, err := schedule.Parse(tc.schedule, tc.tz)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("ParseSchedule(%q, %q) = %v, want an error saying %q", tc.schedule, tc.tz, err, tc.want)
 			}

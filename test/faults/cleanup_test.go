@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -14,11 +15,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/cronjobs"
+	"github.com/sparkcd/sparkcd/cronjobs/cleanup"
 	"github.com/sparkcd/sparkcd/internal/testenv"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // The cleanup case: finished drivers in scope, and the shares of requests
@@ -123,13 +126,21 @@ func TestCleanupUnderThrottling(t *testing.T) {
 		outOfScope = append(outOfScope, createPod(t, e, nil, other, fmt.Sprintf("elsewhere%d-driver", i), v1alpha1.RoleDriver, true, podSucceeded))
 	}
 
+	// The job loop recorded the runs as they ended: its history holds the
+	// newest ten, and the cleanup may take the older ones it let go of.
+	recordRuns(t, e, job, inScope, cleanup.DefaultStatusHistoryLimit)
+	before := &v1alpha1.SparkJob{}
+	if err := e.Client.Get(ctx, client.ObjectKeyFromObject(job), before); err != nil {
+		t.Fatal(err)
+	}
+
 	inj := &faultInjector{rng: newRand(t), deletes: map[string]int{}}
 	cfg := rest.CopyConfig(e.Config)
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { inj.next = rt; return inj })
-	opts := cronjobs.DefaultCleanupOptions()
+	opts := cleanup.DefaultOptions()
 	opts.SucceededTTL, opts.FailedTTL = 0, 0
 	opts.Namespaces = []string{ns}
-	cleanup, stop, err := cronjobs.NewCleanupForConfig(cfg, opts)
+	cl, stop, err := cleanup.NewForConfig(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +149,7 @@ func TestCleanupUnderThrottling(t *testing.T) {
 	passes, deleted := 0, 0
 	for passes < cleanupPasses {
 		passes++
-		rep, err := cleanup.RunOnce(ctx)
+		rep, err := cl.RunOnce(ctx)
 		deleted += len(rep.Deleted)
 		t.Logf("pass %d: %d deleted, %d kept, %d errors %v", passes, len(rep.Deleted), rep.Kept, rep.Errors, err)
 		if remaining := existing(t, e, ns, inScope); len(remaining) == 0 {
@@ -179,8 +190,8 @@ func TestCleanupUnderThrottling(t *testing.T) {
 	if err := e.Client.Get(ctx, client.ObjectKeyFromObject(job), got); err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Status.History) == 0 {
-		t.Errorf("the deleted drivers' runs are not in the SparkJob's history")
+	if got.ResourceVersion != before.ResourceVersion {
+		t.Errorf("the cleanup wrote the SparkJob (resourceVersion %s, then %s): the job loop is the one writer of its history", before.ResourceVersion, got.ResourceVersion)
 	}
 	if deleted < len(inScope) {
 		t.Errorf("the reports name %d deleted drivers, want %d", deleted, len(inScope))
@@ -219,6 +230,35 @@ func createPod(t *testing.T, e *testenv.Env, job *v1alpha1.SparkJob, ns, name, r
 		return name
 	}
 	return ns + "/" + name
+}
+
+// recordRuns writes the runs of the named driver pods of job's namespace
+// into its status.history, newest first and bounded by limit, as the job
+// loop records runs when their drivers end.
+func recordRuns(t *testing.T, e *testenv.Env, job *v1alpha1.SparkJob, pods []string, limit int) {
+	t.Helper()
+	var runs []v1alpha1.RunStatus
+	for _, name := range pods {
+		pod := &corev1.Pod{}
+		if err := e.Client.Get(t.Context(), client.ObjectKey{Namespace: job.Namespace, Name: name}, pod); err != nil {
+			t.Fatal(err)
+		}
+		run := runid.FromPod(pod, &pod.CreationTimestamp)
+		runs = append(runs, *run)
+	}
+	sort.Slice(runs, func(i, j int) bool { return runid.Newer(&runs[i], &runs[j]) })
+	runs = runs[:min(limit, len(runs))]
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		got := &v1alpha1.SparkJob{}
+		if err := e.Client.Get(t.Context(), client.ObjectKeyFromObject(job), got); err != nil {
+			return err
+		}
+		got.Status.History = runs
+		return e.Client.Status().Update(t.Context(), got)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // existing returns those of the named pods of ns that still exist.

@@ -22,7 +22,7 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // jobTemplate is a SparkJob as a data engineer commits it; the last %s
@@ -218,8 +218,8 @@ func inspectRuns(ctx context.Context, e *testenv.Env, ns string) (runAudit, erro
 			a.incomplete = append(a.incomplete, fmt.Sprintf("run %s is still gated: %v", run, pod.Spec.SchedulingGates))
 		}
 		for _, dep := range []client.Object{
-			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: render.ConfigMapName(run)}},
-			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: render.ServiceName(run, pod.Labels[v1alpha1.LabelSparkAppSelector])}},
+			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: runid.ConfigMapName(run)}},
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: runid.ServiceName(run, pod.Labels[v1alpha1.LabelSparkAppSelector])}},
 		} {
 			kind := fmt.Sprintf("%T", dep)[len("*v1."):]
 			err := e.Client.Get(ctx, client.ObjectKeyFromObject(dep), dep)
@@ -386,7 +386,7 @@ func checkRuns(job *v1alpha1.SparkJob, drivers []string, w wantRuns) (string, in
 		switch {
 		case run.Phase == v1alpha1.RunSucceeded:
 			succeeded = append(succeeded, run.Name)
-		case run.Phase == v1alpha1.RunFailed && run.Reason == reconciler.RunReasonInterrupted && w.interrupted:
+		case run.Phase == v1alpha1.RunFailed && run.Reason == runid.ReasonInterrupted && w.interrupted:
 			interrupted++
 		default:
 			return fmt.Sprintf("run %s is %s (%s)", run.Name, run.Phase, run.Reason), 0

@@ -15,7 +15,7 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/gittest"
 	"github.com/sparkcd/sparkcd/internal/testenv"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // The kill case: 25 jobs, two commits, so 50 runs; five SIGKILLs.
@@ -137,7 +137,7 @@ func startKubelet(t *testing.T, e *testenv.Env, ns string) func() {
 						continue
 					}
 					cm := &corev1.ConfigMap{}
-					key := types.NamespacedName{Namespace: ns, Name: render.ConfigMapName(pod.Labels[v1alpha1.LabelRun])}
+					key := types.NamespacedName{Namespace: ns, Name: runid.ConfigMapName(pod.Labels[v1alpha1.LabelRun])}
 					if e.Client.Get(ctx, key, cm) != nil {
 						continue
 					}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/sparkcd/sparkcd/internal/gittest"
-	"github.com/sparkcd/sparkcd/render"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // The failover case: jobs ticking every minute together, a 4 s lease.
@@ -95,7 +95,7 @@ func TestLeaderFailoverDuringTicks(t *testing.T) {
 		}
 		var problems []string
 		for name, tick := range ticks {
-			want := render.ScheduledRunName(name, tick)
+			want := runid.ScheduledRunName(name, tick)
 			found := false
 			for _, run := range audit.runs[name] {
 				found = found || run == want

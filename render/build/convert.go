@@ -1,0 +1,288 @@
+package build
+
+import (
+	"fmt"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+)
+
+// The Spark Operator's defaults that differ from sparkcd's, applied when a
+// converted object leaves the field unset, so it behaves as it did.
+const (
+	operatorConcurrencyPolicy = v1alpha1.AllowConcurrent
+	operatorRunHistoryLimit   = int32(1)
+	operatorDefaultMaster     = "https://kubernetes.default.svc"
+)
+
+// converter turns Spark Operator objects into SparkJobs. A field sparkcd
+// cannot honour is a finding naming it: a warning when dropping it leaves
+// the job's behaviour as it was (metrics, ports, scheduler hints), an
+// error when the job would run differently (retries, GPUs, pod templates,
+// client mode).
+type converter struct {
+	prefix   string // "spec." or "spec.template."
+	findings []v1alpha1.Finding
+}
+
+func (c *converter) drop(sev v1alpha1.Severity, field, why string) {
+	c.findings = append(c.findings, v1alpha1.Finding{Severity: sev, Rule: RuleUnsupported, Field: c.prefix + field,
+		Message: fmt.Sprintf("'%s%s' is not supported by sparkcd and is ignored: %s", c.prefix, field, why)})
+}
+
+// convertSparkApplication converts a SparkApplication; it runs once per
+// distinct spec, as the operator runs it once.
+func convertSparkApplication(app *sparkApplication, findings []v1alpha1.Finding) (*v1alpha1.SparkJob, []v1alpha1.Finding) {
+	c := &converter{prefix: "spec.", findings: findings}
+	job := &v1alpha1.SparkJob{ObjectMeta: *app.ObjectMeta.DeepCopy(), Spec: c.spec(&app.Spec)}
+	return job, c.findings
+}
+
+// convertScheduledSparkApplication converts a ScheduledSparkApplication:
+// its template becomes the spec, its schedule sparkcd's schedule.
+func convertScheduledSparkApplication(app *scheduledSparkApplication, findings []v1alpha1.Finding) (*v1alpha1.SparkJob, []v1alpha1.Finding) {
+	c := &converter{prefix: "spec.template.", findings: findings}
+	s := &app.Spec
+	spec := c.spec(&s.Template)
+	spec.Schedule, spec.TimeZone, spec.Suspend = s.Schedule, s.TimeZone, s.Suspend
+	spec.ConcurrencyPolicy = v1alpha1.ConcurrencyPolicy(s.ConcurrencyPolicy)
+	if spec.ConcurrencyPolicy == "" {
+		spec.ConcurrencyPolicy = operatorConcurrencyPolicy
+	}
+	spec.SuccessfulRunHistoryLimit = orDefault(s.SuccessfulRunHistoryLimit, operatorRunHistoryLimit)
+	spec.FailedRunHistoryLimit = orDefault(s.FailedRunHistoryLimit, operatorRunHistoryLimit)
+	job := &v1alpha1.SparkJob{ObjectMeta: *app.ObjectMeta.DeepCopy(), Spec: spec}
+	return job, c.findings
+}
+
+func orDefault(v *int32, def int32) *int32 {
+	if v != nil {
+		return v
+	}
+	return &def
+}
+
+func (c *converter) spec(s *sparkApplicationSpec) v1alpha1.SparkJobSpec {
+	out := v1alpha1.SparkJobSpec{
+		Type:                 v1alpha1.SparkApplicationType(s.Type),
+		SparkVersion:         s.SparkVersion,
+		ProxyUser:            s.ProxyUser,
+		Image:                s.Image,
+		ImagePullPolicy:      s.ImagePullPolicy,
+		ImagePullSecrets:     s.ImagePullSecrets,
+		MainClass:            s.MainClass,
+		MainApplicationFile:  s.MainApplicationFile,
+		Arguments:            s.Arguments,
+		SparkConf:            s.SparkConf,
+		HadoopConf:           s.HadoopConf,
+		SparkConfigMap:       s.SparkConfigMap,
+		HadoopConfigMap:      s.HadoopConfigMap,
+		Volumes:              s.Volumes,
+		Deps:                 v1alpha1.Dependencies(s.Deps),
+		NodeSelector:         s.NodeSelector,
+		PythonVersion:        s.PythonVersion,
+		MemoryOverheadFactor: s.MemoryOverheadFactor,
+		TimeToLiveSeconds:    s.TimeToLiveSeconds,
+		Driver:               c.driver(&s.Driver),
+		Executor:             c.executor(&s.Executor),
+		SparkUIOptions:       c.sparkUI(s.SparkUIOptions),
+		DynamicAllocation:    dynamicAllocation(s.DynamicAllocation),
+	}
+	switch s.Mode {
+	case "", string(v1alpha1.ClusterMode):
+		out.Mode = v1alpha1.DeployMode(s.Mode)
+	default:
+		c.drop(v1alpha1.SeverityError, "mode", fmt.Sprintf("sparkcd runs drivers in cluster mode only, not '%s'", s.Mode))
+	}
+	if s.PythonVersion != nil && *s.PythonVersion == "2" {
+		c.drop(v1alpha1.SeverityError, "pythonVersion", "Spark 3 and later run Python 3 only")
+		out.PythonVersion = nil
+	}
+	c.restartPolicy(s)
+	if s.Monitoring != nil {
+		c.drop(v1alpha1.SeverityWarning, "monitoring", "the Prometheus JMX exporter is not set up; configure Spark's metrics in sparkConf")
+	}
+	if s.BatchScheduler != nil {
+		c.drop(v1alpha1.SeverityWarning, "batchScheduler", "pods use the default scheduler unless driver/executor schedulerName says otherwise")
+	}
+	if s.BatchSchedulerOptions != nil {
+		c.drop(v1alpha1.SeverityWarning, "batchSchedulerOptions", "there is no batch scheduler integration")
+	}
+	if len(s.DriverIngressOptions) > 0 {
+		c.drop(v1alpha1.SeverityWarning, "driverIngressOptions", "only the Spark UI is exposed (sparkUIOptions)")
+	}
+	return out
+}
+
+// restartPolicy: sparkcd never restarts a finished driver, which is the
+// operator's "Never". Asking for retries would change behaviour.
+func (c *converter) restartPolicy(s *sparkApplicationSpec) {
+	if rp := s.RestartPolicy; rp != nil {
+		switch rp.Type {
+		case "", "Never":
+			if rp.OnFailureRetries != nil || rp.OnSubmissionFailureRetries != nil ||
+				rp.OnFailureRetryInterval != nil || rp.OnSubmissionFailureRetryInterval != nil {
+				c.drop(v1alpha1.SeverityWarning, "restartPolicy", "retry settings have no effect with type 'Never'")
+			}
+		default:
+			c.drop(v1alpha1.SeverityError, "restartPolicy.type",
+				fmt.Sprintf("sparkcd never restarts a finished driver; '%s' would", rp.Type))
+		}
+	}
+	if s.FailureRetries != nil && *s.FailureRetries > 0 {
+		c.drop(v1alpha1.SeverityError, "failureRetries", "sparkcd never retries a failed run")
+	}
+	if s.RetryInterval != nil {
+		c.drop(v1alpha1.SeverityWarning, "retryInterval", "sparkcd never retries a failed run")
+	}
+}
+
+func (c *converter) podSpec(role string, p *operatorPodSpec) v1alpha1.SparkPodSpec {
+	out := v1alpha1.SparkPodSpec{
+		Cores:                         p.Cores,
+		CoreLimit:                     p.CoreLimit,
+		Memory:                        p.Memory,
+		MemoryOverhead:                p.MemoryOverhead,
+		Image:                         p.Image,
+		Env:                           envFrom(p.Env, p.EnvVars, p.EnvSecretKeyRefs),
+		EnvFrom:                       p.EnvFrom,
+		Labels:                        p.Labels,
+		Annotations:                   p.Annotations,
+		VolumeMounts:                  p.VolumeMounts,
+		Affinity:                      p.Affinity,
+		Tolerations:                   p.Tolerations,
+		PodSecurityContext:            p.PodSecurityContext,
+		SecurityContext:               p.SecurityContext,
+		SchedulerName:                 p.SchedulerName,
+		Sidecars:                      p.Sidecars,
+		InitContainers:                p.InitContainers,
+		HostNetwork:                   p.HostNetwork,
+		NodeSelector:                  p.NodeSelector,
+		DNSConfig:                     p.DNSConfig,
+		TerminationGracePeriodSeconds: p.TerminationGracePeriodSeconds,
+		ServiceAccount:                p.ServiceAccount,
+		HostAliases:                   p.HostAliases,
+		ShareProcessNamespace:         p.ShareProcessNamespace,
+		RuntimeClassName:              p.RuntimeClassName,
+	}
+	for _, cm := range p.ConfigMaps {
+		out.ConfigMaps = append(out.ConfigMaps, v1alpha1.NamePath{Name: cm.Name, Path: cm.Path})
+	}
+	for _, s := range p.Secrets {
+		out.Secrets = append(out.Secrets, v1alpha1.SecretInfo{Name: s.Name, Path: s.Path, Type: v1alpha1.SecretType(s.Type)})
+	}
+	if p.Template != nil {
+		c.drop(v1alpha1.SeverityError, role+".template", "pod templates are not merged; move what it sets into the driver/executor fields")
+	}
+	if p.GPU != nil {
+		c.drop(v1alpha1.SeverityError, role+".gpu", "the pods would get no GPU")
+	}
+	return out
+}
+
+func (c *converter) driver(d *operatorDriverSpec) v1alpha1.DriverSpec {
+	out := v1alpha1.DriverSpec{
+		SparkPodSpec:       c.podSpec("driver", &d.operatorPodSpec),
+		ServiceAnnotations: d.ServiceAnnotations,
+		ServiceLabels:      d.ServiceLabels,
+	}
+	out.CoreRequest, out.JavaOptions, out.Lifecycle, out.PriorityClassName = d.CoreRequest, d.JavaOptions, d.Lifecycle, d.PriorityClassName
+	if d.PodName != nil {
+		c.drop(v1alpha1.SeverityWarning, "driver.podName", "sparkcd names the driver pod '<run>-driver'")
+	}
+	if d.KubernetesMaster != nil && *d.KubernetesMaster != operatorDefaultMaster {
+		c.drop(v1alpha1.SeverityError, "driver.kubernetesMaster", "drivers always talk to the API server of their own cluster")
+	} else if d.KubernetesMaster != nil {
+		c.drop(v1alpha1.SeverityWarning, "driver.kubernetesMaster", "it is the default")
+	}
+	if len(d.Ports) > 0 {
+		c.drop(v1alpha1.SeverityWarning, "driver.ports", "extra container ports are not declared; the processes still listen")
+	}
+	return out
+}
+
+func (c *converter) executor(e *operatorExecutorSpec) v1alpha1.ExecutorSpec {
+	out := v1alpha1.ExecutorSpec{
+		SparkPodSpec:        c.podSpec("executor", &e.operatorPodSpec),
+		Instances:           e.Instances,
+		DeleteOnTermination: e.DeleteOnTermination,
+	}
+	out.CoreRequest, out.JavaOptions, out.Lifecycle, out.PriorityClassName = e.CoreRequest, e.JavaOptions, e.Lifecycle, e.PriorityClassName
+	if len(e.Ports) > 0 {
+		c.drop(v1alpha1.SeverityWarning, "executor.ports", "extra container ports are not declared; the processes still listen")
+	}
+	return out
+}
+
+func (c *converter) sparkUI(ui *operatorSparkUI) *v1alpha1.SparkUIConfiguration {
+	if ui == nil {
+		return nil
+	}
+	out := &v1alpha1.SparkUIConfiguration{
+		ServicePort:        ui.ServicePort,
+		ServicePortName:    ui.ServicePortName,
+		ServiceAnnotations: ui.ServiceAnnotations,
+		ServiceLabels:      ui.ServiceLabels,
+		IngressAnnotations: ui.IngressAnnotations,
+		IngressTLS:         ui.IngressTLS,
+	}
+	if ui.ServiceType != nil && *ui.ServiceType != string(corev1.ServiceTypeClusterIP) {
+		c.drop(v1alpha1.SeverityWarning, "sparkUIOptions.serviceType", "the driver service is headless; expose the UI with an Ingress (ingressHost)")
+	}
+	if ui.IngressURLFormat != "" {
+		c.drop(v1alpha1.SeverityWarning, "sparkUIOptions.ingressURLFormat", "set sparkUIOptions.ingressHost and ingressPath instead")
+	}
+	return out
+}
+
+// dynamicAllocation converts the operator's block. The operator turns
+// shuffle tracking on whenever dynamic allocation is on, unless told not to.
+func dynamicAllocation(d *operatorDynamicAllocation) *v1alpha1.DynamicAllocation {
+	if d == nil {
+		return nil
+	}
+	out := &v1alpha1.DynamicAllocation{
+		Enabled:                d.Enabled,
+		InitialExecutors:       d.InitialExecutors,
+		MinExecutors:           d.MinExecutors,
+		MaxExecutors:           d.MaxExecutors,
+		ShuffleTrackingEnabled: d.ShuffleTrackingEnabled,
+		ShuffleTrackingTimeout: d.ShuffleTrackingTimeout,
+	}
+	if d.Enabled != nil && *d.Enabled && out.ShuffleTrackingEnabled == nil {
+		on := true
+		out.ShuffleTrackingEnabled = &on
+	}
+	return out
+}
+
+// envFrom merges the deprecated envVars and envSecretKeyRefs maps into env,
+// sorted by name so the result does not depend on map order.
+func envFrom(env []corev1.EnvVar, vars map[string]string, refs map[string]operatorNameKey) []corev1.EnvVar {
+	out := append([]corev1.EnvVar(nil), env...)
+	names := make([]string, 0, len(vars))
+	for name := range vars {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		out = append(out, corev1.EnvVar{Name: name, Value: vars[name]})
+	}
+	names = names[:0]
+	for name := range refs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ref := refs[name]
+		out = append(out, corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name}, Key: ref.Key},
+		}})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}

@@ -1,0 +1,119 @@
+package runid
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+)
+
+// Name limits. Every name sparkcd derives from a job fits Kubernetes' limits
+// when the job's name is at most MaxJobNameLength characters:
+//
+//   - the run, "<job>-<suffix>", is at most MaxRunNameLength (47) characters,
+//     because it is also spark.kubernetes.executor.podNamePrefix, which Spark
+//     caps at 47 so "<prefix>-exec-<id>" stays a 63-character DNS label;
+//   - the driver pod "<run>-driver" (54), the service "<run>-driver-svc" (58)
+//     and the ConfigMap "<run>-conf" (52) are DNS-1035 labels of at most 63
+//     characters, so Spark's fallback service name is never needed;
+//   - the label values (job, run, spark.app.id) are at most 63 characters.
+const (
+	// MaxRunNameLength is the longest run name.
+	MaxRunNameLength = 47
+	// MaxRunSuffixLength is the longest run suffix: 8 hex characters of the
+	// spec hash, the schedule tick in minutes (8 digits until 2160), or a
+	// manual run's suffix.
+	MaxRunSuffixLength = 10
+	// MaxJobNameLength is the longest SparkJob name.
+	MaxJobNameLength = MaxRunNameLength - 1 - MaxRunSuffixLength
+	// MaxDNSLabelLength is Kubernetes' limit on a DNS label and a label value.
+	MaxDNSLabelLength = 63
+)
+
+// Name suffixes of a run's objects.
+const (
+	driverPodSuffix     = "-driver"
+	driverServiceSuffix = "-driver-svc"
+	configMapSuffix     = "-conf"
+	ingressSuffix       = "-ui"
+)
+
+// RunName returns the run name "<job>-<suffix>", a valid DNS-1035 label of
+// at most MaxRunNameLength characters: dots become dashes, and a job name too
+// long for the suffix is cut, so the same inputs always give the same name.
+func RunName(job, suffix string) string {
+	job = strings.ToLower(strings.ReplaceAll(job, ".", "-"))
+	suffix = strings.ToLower(suffix)
+	if len(suffix) > MaxRunSuffixLength {
+		suffix = suffix[:MaxRunSuffixLength]
+	}
+	room := MaxRunNameLength - 1 - len(suffix)
+	if len(job) > room {
+		job = job[:room]
+	}
+	job = strings.TrimRight(job, "-")
+	if job == "" || job[0] < 'a' || job[0] > 'z' {
+		job = "r" + job
+		if len(job) > room {
+			job = strings.TrimRight(job[:room], "-")
+		}
+	}
+	return job + "-" + suffix
+}
+
+// AppID returns the run's spark.app.id: "spark-" and 32 lowercase hex
+// characters derived from the namespace and the run name, so a retried
+// create is byte-identical.
+func AppID(namespace, runName string) string {
+	sum := sha256.Sum256([]byte(namespace + "/" + runName))
+	return "spark-" + hex.EncodeToString(sum[:16])
+}
+
+// OfflineRun returns the run a job without a schedule starts for a spec:
+// "<job>-<first 8 hex of SpecHash>", triggered by a commit at revision.
+func OfflineRun(job *v1alpha1.SparkJob, revision string) Identity {
+	hash := SpecHash(job)
+	name := RunName(job.Name, hash[:8])
+	return Identity{
+		Name:     name,
+		AppID:    AppID(job.Namespace, name),
+		Revision: revision,
+		Trigger:  v1alpha1.TriggerCommit,
+		SpecHash: hash,
+	}
+}
+
+// ScheduledRunName returns the run name of a schedule tick: the suffix is
+// the tick in Unix minutes, as Kubernetes CronJob names its Jobs, so every
+// replica and every retry agrees on it.
+func ScheduledRunName(job string, tick time.Time) string {
+	return RunName(job, strconv.FormatInt(tick.Unix()/60, 10))
+}
+
+// DriverPodName returns the driver pod's name, spark.kubernetes.driver.pod.name.
+func DriverPodName(run string) string { return run + driverPodSuffix }
+
+// ConfigMapName returns the name of the run's ConfigMap.
+func ConfigMapName(run string) string { return run + configMapSuffix }
+
+// IngressName returns the name of the run's UI Ingress.
+func IngressName(run string) string { return run + ingressSuffix }
+
+// ServiceName returns the headless driver service's name,
+// "<run>-driver-svc", or, past 63 characters, Spark's fallback form
+// "spark-<id>-driver-svc" with an id derived from the app id instead of
+// Spark's random one, so the name is deterministic.
+func ServiceName(run, appID string) string {
+	name := run + driverServiceSuffix
+	if len(name) <= MaxDNSLabelLength {
+		return name
+	}
+	id := strings.TrimPrefix(appID, "spark-")
+	if len(id) > 16 {
+		id = id[:16]
+	}
+	return "spark-" + id + driverServiceSuffix
+}
