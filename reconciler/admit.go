@@ -20,9 +20,9 @@ const maxFindingsInMessage = 5
 func (r *JobReconciler) admit(rc *reconciliation) error {
 	admitted := rc.job.DeepCopy()
 	admitted.Status = v1alpha1.SparkJobStatus{}
-	if r.opts.Admitter != nil {
+	if r.opts.Policies != nil {
 		var findings []v1alpha1.Finding
-		admitted, findings = r.opts.Admitter.Apply(admitted)
+		admitted, findings = r.opts.Policies.Apply(admitted)
 		if msg := errorFindings(findings); msg != "" {
 			return reconcile.TerminalError(fmt.Errorf("%w: %s", ErrPolicyViolation, msg))
 		}

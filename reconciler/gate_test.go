@@ -60,7 +60,7 @@ func TestInvalidSpecStalls(t *testing.T) {
 	assertConditions(t, fixed, metav1.ConditionUnknown, meta.ProgressingReason, true, false)
 }
 
-// rejecting is an Admitter that rejects jobs labelled reject=true and
+// rejecting is admission.Policies that rejects jobs labelled reject=true and
 // fills in the driver's cores elsewhere, as an AllocationPolicy would.
 type rejecting struct{}
 
@@ -85,7 +85,7 @@ func TestAdmitter(t *testing.T) {
 	t.Parallel()
 	e := env.Env(t)
 	ns := sparkNamespace(t, e)
-	startLoop(t, e, reconciler.JobOptions{Admitter: rejecting{}}, ns)
+	startLoop(t, e, reconciler.JobOptions{Policies: rejecting{}}, ns)
 	ctx := context.Background()
 
 	rejected := piJob(t, ns, "rejected", func(j *v1alpha1.SparkJob) { j.Labels = map[string]string{"reject": "true"} })

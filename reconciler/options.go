@@ -5,20 +5,13 @@ import (
 
 	"k8s.io/utils/clock"
 
+	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/render/materialize"
 )
 
 // FieldManager is the field manager of every write sparkcd makes.
 const FieldManager = v1alpha1.FieldManager
-
-// Admitter applies the platform's policies to a job before its spec hash is
-// computed: it returns the job with policy defaults filled in and the
-// findings; a finding of severity error keeps the job from running.
-// policies.Set implements it.
-type Admitter interface {
-	Apply(job *v1alpha1.SparkJob) (*v1alpha1.SparkJob, []v1alpha1.Finding)
-}
 
 // Scheduler decides when a scheduled job's runs are due; the job loop asks
 // it on every reconcile of a job with spec.schedule, and requeues the job
@@ -34,9 +27,9 @@ type Scheduler interface {
 
 // JobOptions configure the job loop.
 type JobOptions struct {
-	// Admitter applies the allocation policies; nil admits every job as it
-	// is.
-	Admitter Admitter
+	// Policies are the allocation policies every job is judged against
+	// before each run; nil judges without policies.
+	Policies admission.Policies
 	// Scheduler decides schedule ticks; nil leaves jobs with a schedule to
 	// manual runs only, and says so in their Ready condition.
 	Scheduler Scheduler

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sparkcd/sparkcd/admission"
 	"k8s.io/utils/clock"
 )
 
@@ -12,10 +13,10 @@ type SourceOptions struct {
 	// CacheDir holds one git cache per JobSource, in a subdirectory named
 	// after its namespace, name and UID. Required.
 	CacheDir string
-	// Admitter applies the allocation policies to every job before it is
-	// applied; a job with an error finding is not applied. nil admits
-	// every valid job.
-	Admitter Admitter
+	// Policies are the allocation policies every job is judged against
+	// before it is applied; a job with an error finding is not applied.
+	// nil judges without policies.
+	Policies admission.Policies
 	// DefaultInterval is the fetch interval of a JobSource without one.
 	DefaultInterval time.Duration
 	// Jitter spreads the fetches of sources with the same interval: each

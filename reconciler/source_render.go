@@ -111,9 +111,9 @@ func (r *SourceReconciler) judge(rs *renderedSource, j *build.Job, allowed []str
 	if j.Object != nil {
 		judged := j.Object.DeepCopy()
 		v1alpha1.SetDefaults(judged)
-		if r.opts.Admitter != nil {
+		if r.opts.Policies != nil {
 			var found []v1alpha1.Finding
-			judged, found = r.opts.Admitter.Apply(judged)
+			judged, found = r.opts.Policies.Apply(judged)
 			findings = append(findings, found...)
 		}
 		if judged != nil {

@@ -176,7 +176,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 		}
 		// Both loops judge a job with the same policies: the source loop
 		// before it applies it, the job loop before each run.
-		jopts.Admitter, sopts.Admitter = set, set
+		jopts.Policies, sopts.Policies = set, set
 	}
 	if _, err := reconciler.NewJobReconciler(mgr, jopts); err != nil {
 		return nil, err
