@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 
@@ -14,27 +15,29 @@ import (
 // maxFindingsInMessage bounds how many findings a condition message lists.
 const maxFindingsInMessage = 5
 
-// admit applies the policies and validation to the job and computes the
-// spec hash of what a run would start with. A job with errors is a terminal
-// error: it is Stalled, and retried only when it changes.
+// admit judges the job with admission, as the source loop and `sparkcd
+// check` do, and computes the spec hash of what a run would start with. A
+// job with errors is a terminal error: it is Stalled, and retried only when
+// it (or the policies) change. A policy's error is a PolicyViolation, any
+// other an InvalidSpec.
 func (r *JobReconciler) admit(rc *reconciliation) error {
-	admitted := rc.job.DeepCopy()
-	admitted.Status = v1alpha1.SparkJobStatus{}
-	if r.opts.Policies != nil {
-		var findings []v1alpha1.Finding
-		admitted, findings = r.opts.Policies.Apply(admitted)
-		if msg := errorFindings(findings); msg != "" {
-			return reconcile.TerminalError(fmt.Errorf("%w: %s", ErrPolicyViolation, msg))
-		}
-		if admitted == nil {
-			return reconcile.TerminalError(fmt.Errorf("%w: the policies returned no job", ErrPolicyViolation))
+	v := admission.Job(rc.job, admission.Options{Policies: r.opts.Policies, Materialize: r.opts.Materialize})
+	var byPolicy, other []v1alpha1.Finding
+	for _, f := range v.Findings {
+		if f.Policy != "" {
+			byPolicy = append(byPolicy, f)
+		} else {
+			other = append(other, f)
 		}
 	}
-	if msg := errorFindings(admission.Validate(admitted)); msg != "" {
-		return reconcile.TerminalError(fmt.Errorf("%w: %s", ErrInvalidSpec, msg))
+	if msg := errorFindings(byPolicy); msg != "" {
+		return reconcile.TerminalError(fmt.Errorf("%w: %s", ErrPolicyViolation, msg))
 	}
-	rc.admitted = admitted
-	rc.hash = runid.SpecHash(admitted)
+	if msg := errorFindings(other); msg != "" || v.Job == nil {
+		return reconcile.TerminalError(fmt.Errorf("%w: %s", ErrInvalidSpec, cmp.Or(msg, "the job could not be judged")))
+	}
+	rc.admitted = v.Job
+	rc.hash = runid.SpecHash(v.Job)
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,17 +14,14 @@ import (
 	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/render/build"
+	"github.com/sparkcd/sparkcd/render/materialize"
 )
 
-// Rules of the findings the source loop adds to render's and the policies'.
+// Rules of the findings the source loop reports; admission owns them.
 const (
-	// RuleTargetNamespace: the job lands outside spec.targetNamespaces.
-	RuleTargetNamespace = "target-namespace"
-	// RuleOwnedByAnotherSource: another JobSource applied a SparkJob of
-	// that namespace and name first.
-	RuleOwnedByAnotherSource = "owned-by-another-source"
-	// RuleBuildFailed: a unit of a glob path could not be built.
-	RuleBuildFailed = "build-failed"
+	RuleTargetNamespace      = admission.RuleTargetNamespace
+	RuleOwnedByAnotherSource = admission.RuleOwnedByAnotherSource
+	RuleBuildFailed          = admission.RuleBuildFailed
 )
 
 // renderedSource is what one revision of a source yields.
@@ -104,32 +100,15 @@ func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation,
 	return rs, nil
 }
 
-// judge decodes, defaults, checks and places one job into rs.
+// judge runs admission on one built job, as `sparkcd check` does, and
+// places it into rs: applied when admitted, else rejected with its errors.
 func (r *SourceReconciler) judge(rs *renderedSource, j *build.Job, allowed []string, src *v1alpha1.JobSource) {
 	key := types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
-	findings := slices.Clone(j.Findings)
-	if j.Object != nil {
-		judged := j.Object.DeepCopy()
-		v1alpha1.SetDefaults(judged)
-		if r.opts.Policies != nil {
-			var found []v1alpha1.Finding
-			judged, found = r.opts.Policies.Apply(judged)
-			findings = append(findings, found...)
-		}
-		if judged != nil {
-			findings = append(findings, admission.Validate(judged)...)
-		}
+	v := admission.Built(j, admission.Options{Policies: r.opts.Policies, Targets: allowed, Materialize: materialize.DefaultOptions()})
+	if len(v.Findings) > 0 {
+		rs.findings = append(rs.findings, v1alpha1.JobFindings{ObjectRef: v1alpha1.ObjectRef{Namespace: key.Namespace, Name: key.Name}, Source: j.Origin.File, Findings: v.Findings})
 	}
-	if !slices.Contains(allowed, j.Namespace) {
-		findings = append(findings, v1alpha1.Finding{
-			Severity: v1alpha1.SeverityError, Rule: RuleTargetNamespace, Field: "metadata.namespace",
-			Message: fmt.Sprintf("namespace '%s' is not one of the source's target namespaces ('%s')", j.Namespace, strings.Join(allowed, "', '")),
-		})
-	}
-	if len(findings) > 0 {
-		rs.findings = append(rs.findings, v1alpha1.JobFindings{ObjectRef: v1alpha1.ObjectRef{Namespace: key.Namespace, Name: key.Name}, Source: j.Origin.File, Findings: findings})
-	}
-	if msg := errorFindings(findings); msg != "" || j.Object == nil {
+	if msg := errorFindings(v.Findings); msg != "" || j.Object == nil {
 		if msg == "" {
 			msg = "the job could not be decoded"
 		}

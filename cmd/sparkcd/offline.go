@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -162,8 +164,12 @@ selects it, with each job's resource envelope. Exits 1 when any finding is an
 error, 2 when PATH cannot be read or built.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains(review.Formats, output) {
+				return inputError((&review.Report{}).Write(io.Discard, output))
+			}
 			report, err := f.review(cmd, args[0])
 			if err != nil {
+				_ = review.WriteInputError(cmd.OutOrStdout(), output, err)
 				return err
 			}
 			if err := report.Write(cmd.OutOrStdout(), output); err != nil {

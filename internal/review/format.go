@@ -47,9 +47,25 @@ type jsonJob struct {
 	Envelope  *policies.Envelope `json:"envelope,omitempty"`
 }
 
+// jsonReport is the document `check -o json` prints. Error is set, and Jobs
+// empty, when the input could not be read or built (exit code 2).
 type jsonReport struct {
 	Jobs    []jsonJob `json:"jobs"`
 	Summary Summary   `json:"summary"`
+	Error   string    `json:"error,omitempty"`
+}
+
+// WriteInputError reports input that could not be read or built in the
+// given format: JSON output stays a report document (with its error), so a
+// CI step that parses it never reads an empty file; the other formats print
+// nothing, and the caller prints the error.
+func WriteInputError(w io.Writer, format string, err error) error {
+	if format != "json" {
+		return nil
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(jsonReport{Jobs: []jsonJob{}, Error: err.Error()})
 }
 
 func (r *Report) writeJSON(w io.Writer) error {
@@ -75,7 +91,11 @@ func (r *Report) writeText(w io.Writer) error {
 		case j.Warnings() > 0:
 			status = "warn"
 		}
-		fmt.Fprintf(w, "%-4s %s/%s  (%s)\n", status, j.Namespace, j.Name, j.Source)
+		if j.Name == "" {
+			fmt.Fprintf(w, "%-4s %s  (did not build)\n", status, j.Source)
+		} else {
+			fmt.Fprintf(w, "%-4s %s/%s  (%s)\n", status, j.Namespace, j.Name, j.Source)
+		}
 		for _, f := range j.Findings {
 			policy := ""
 			if f.Policy != "" {

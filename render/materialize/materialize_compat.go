@@ -2,7 +2,6 @@ package materialize
 
 import (
 	"cmp"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,19 +135,19 @@ func (m *materializer) driverResourceLimits() (corev1.ResourceList, error) {
 		prefix := driverResourcePrefix + name + "."
 		amount, ok := m.props[prefix+"amount"]
 		if !ok {
-			return nil, fmt.Errorf("job '%s' requests driver resource '%s' without '%samount'", m.job.Name, name, prefix)
+			return nil, confErrorf(prefix+"amount", "job '%s' requests driver resource '%s' without '%samount'", m.job.Name, name, prefix)
 		}
 		n, err := strconv.ParseInt(strings.TrimSpace(amount), 10, 64)
 		if err != nil || n < 0 {
-			return nil, fmt.Errorf("'%samount' must be a whole number, found '%s'", prefix, amount)
+			return nil, confErrorf(prefix+"amount", "'%samount' must be a whole number, found '%s'", prefix, amount)
 		}
 		vendor := strings.TrimSpace(m.props[prefix+"vendor"])
 		if vendor == "" {
-			return nil, fmt.Errorf("job '%s' requests driver resource '%s' without '%svendor': Kubernetes needs the device plugin's domain, such as 'nvidia.com'", m.job.Name, name, prefix)
+			return nil, confErrorf(prefix+"vendor", "job '%s' requests driver resource '%s' without '%svendor': Kubernetes needs the device plugin's domain, such as 'nvidia.com'", m.job.Name, name, prefix)
 		}
 		key := corev1.ResourceName(vendor + "/" + name)
 		if errs := validation.IsQualifiedName(string(key)); len(errs) > 0 {
-			return nil, fmt.Errorf("driver resource '%s' of vendor '%s' is no resource name: %s", name, vendor, strings.Join(errs, "; "))
+			return nil, confErrorf(prefix+"vendor", "driver resource '%s' of vendor '%s' is no resource name: %s", name, vendor, strings.Join(errs, "; "))
 		}
 		if n > 0 {
 			out[key] = *resource.NewQuantity(n, resource.DecimalSI)
@@ -169,13 +168,13 @@ func (m *materializer) serviceIPFamilies() (*corev1.IPFamilyPolicy, []corev1.IPF
 	switch corev1.IPFamilyPolicy(policy) {
 	case corev1.IPFamilyPolicySingleStack, corev1.IPFamilyPolicyPreferDualStack, corev1.IPFamilyPolicyRequireDualStack:
 	default:
-		return nil, nil, fmt.Errorf("'%s' must be SingleStack, PreferDualStack or RequireDualStack, found '%s'", keyServiceIPFamilyPolicy, policy)
+		return nil, nil, confErrorf(keyServiceIPFamilyPolicy, "'%s' must be SingleStack, PreferDualStack or RequireDualStack, found '%s'", keyServiceIPFamilyPolicy, policy)
 	}
 	list := cmp.Or(strings.TrimSpace(m.props[keyServiceIPFamilies]), defaultServiceIPFamilies)
 	switch list {
 	case "IPv4", "IPv6", "IPv4,IPv6", "IPv6,IPv4":
 	default:
-		return nil, nil, fmt.Errorf("'%s' must be IPv4, IPv6, IPv4,IPv6 or IPv6,IPv4, found '%s'", keyServiceIPFamilies, list)
+		return nil, nil, confErrorf(keyServiceIPFamilies, "'%s' must be IPv4, IPv6, IPv4,IPv6 or IPv6,IPv4, found '%s'", keyServiceIPFamilies, list)
 	}
 	var families []corev1.IPFamily
 	for _, f := range strings.Split(list, ",") {

@@ -48,7 +48,7 @@ func (m *materializer) intProperty(key string, def int32) (int32, error) {
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
 	if err != nil || n < 1 || n > 65535 {
-		return 0, fmt.Errorf("'%s' must be a port number, found '%s'", key, v)
+		return 0, confErrorf(key, "'%s' must be a port number, found '%s'", key, v)
 	}
 	return int32(n), nil
 }

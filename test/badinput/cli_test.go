@@ -45,7 +45,11 @@ func TestCLIExitCodes(t *testing.T) {
 		{name: "check good", args: []string{"check", "jobs/good-a"}, code: 0, stdout: []string{"ok   default/good-a"}},
 		{name: "malformed YAML", args: []string{"check", "broken/one"}, code: 2,
 			stderr: []string{"'broken/one/job.yaml'", "line 6: found character that cannot start any token"}},
-		{name: "glob with one broken unit", args: []string{"check", "broken/*"}, code: 2,
+		// As the source loop does, the unit that does not build is a
+		// finding and the others are judged all the same.
+		{name: "glob with one broken unit", args: []string{"check", "broken/*"}, code: 1,
+			stdout: []string{"FAIL broken/one/job.yaml", "build-failed", "'broken/one/job.yaml' (building 'broken/one')", "ok   default/two"}},
+		{name: "glob with every unit broken", args: []string{"check", "broken/o*"}, code: 2,
 			stderr: []string{"'broken/one/job.yaml' (building 'broken/one')"}, notInAny: []string{"broken/two"}},
 		{name: "yaml bomb", args: []string{"render", "bomb"}, code: 2,
 			stderr: []string{"'bomb/job.yaml'", "excessive YAML aliasing"}},

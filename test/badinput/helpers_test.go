@@ -13,6 +13,7 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/policies"
 	"github.com/sparkcd/sparkcd/render/build"
+	"github.com/sparkcd/sparkcd/render/materialize"
 )
 
 // goodJob is a job every check admits.
@@ -92,8 +93,8 @@ type outcome struct {
 	messages map[string]string
 }
 
-// buildAndJudge builds "jobs/*" below root and judges every job as the source loop
-// does: defaults, the policies, then validation.
+// buildAndJudge builds "jobs/*" below root and judges every job with
+// admission, the one judge of check, render, diff and both loops.
 func buildAndJudge(t testing.TB, root string, set *policies.Set) outcome {
 	t.Helper()
 	res, err := build.Build(t.Context(), root, "jobs/*", build.DefaultBuildOptions())
@@ -101,21 +102,13 @@ func buildAndJudge(t testing.TB, root string, set *policies.Set) outcome {
 		t.Fatalf("build: %v", err)
 	}
 	out := outcome{errors: res.Errors, jobs: map[string][]string{}, messages: map[string]string{}}
+	opts := admission.Options{Materialize: materialize.DefaultOptions()}
+	if set != nil {
+		opts.Policies = set
+	}
 	for i := range res.Jobs {
 		j := &res.Jobs[i]
-		findings := append([]v1alpha1.Finding(nil), j.Findings...)
-		if j.Object != nil {
-			job := j.Object.DeepCopy()
-			v1alpha1.SetDefaults(job)
-			if set != nil {
-				var found []v1alpha1.Finding
-				job, found = set.Apply(job)
-				findings = append(findings, found...)
-			}
-			if job != nil {
-				findings = append(findings, admission.Validate(job)...)
-			}
-		}
+		findings := admission.Built(j, opts).Findings
 		key := j.Name
 		if key == "" {
 			key = "(unnamed)"
