@@ -37,12 +37,22 @@ var driverNeeds = []authorizationv1.ResourceAttributes{
 // account exists and may run executors, and remembers the answers for a
 // while: a missing account or missing RBAC becomes a condition that says
 // so, not a driver pod that is refused or fails later.
+//
+// A denial is forgotten as soon as the RBAC in its namespace changes, and
+// the jobs told to wait are woken (access_watch.go), so a RoleBinding made
+// a moment after the job is noticed at once, not when the denial expires.
 type accessReview struct {
 	client  client.Client
 	review  bool
 	clock   clock.PassiveClock
 	mu      sync.Mutex
 	answers map[types.NamespacedName]accessAnswer
+	// waiters are the jobs that may not start until their driver's
+	// service account (the value) exists and may run executors.
+	waiters map[types.NamespacedName]string
+	// changes are the RBAC changes seen, per namespace; "" holds the
+	// cluster-scoped ones, which reach every namespace.
+	changes map[string]rbacChange
 	// flight makes the jobs of one namespace, reconciled together, share
 	// one review.
 	flight singleflight.Group
@@ -54,59 +64,80 @@ type accessAnswer struct {
 }
 
 func newAccessReview(c client.Client, review bool, clk clock.PassiveClock) *accessReview {
-	return &accessReview{client: c, review: review, clock: clk, answers: map[types.NamespacedName]accessAnswer{}}
+	return &accessReview{
+		client: c, review: review, clock: clk,
+		answers: map[types.NamespacedName]accessAnswer{},
+		waiters: map[types.NamespacedName]string{},
+		changes: map[string]rbacChange{},
+	}
 }
 
-// check returns why a run with this service account cannot start yet, or
-// nil when it can.
-func (a *accessReview) check(ctx context.Context, namespace, serviceAccount string) (*waiting, error) {
-	key := types.NamespacedName{Namespace: namespace, Name: serviceAccount}
+// check returns why a run of job with this service account cannot start
+// yet, or nil when it can. The job is counted among the waiters before
+// anything is read, and taken off only when it may start: a service
+// account or RBAC change that lands while check runs then wakes it again.
+func (a *accessReview) check(ctx context.Context, obj client.Object, serviceAccount string) (*waiting, error) {
+	job := client.ObjectKeyFromObject(obj)
+	a.wait(job, serviceAccount)
+	key := types.NamespacedName{Namespace: job.Namespace, Name: serviceAccount}
 	sa := &metav1.PartialObjectMetadata{}
 	sa.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ServiceAccount"))
 	if err := a.client.Get(ctx, key, sa); err != nil {
 		if apierrors.IsNotFound(err) {
 			return &waiting{
 				reason:  ReasonServiceAccountNotFound,
-				message: fmt.Sprintf("the driver's service account '%s' does not exist in namespace '%s'", serviceAccount, namespace),
+				message: fmt.Sprintf("the driver's service account '%s' does not exist in namespace '%s'", serviceAccount, job.Namespace),
 			}, nil
 		}
 		return nil, fmt.Errorf("unable to get service account '%s': %w", key, err)
 	}
 	if !a.review {
+		a.done(job)
 		return nil, nil
 	}
-	denied, err := a.denied(ctx, key)
-	if err != nil || denied == nil {
+	ans, err := a.denied(ctx, key)
+	if err != nil {
 		return nil, err
+	}
+	if ans.denied == nil {
+		a.done(job)
+		return nil, nil
 	}
 	return &waiting{
 		reason: ReasonDriverForbidden,
 		message: fmt.Sprintf("the driver's service account '%s' may not %s %s in namespace '%s': bind it to a Role that allows what the Spark driver does (create, watch and delete pods, create configmaps)",
-			serviceAccount, denied.Verb, denied.Resource, namespace),
-		retry: deniedTTL,
+			serviceAccount, ans.denied.Verb, ans.denied.Resource, job.Namespace),
+		// Until the answer expires; an RBAC change wakes the job sooner.
+		retry: max(ans.expires.Sub(a.clock.Now()), rbacRecheck),
 	}, nil
 }
 
 // denied returns the first thing the service account may not do, from
 // SubjectAccessReviews or the remembered answer.
-func (a *accessReview) denied(ctx context.Context, sa types.NamespacedName) (*authorizationv1.ResourceAttributes, error) {
+func (a *accessReview) denied(ctx context.Context, sa types.NamespacedName) (accessAnswer, error) {
 	now := a.clock.Now()
 	a.mu.Lock()
 	ans, ok := a.answers[sa]
 	a.mu.Unlock()
 	if ok && now.Before(ans.expires) {
-		return ans.denied, nil
+		return ans, nil
 	}
 	v, err, _ := a.flight.Do(sa.String(), func() (any, error) { return a.review1(ctx, sa, now) })
 	if err != nil {
-		return nil, err
+		return accessAnswer{}, err
 	}
-	return v.(*authorizationv1.ResourceAttributes), nil
+	return v.(accessAnswer), nil
 }
 
 // review1 asks the API server, with one SubjectAccessReview per need, and
-// remembers the answer.
-func (a *accessReview) review1(ctx context.Context, sa types.NamespacedName, now time.Time) (*authorizationv1.ResourceAttributes, error) {
+// remembers the answer. A denial is remembered for deniedTTL, but only
+// briefly when the namespace's RBAC changed a moment ago (the API server
+// that answered may not have seen the change yet), and not at all when it
+// changed during the review.
+func (a *accessReview) review1(ctx context.Context, sa types.NamespacedName, now time.Time) (accessAnswer, error) {
+	a.mu.Lock()
+	before := a.changesOf(sa.Namespace)
+	a.mu.Unlock()
 	ans := accessAnswer{expires: now.Add(allowedTTL)}
 	for _, need := range driverNeeds {
 		attrs := need
@@ -117,7 +148,7 @@ func (a *accessReview) review1(ctx context.Context, sa types.NamespacedName, now
 			ResourceAttributes: &attrs,
 		}}
 		if err := a.client.Create(ctx, sar); err != nil {
-			return nil, fmt.Errorf("unable to review the access of service account '%s': %w", sa, err)
+			return accessAnswer{}, fmt.Errorf("unable to review the access of service account '%s': %w", sa, err)
 		}
 		if !sar.Status.Allowed {
 			ans = accessAnswer{denied: &attrs, expires: now.Add(deniedTTL)}
@@ -125,7 +156,16 @@ func (a *accessReview) review1(ctx context.Context, sa types.NamespacedName, now
 		}
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	after := a.changesOf(sa.Namespace)
+	switch {
+	case ans.denied == nil:
+	case after.count != before.count:
+		ans.expires = now
+		return ans, nil
+	case now.Sub(after.at) < rbacSettle:
+		ans.expires = now.Add(rbacRecheck)
+	}
 	a.answers[sa] = ans
-	a.mu.Unlock()
-	return ans.denied, nil
+	return ans, nil
 }

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
@@ -24,8 +23,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
-
-	"github.com/fluxcd/pkg/apis/meta"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
@@ -55,8 +52,8 @@ type JobReconciler struct {
 }
 
 // NewJobReconciler adds the job loop to mgr: informers on SparkJobs, on the
-// pods sparkcd manages and on ServiceAccounts' metadata, feeding a
-// rate-limited work queue.
+// pods sparkcd manages and on the metadata of ServiceAccounts and RBAC
+// objects, feeding a rate-limited work queue.
 func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, error) {
 	opts = opts.withDefaults()
 	c := client.WithFieldOwner(mgr.GetClient(), FieldManager)
@@ -74,18 +71,19 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, indexExecutorApp, executorApp); err != nil {
 		return nil, fmt.Errorf("unable to index executor pods: %w", err)
 	}
-	err := builder.ControllerManagedBy(mgr).
+	b := builder.ControllerManagedBy(mgr).
 		Named("sparkjob").
 		// Status writes, sparkcd's own, change neither.
 		For(&v1alpha1.SparkJob{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToJob), builder.WithPredicates(notDriverCreate())).
-		WatchesMetadata(&corev1.ServiceAccount{}, handler.EnqueueRequestsFromMapFunc(r.serviceAccountToJobs)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](minRetryDelay, maxRetryDelay),
-		}).
-		Complete(r)
+		})
+	// ServiceAccount and RBAC changes wake the jobs waiting for their
+	// driver's access (access_watch.go).
+	err := r.access.watch(b).Complete(r)
 	if err != nil {
 		return nil, fmt.Errorf("unable to build the job loop: %w", err)
 	}
@@ -101,6 +99,7 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	if err := r.client.Get(ctx, req.NamespacedName, job); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetJob(req.Namespace, req.Name)
+			r.access.done(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("unable to get SparkJob '%s': %w", req.NamespacedName, err)
@@ -236,24 +235,6 @@ func notDriverCreate() predicate.Predicate {
 	return predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool {
 		return e.Object.GetLabels()[v1alpha1.LabelSparkRole] != v1alpha1.RoleDriver
 	}}
-}
-
-// serviceAccountToJobs wakes the jobs of a namespace that wait for a
-// missing driver service account, when a service account appears.
-func (r *JobReconciler) serviceAccountToJobs(ctx context.Context, obj client.Object) []reconcile.Request {
-	jobs := &v1alpha1.SparkJobList{}
-	if err := r.client.List(ctx, jobs, client.InNamespace(obj.GetNamespace())); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "unable to list SparkJobs", "namespace", obj.GetNamespace())
-		return nil
-	}
-	var reqs []reconcile.Request
-	for i := range jobs.Items {
-		ready := apimeta.FindStatusCondition(jobs.Items[i].Status.Conditions, meta.ReadyCondition)
-		if ready != nil && ready.Reason == ReasonServiceAccountNotFound {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&jobs.Items[i])})
-		}
-	}
-	return reqs
 }
 
 // isTerminal reports whether err stops retries until the job changes.

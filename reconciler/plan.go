@@ -190,7 +190,7 @@ func (r *JobReconciler) gate(ctx context.Context, rc *reconciliation, p *planned
 	if sa == "" {
 		sa = "default"
 	}
-	w, err := r.access.check(ctx, rc.job.Namespace, sa)
+	w, err := r.access.check(ctx, rc.job, sa)
 	if err != nil {
 		return err
 	}
