@@ -240,3 +240,32 @@ func TestSourceDeleteRetry(t *testing.T) {
 		t.Errorf("running driver owners %v", pod.OwnerReferences)
 	}
 }
+
+// TestSourceDeleteNamespace deletes the namespace of a JobSource with
+// spec.prune whose SparkJob, in another namespace, the API server refuses
+// to delete: the namespace deletion is not held up by the finalizer, and
+// the SparkJob left behind keeps the label to find it by.
+func TestSourceDeleteNamespace(t *testing.T) {
+	e := env.Env(t)
+	home, target := e.Namespace(t), sparkNamespace(t, e)
+	repo := gittest.NewRepo(t)
+	repo.WriteFile(t, "jobs/a.yaml", strings.Replace(jobYAML(t, "a"), "metadata:\n", "metadata:\n  namespace: "+target+"\n", 1))
+	commit := repo.CommitAndPush(t, "a job in the target namespace")
+	srv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
+	startSourceLoop(t, e, reconciler.SourceOptions{}, home, target)
+	newSource(t, e, home, "jobs", srv.URL(""), func(s *v1alpha1.JobSource) { s.Spec.TargetNamespaces = []string{target} })
+	waitSource(t, e, home, "jobs", "Ready with the finalizer", func(s *v1alpha1.JobSource) bool {
+		return sourceReady(s, metav1.ConditionTrue, meta.SucceededReason, commit) && slices.Contains(s.Finalizers, reconciler.SourceFinalizer)
+	})
+	denySparkJobDeletes(t, e, target, "a")
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: home}}
+	if err := e.Client.Delete(t.Context(), ns); err != nil {
+		t.Fatal(err)
+	}
+	f := &deleteFixture{e: e, ns: home}
+	f.waitGone(t, "namespace "+home, ns)
+	job := getJob(t, e, target, "a")
+	if !job.DeletionTimestamp.IsZero() || job.Annotations[reconciler.AnnotationSource] != home+"/jobs" || job.Labels[v1alpha1.LabelSource] != home+".jobs" {
+		t.Errorf("SparkJob a: deleting %v, labels %v, annotations %v", job.DeletionTimestamp, job.Labels, job.Annotations)
+	}
+}
