@@ -78,8 +78,9 @@ func NewSourceReconciler(mgr manager.Manager, opts SourceOptions) (*SourceReconc
 	return r, nil
 }
 
-// Reconcile handles the gates of one JobSource — gone, being deleted,
-// suspended — and patches its status once, at the end, when it changed.
+// Reconcile handles the gates of one JobSource — gone, being deleted
+// (finalize), suspended — puts the finalizer on it, and patches its status
+// once, at the end, when it changed.
 func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	start := time.Now()
 	log := ctrl.LoggerFrom(ctx)
@@ -91,9 +92,12 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 		}
 		return ctrl.Result{}, fmt.Errorf("unable to get JobSource '%s': %w", req.NamespacedName, err)
 	}
+	// Deletion: see source_finalize.go.
 	if !src.DeletionTimestamp.IsZero() {
-		r.forget(req.NamespacedName)
-		return ctrl.Result{}, nil
+		return r.finalize(ctx, src)
+	}
+	if err := r.addFinalizer(ctx, src); err != nil {
+		return ctrl.Result{}, err
 	}
 	sc := newSourceReconciliation(src, r.opts.Clock.Now())
 	r.limiter.setInterval(req, r.interval(src))
