@@ -81,6 +81,12 @@ func TestLoopsUnderDeployedRBAC(t *testing.T) {
 			exercise: exerciseSourceLoop,
 		},
 		{
+			// With the job loop, which judges with the policy loop's store.
+			name:     "policy loop",
+			add:      addPolicyLoop,
+			exercise: exercisePolicyLoop,
+		},
+		{
 			// serve's in-process cleanup, with the job loop.
 			name:     "cleanup",
 			add:      addJobLoopAndCleanup,

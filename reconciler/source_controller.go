@@ -67,6 +67,7 @@ func NewSourceReconciler(mgr manager.Manager, opts SourceOptions) (*SourceReconc
 		Named("jobsource").
 		For(&v1alpha1.JobSource{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, reconcileRequested{}))).
+		WatchesRawSource(onPolicyChange(opts.Policies, r.allSources)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 			RateLimiter:             r.limiter,

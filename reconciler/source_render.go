@@ -28,6 +28,7 @@ const (
 type renderedSource struct {
 	revision   string
 	generation int64
+	policies   string // the version of the policies that judged it
 	// jobs are the admitted jobs, to apply.
 	jobs []desiredJob
 	// rejected are the jobs that are not applied, with why.
@@ -59,7 +60,7 @@ type rejectedJob struct {
 // nothing: the cluster is left as it is.
 func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation, st *sourceState, dir string) (*renderedSource, error) {
 	src := sc.src
-	if rs := st.rendered; rs != nil && rs.revision == sc.revision && rs.generation == src.Generation {
+	if rs := st.rendered; rs != nil && rs.revision == sc.revision && rs.generation == src.Generation && rs.policies == admission.VersionOf(r.opts.Policies) {
 		sc.findings = rs.findings
 		return rs, nil
 	}
@@ -82,7 +83,7 @@ func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation,
 		sc.buildFailed = fmt.Sprintf("unable to build '%s' at revision %s: %v", path, sc.revision, err)
 		return nil, nil
 	}
-	rs := &renderedSource{revision: sc.revision, generation: src.Generation}
+	rs := &renderedSource{revision: sc.revision, generation: src.Generation, policies: admission.VersionOf(r.opts.Policies)}
 	for _, be := range res.Errors {
 		rs.findings = append(rs.findings, v1alpha1.JobFindings{Source: be.File, Findings: []v1alpha1.Finding{{
 			Severity: v1alpha1.SeverityError, Rule: RuleBuildFailed, Message: be.Error(),

@@ -142,9 +142,25 @@ type AllocationPolicySpec struct {
 	Rules *PolicyRules `json:"rules,omitempty"`
 }
 
+// AllocationPolicyStatus is what sparkcd made of a policy in the cluster.
+type AllocationPolicyStatus struct {
+	// Conditions: Ready is True while the policy is in force; False with
+	// Stalled when it is invalid (it then refuses the jobs it selects, see
+	// docs/policies.md) or shadowed by a --policies file of the same name.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// ObservedGeneration is the generation the conditions judge.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
 // +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=ap,categories=sparkcd
 // +kubebuilder:printcolumn:name="Action",type=string,JSONPath=`.spec.action`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // AllocationPolicy is the platform team's rules for how Spark jobs use the
@@ -155,6 +171,10 @@ type AllocationPolicy struct {
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	Spec AllocationPolicySpec `json:"spec,omitempty"`
+	// Status is written by sparkcd serve; a policy read from a file has
+	// none.
+	// +optional
+	Status AllocationPolicyStatus `json:"status,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -165,3 +185,9 @@ type AllocationPolicyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []AllocationPolicy `json:"items"`
 }
+
+// GetConditions returns the status conditions.
+func (in *AllocationPolicy) GetConditions() []metav1.Condition { return in.Status.Conditions }
+
+// SetConditions replaces the status conditions.
+func (in *AllocationPolicy) SetConditions(c []metav1.Condition) { in.Status.Conditions = c }

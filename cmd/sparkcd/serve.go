@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/cronjobs/cleanup"
 	"github.com/sparkcd/sparkcd/cronjobs/schedule"
 	"github.com/sparkcd/sparkcd/policies"
@@ -32,6 +33,7 @@ type serveFlags struct {
 	leaderElectionNamespace string
 	leaderElectionID        string
 	policies                string
+	clusterPolicies         bool
 	masterURL               string
 	qps                     float32
 	burst                   int
@@ -93,6 +95,7 @@ command line wins.`,
 	fl.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: $POD_NAMESPACE, else sparkcd-system)")
 	fl.StringVar(&f.leaderElectionID, "leader-election-id", d.LeaderElectionID, "name of the leader-election Lease")
 	fl.StringVar(&f.policies, "policies", "", "directory of AllocationPolicy files every job is defaulted and judged with")
+	fl.BoolVar(&f.clusterPolicies, "cluster-policies", true, "also judge jobs with the cluster's AllocationPolicy objects, followed live (a --policies file wins a name)")
 	fl.StringVar(&f.masterURL, "master-url", materialize.DefaultMasterURL, "spark.master the drivers use to reach the API server")
 	fl.Float32Var(&f.qps, "kube-api-qps", d.QPS, "requests per second to the API server")
 	fl.IntVar(&f.burst, "kube-api-burst", d.Burst, "burst of requests to the API server")
@@ -169,14 +172,17 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	sopts.InsecureSkipTLSVerify = f.insecureSkipTLSVerify
 	sopts.InsecureSkipHostKeyCheck = f.insecureSkipHostKeyCheck
 	sopts.Logger = slogger
-	if f.policies != "" {
-		set, err := loadPolicies(f.policies)
-		if err != nil {
+	store, err := f.policyStore()
+	if err != nil {
+		return nil, err
+	}
+	// Both loops judge a job with the same policies: the source loop
+	// before it applies it, the job loop before each run.
+	jopts.Policies, sopts.Policies = store, store
+	if f.clusterPolicies {
+		if _, err := reconciler.NewPolicyReconciler(mgr, store); err != nil {
 			return nil, err
 		}
-		// Both loops judge a job with the same policies: the source loop
-		// before it applies it, the job loop before each run.
-		jopts.Policies, sopts.Policies = set, set
 	}
 	if _, err := reconciler.NewJobReconciler(mgr, jopts); err != nil {
 		return nil, err
@@ -213,6 +219,29 @@ func defaultCacheDir() string {
 		return filepath.Join(dir, "sparkcd")
 	}
 	return filepath.Join(os.TempDir(), "sparkcd-cache")
+}
+
+// policyStore is the policy set in force: the --policies files, read
+// once, and with --cluster-policies the cluster's AllocationPolicies,
+// followed by the policy loop.
+func (f *serveFlags) policyStore() (*policies.Store, error) {
+	var seed []v1alpha1.AllocationPolicy
+	if f.policies != "" {
+		list, err := policies.Load(f.policies)
+		if err != nil {
+			return nil, inputError(err)
+		}
+		seed = list
+	}
+	var opts []policies.StoreOption
+	if f.clusterPolicies {
+		opts = append(opts, policies.WithClusterPolicies())
+	}
+	store, err := policies.NewStore(seed, opts...)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	return store, nil
 }
 
 // loadPolicies reads a directory of AllocationPolicy files; one that cannot
