@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -35,11 +36,19 @@ func TestCleanupOnce(t *testing.T) {
 	}
 	pod := &pods.Items[0]
 	finished := metav1.NewTime(time.Now().Add(-time.Hour))
-	pod.Status = corev1.PodStatus{Phase: corev1.PodSucceeded, ContainerStatuses: []corev1.ContainerStatus{{
-		Name: "spark-kubernetes-driver", Image: "apache/spark:3.5.3",
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: finished, FinishedAt: finished}},
-	}}}
-	if err := e.Client.Status().Update(ctx, pod); err != nil {
+	// The loop may still be writing the pod (its scheduling gate): read it
+	// again on a conflict.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(pod), pod); err != nil {
+			return err
+		}
+		pod.Status = corev1.PodStatus{Phase: corev1.PodSucceeded, ContainerStatuses: []corev1.ContainerStatus{{
+			Name: "spark-kubernetes-driver", Image: "apache/spark:3.5.3",
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: finished, FinishedAt: finished}},
+		}}}
+		return e.Client.Status().Update(ctx, pod)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(time.Minute)
