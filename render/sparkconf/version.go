@@ -1,35 +1,26 @@
 package sparkconf
 
 import (
-	"strconv"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/version"
 )
 
 // AtLeast reports whether sparkVersion is at least major.minor. An empty or
 // unreadable version counts as the newest Spark, whose defaults apply; a
-// minor version with a suffix ("5rc1") counts by its leading digits.
+// version with a suffix ("3.5.0-rc1", "3.5rc1") counts by its numbers, and
+// a bare major ("4") as its first minor.
 func AtLeast(sparkVersion string, major, minor int) bool {
-	v := strings.TrimPrefix(strings.TrimSpace(sparkVersion), "v")
+	v := strings.TrimSpace(sparkVersion)
 	if v == "" {
 		return true
 	}
-	parts := strings.SplitN(v, ".", 3)
-	maj, err := strconv.Atoi(parts[0])
+	parsed, err := version.ParseGeneric(v)
 	if err != nil {
-		return true
-	}
-	mnr := 0
-	if len(parts) > 1 {
-		end := strings.IndexFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' })
-		if end < 0 {
-			end = len(parts[1])
-		}
-		if m, err := strconv.Atoi(parts[1][:end]); err == nil {
-			mnr = m
+		// ParseGeneric wants two fields at least: "4" is "4.0".
+		if parsed, err = version.ParseGeneric(v + ".0"); err != nil {
+			return true
 		}
 	}
-	if maj != major {
-		return maj > major
-	}
-	return mnr >= minor
+	return parsed.AtLeast(version.MajorMinor(uint(major), uint(minor)))
 }
