@@ -125,7 +125,7 @@ func (r *JobReconciler) interrupt(rc *reconciliation, pod *corev1.Pod, run *v1al
 	run.Phase = v1alpha1.RunFailed
 	run.Reason = runid.ReasonInterrupted
 	run.Message = fmt.Sprintf("sparkcd stopped before the run's ConfigMap and Service were created, and the spec changed since (spec hash %s, now %s); the driver %s and is deleted",
-		short(run.SpecHash), short(rc.hash), never)
+		runid.Short(run.SpecHash), runid.Short(rc.hash), never)
 	run.CompletionTime = rc.timestamp()
 	rc.interrupted = true
 }
@@ -147,12 +147,4 @@ func (r *JobReconciler) dependentsExist(ctx context.Context, namespace string, r
 		}
 	}
 	return true, nil
-}
-
-// short is the first 8 characters of a spec hash, as run names show it.
-func short(hash string) string {
-	if len(hash) > 8 {
-		return hash[:8]
-	}
-	return hash
 }

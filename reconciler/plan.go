@@ -2,8 +2,6 @@ package reconciler
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -114,20 +112,20 @@ func (rc *reconciliation) runName(trigger v1alpha1.RunTrigger, p *plannedRun) (s
 	var name string
 	switch trigger {
 	case v1alpha1.TriggerCommit:
-		name = runid.RunName(job.Name, rc.hash[:8])
+		name = runid.RunName(job.Name, runid.Short(rc.hash))
 		if rc.adopted[name] {
 			return name, true
 		}
 		if rc.taken(name) && !rc.interruptedRun(name) {
-			name = runid.RunName(job.Name, shortHash(string(job.UID), strconv.FormatInt(job.Generation, 10), rc.hash)[:8])
+			name = runid.RunName(job.Name, runid.DigestOf(string(job.UID), strconv.FormatInt(job.Generation, 10), rc.hash)[:8])
 		}
 	case v1alpha1.TriggerSchedule:
 		name = runid.ScheduledRunName(job.Name, p.tick)
 	default:
-		name = runid.RunName(job.Name, "m"+shortHash(string(job.UID), p.request)[:runid.MaxRunSuffixLength-1])
+		name = runid.RunName(job.Name, "m"+runid.DigestOf(string(job.UID), p.request)[:runid.MaxRunSuffixLength-1])
 	}
 	for rc.interruptedRun(name) {
-		name = runid.RunName(job.Name, "r"+shortHash(string(job.UID), name)[:runid.MaxRunSuffixLength-1])
+		name = runid.RunName(job.Name, "r"+runid.DigestOf(string(job.UID), name)[:runid.MaxRunSuffixLength-1])
 	}
 	return name, rc.taken(name)
 }
@@ -196,10 +194,4 @@ func (r *JobReconciler) gate(ctx context.Context, rc *reconciliation, p *planned
 	}
 	rc.wait = w
 	return nil
-}
-
-// shortHash is the hex SHA-256 of its parts joined by "/".
-func shortHash(parts ...string) string {
-	sum := sha256.Sum256([]byte(strings.Join(parts, "/")))
-	return hex.EncodeToString(sum[:])
 }

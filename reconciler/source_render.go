@@ -2,8 +2,6 @@ package reconciler
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -15,6 +13,7 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/render/build"
 	"github.com/sparkcd/sparkcd/render/materialize"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // Rules of the findings the source loop reports; admission owns them.
@@ -165,8 +164,7 @@ func contentHash(job *v1alpha1.SparkJob) string {
 	if err != nil {
 		b = []byte(err.Error())
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
+	return runid.Digest(b)[:32]
 }
 
 // sourceLabel is the sparkcd.io/source label value, "<namespace>.<name>"
@@ -177,7 +175,7 @@ func sourceLabel(src *v1alpha1.JobSource) string {
 	if len(v) <= 63 {
 		return v
 	}
-	return v[:46] + "-" + shortHash(v)[:16]
+	return v[:46] + "-" + runid.DigestOf(v)[:16]
 }
 
 // targetNamespaces are the namespaces the source's jobs may land in.

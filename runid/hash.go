@@ -38,8 +38,27 @@ func SpecHash(job *v1alpha1.SparkJob) string {
 		// The API types always marshal; keep the hash total anyway.
 		b = []byte(err.Error())
 	}
+	return Digest(b)
+}
+
+// Digest is the lowercase hex SHA-256 of b: the one hash behind spec
+// hashes, app ids, run-name suffixes and derived object names, so a prefix
+// of it means the same everywhere.
+func Digest(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// DigestOf is Digest of parts joined by "/".
+func DigestOf(parts ...string) string { return Digest([]byte(strings.Join(parts, "/"))) }
+
+// Short is the first 8 characters of a hash, as run names and messages show
+// it.
+func Short(hash string) string {
+	if len(hash) > 8 {
+		return hash[:8]
+	}
+	return hash
 }
 
 // PropagatedLabels are the job's metadata labels that go onto the driver and

@@ -1,8 +1,6 @@
 package runid
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"time"
@@ -68,15 +66,14 @@ func RunName(job, suffix string) string {
 // characters derived from the namespace and the run name, so a retried
 // create is byte-identical.
 func AppID(namespace, runName string) string {
-	sum := sha256.Sum256([]byte(namespace + "/" + runName))
-	return "spark-" + hex.EncodeToString(sum[:16])
+	return "spark-" + DigestOf(namespace, runName)[:32]
 }
 
 // OfflineRun returns the run a job without a schedule starts for a spec:
 // "<job>-<first 8 hex of SpecHash>", triggered by a commit at revision.
 func OfflineRun(job *v1alpha1.SparkJob, revision string) Identity {
 	hash := SpecHash(job)
-	name := RunName(job.Name, hash[:8])
+	name := RunName(job.Name, Short(hash))
 	return Identity{
 		Name:     name,
 		AppID:    AppID(job.Namespace, name),

@@ -2,8 +2,6 @@ package build
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -142,8 +140,7 @@ func (f *repoFS) globState(pattern string) ([]string, string, error) {
 			kept = append(kept, m)
 		}
 	}
-	sum := sha256.Sum256([]byte(strings.Join(kept, "\x00")))
-	return kept, hex.EncodeToString(sum[:16]), nil
+	return kept, digest([]byte(strings.Join(kept, "\x00"))), nil
 }
 
 // Glob returns the paths inside the root that match pattern.

@@ -143,8 +143,7 @@ func (f *repoFS) readState(p string) (data []byte, state string, err error) {
 	if err != nil {
 		return nil, "!unreadable", err
 	}
-	sum := sha256.Sum256(data)
-	state = hex.EncodeToString(sum[:16])
+	state = digest(data)
 	f.cache.rememberFile(p, fi, state)
 	return data, state, nil
 }
@@ -164,8 +163,7 @@ func (f *repoFS) listState(p string) (names []string, state string, err error) {
 		names = append(names, e.Name())
 	}
 	sort.Strings(names)
-	sum := sha256.Sum256([]byte(strings.Join(names, "\x00")))
-	return names, hex.EncodeToString(sum[:16]), nil
+	return names, digest([]byte(strings.Join(names, "\x00"))), nil
 }
 
 // probe returns the state of the path a recorded dependency key names,
@@ -200,4 +198,11 @@ func (f *repoFS) probe(key string) string {
 		return state
 	}
 	return ""
+}
+
+// digest is the state of a file or a listing the cache compares: the hex
+// of the first 16 bytes of its SHA-256.
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }

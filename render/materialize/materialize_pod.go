@@ -2,8 +2,6 @@ package materialize
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -209,8 +207,7 @@ func (m *materializer) localDirs(c *corev1.Container) ([]corev1.Volume, []corev1
 // uuidFrom formats a hash of seed as a UUID, deterministic unlike Spark's
 // random one.
 func uuidFrom(seed string) string {
-	sum := sha256.Sum256([]byte(seed))
-	h := hex.EncodeToString(sum[:16])
+	h := runid.Digest([]byte(seed))
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 

@@ -1,8 +1,6 @@
 package materialize
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"path"
 	"sort"
 	"strings"
@@ -90,8 +88,7 @@ func volumeName(kind, name string) string {
 	if len(v) <= runid.MaxDNSLabelLength && !strings.Contains(v, ".") {
 		return v
 	}
-	sum := sha256.Sum256([]byte(kind + "/" + name))
-	return kind + "-" + hex.EncodeToString(sum[:8])
+	return kind + "-" + runid.DigestOf(kind, name)[:16]
 }
 
 // podMounts are the volumes and mounts of one role's Spark container, apart
