@@ -1,10 +1,10 @@
 package admission
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -121,12 +121,8 @@ func Result(res *build.BuildResult, opts Options) []Verdict {
 	for i := range res.Jobs {
 		out = append(out, Built(&res.Jobs[i], opts))
 	}
-	sort.SliceStable(out, func(a, b int) bool {
-		va, vb := out[a], out[b]
-		if va.Name != vb.Name {
-			return va.Name < vb.Name
-		}
-		return va.Namespace < vb.Namespace
+	slices.SortStableFunc(out, func(a, b Verdict) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Namespace, b.Namespace))
 	})
 	return out
 }
@@ -191,20 +187,21 @@ func countSeverity(fs []v1alpha1.Finding, s v1alpha1.Severity) int {
 // sortFindings orders errors first, then by field, rule, policy and
 // message, so that output is the same from run to run.
 func sortFindings(fs []v1alpha1.Finding) {
-	sort.SliceStable(fs, func(a, b int) bool {
-		fa, fb := fs[a], fs[b]
-		if fa.Severity != fb.Severity {
-			return fa.Severity == v1alpha1.SeverityError
-		}
-		if fa.Field != fb.Field {
-			return fa.Field < fb.Field
-		}
-		if fa.Rule != fb.Rule {
-			return fa.Rule < fb.Rule
-		}
-		if fa.Policy != fb.Policy {
-			return fa.Policy < fb.Policy
-		}
-		return fa.Message < fb.Message
+	slices.SortStableFunc(fs, func(a, b v1alpha1.Finding) int {
+		return cmp.Or(
+			cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)),
+			cmp.Compare(a.Field, b.Field),
+			cmp.Compare(a.Rule, b.Rule),
+			cmp.Compare(a.Policy, b.Policy),
+			cmp.Compare(a.Message, b.Message),
+		)
 	})
+}
+
+// severityRank puts errors before everything else.
+func severityRank(s v1alpha1.Severity) int {
+	if s == v1alpha1.SeverityError {
+		return 0
+	}
+	return 1
 }

@@ -1,8 +1,9 @@
 package admission
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -104,11 +105,8 @@ func Validate(job *v1alpha1.SparkJob) []v1alpha1.Finding {
 	validateSparkConf(&f, job)
 	validatePods(&f, job)
 	validateAllocation(&f, job)
-	sort.SliceStable(f, func(i, j int) bool {
-		if f[i].Field != f[j].Field {
-			return f[i].Field < f[j].Field
-		}
-		return f[i].Rule < f[j].Rule
+	slices.SortStableFunc(f, func(a, b v1alpha1.Finding) int {
+		return cmp.Or(cmp.Compare(a.Field, b.Field), cmp.Compare(a.Rule, b.Rule))
 	})
 	return f
 }

@@ -29,6 +29,7 @@ func TestCLIExitCodes(t *testing.T) {
 	copyDir(t, "testdata/kustomize/path-escape-resource", root, "escape")
 	copyDir(t, "testdata/kustomize/remote-base-https", root, "remote")
 	writeFile(t, root, "broken/two/job.yaml", goodJob("two"))
+	copyFile("testdata/agreement/gpu-without-vendor.yaml", "gpu/job.yaml")
 
 	tests := []struct {
 		name     string
@@ -40,6 +41,14 @@ func TestCLIExitCodes(t *testing.T) {
 	}{
 		{name: "check findings", args: []string{"check", "jobs/bad"}, code: 1,
 			stdout: []string{"FAIL default/bad  (jobs/bad/job.yaml)", "unknown-field: spec.driver.memroy", "did you mean 'memory'?"}},
+		// check refuses what render (and the cluster) cannot make, with the
+		// same rule and field.
+		{name: "check GPU without vendor", args: []string{"check", "gpu"}, code: 1,
+			stdout: []string{"FAIL default/gpu-pi", "not-materializable: spec.sparkConf[spark.driver.resource.gpu.vendor]"}},
+		{name: "render GPU without vendor", args: []string{"render", "gpu"}, code: 1,
+			stderr: []string{"FAIL default/gpu-pi", "not-materializable: spec.sparkConf[spark.driver.resource.gpu.vendor]", "1 job not rendered"}},
+		{name: "check -o json of nothing buildable", args: []string{"check", "-o", "json", "nothere"}, code: 2,
+			stdout: []string{`"jobs": []`, `"error": "unable to read 'nothere'`}},
 		{name: "render findings", args: []string{"render", "jobs/bad"}, code: 1,
 			stderr: []string{"FAIL default/bad  (jobs/bad/job.yaml)", "unknown-field: spec.driver.memroy", "1 job not rendered"}},
 		{name: "check good", args: []string{"check", "jobs/good-a"}, code: 0, stdout: []string{"ok   default/good-a"}},
