@@ -68,10 +68,10 @@ type Verdict struct {
 func (v *Verdict) Admitted() bool { return v.Job != nil && !HasErrors(v.Findings) }
 
 // Errors counts the error findings.
-func (v *Verdict) Errors() int { return countSeverity(v.Findings, v1alpha1.SeverityError) }
+func (v *Verdict) Errors() int { return Count(v.Findings, v1alpha1.SeverityError) }
 
 // Warnings counts the warning findings.
-func (v *Verdict) Warnings() int { return countSeverity(v.Findings, v1alpha1.SeverityWarning) }
+func (v *Verdict) Warnings() int { return Count(v.Findings, v1alpha1.SeverityWarning) }
 
 // Job judges one job as every part of sparkcd does — `sparkcd check`,
 // `render` and `diff`, the source loop before it applies the job, the job
@@ -174,7 +174,8 @@ func HasErrors(findings []v1alpha1.Finding) bool {
 	return slices.ContainsFunc(findings, func(f v1alpha1.Finding) bool { return f.Severity == v1alpha1.SeverityError })
 }
 
-func countSeverity(fs []v1alpha1.Finding, s v1alpha1.Severity) int {
+// Count counts the findings of severity s.
+func Count(fs []v1alpha1.Finding, s v1alpha1.Severity) int {
 	n := 0
 	for _, f := range fs {
 		if f.Severity == s {

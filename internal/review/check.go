@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/sparkcd/sparkcd/admission"
-	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/render/build"
 	"github.com/sparkcd/sparkcd/render/materialize"
 )
@@ -93,14 +92,4 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 		return nil, fmt.Errorf("%w: no job named '%s' in '%s'", ErrBuild, opts.Job, path)
 	}
 	return report, nil
-}
-
-func countSeverity(fs []v1alpha1.Finding, s v1alpha1.Severity) int {
-	n := 0
-	for _, f := range fs {
-		if f.Severity == s {
-			n++
-		}
-	}
-	return n
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pmezard/go-difflib/difflib"
 
+	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/gitsource"
 	"github.com/sparkcd/sparkcd/policies"
@@ -73,7 +74,7 @@ func (d *DiffReport) Changed() bool {
 func (d *DiffReport) IntroducedErrors() int {
 	n := 0
 	for _, j := range d.Jobs {
-		n += countSeverity(j.Introduced, v1alpha1.SeverityError)
+		n += admission.Count(j.Introduced, v1alpha1.SeverityError)
 	}
 	return n
 }
