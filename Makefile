@@ -37,8 +37,9 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: vet ## Run the linters (go vet and gofmt check).
+lint: vet ## Run the linters (go vet, gofmt check, and sizecheck: files ≤ 500 lines, functions ≤ 80).
 	@out=$$(gofmt -s -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go run ./hack/sizecheck
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRD manifests.

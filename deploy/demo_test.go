@@ -16,6 +16,13 @@ import (
 // the stages move nodes to Ready and pods through their phases, drivers to
 // Succeeded after a delay.
 func TestKwokDemo(t *testing.T) {
+	t.Run("node", testKwokNode)
+	t.Run("stages", testKwokStages)
+}
+
+// testKwokNode checks the fake node decodes, carries the annotation kwok
+// manages and allocates pods.
+func testKwokNode(t *testing.T) {
 	b, err := os.ReadFile("demo/kwok/node.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -34,47 +41,54 @@ func TestKwokDemo(t *testing.T) {
 	if _, ok := node.Status.Allocatable[corev1.ResourcePods]; !ok {
 		t.Errorf("node '%s' has no allocatable pods", node.Name)
 	}
+}
 
-	b, err = os.ReadFile("demo/kwok/stages.yaml")
+// kwokStage is the part of a kwok Stage the demo relies on, strict
+// enough that a misspelt field fails to decode.
+type kwokStage struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Spec struct {
+		ResourceRef struct {
+			APIGroup string `json:"apiGroup"`
+			Kind     string `json:"kind"`
+		} `json:"resourceRef"`
+		Selector struct {
+			MatchLabels      map[string]string `json:"matchLabels"`
+			MatchExpressions []any             `json:"matchExpressions"`
+		} `json:"selector"`
+		Delay *struct {
+			DurationMilliseconds       int64 `json:"durationMilliseconds"`
+			JitterDurationMilliseconds int64 `json:"jitterDurationMilliseconds"`
+		} `json:"delay"`
+		Next struct {
+			StatusTemplate string `json:"statusTemplate"`
+			Delete         bool   `json:"delete"`
+			Finalizers     any    `json:"finalizers"`
+			Patches        []struct {
+				Root     string `json:"root"`
+				Type     string `json:"type"`
+				Template string `json:"template"`
+			} `json:"patches"`
+		} `json:"next"`
+		ImmediateNextStage bool `json:"immediateNextStage"`
+	} `json:"spec"`
+}
+
+// testKwokStages checks the Stages: one per step a node or pod goes
+// through, drivers succeeding after a delay.
+func testKwokStages(t *testing.T) {
+	b, err := os.ReadFile("demo/kwok/stages.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	type stage struct {
-		APIVersion string `json:"apiVersion"`
-		Kind       string `json:"kind"`
-		Metadata   struct {
-			Name string `json:"name"`
-		} `json:"metadata"`
-		Spec struct {
-			ResourceRef struct {
-				APIGroup string `json:"apiGroup"`
-				Kind     string `json:"kind"`
-			} `json:"resourceRef"`
-			Selector struct {
-				MatchLabels      map[string]string `json:"matchLabels"`
-				MatchExpressions []any             `json:"matchExpressions"`
-			} `json:"selector"`
-			Delay *struct {
-				DurationMilliseconds       int64 `json:"durationMilliseconds"`
-				JitterDurationMilliseconds int64 `json:"jitterDurationMilliseconds"`
-			} `json:"delay"`
-			Next struct {
-				StatusTemplate string `json:"statusTemplate"`
-				Delete         bool   `json:"delete"`
-				Finalizers     any    `json:"finalizers"`
-				Patches        []struct {
-					Root     string `json:"root"`
-					Type     string `json:"type"`
-					Template string `json:"template"`
-				} `json:"patches"`
-			} `json:"next"`
-			ImmediateNextStage bool `json:"immediateNextStage"`
-		} `json:"spec"`
-	}
 	got := map[string]string{}
-	var driver *stage
+	var driver *kwokStage
 	for _, doc := range bytes.Split(b, []byte("\n---\n")) {
-		s := &stage{}
+		s := &kwokStage{}
 		if err := yaml.UnmarshalStrict(doc, s); err != nil {
 			t.Fatalf("stages.yaml: %v", err)
 		}

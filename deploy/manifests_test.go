@@ -123,101 +123,128 @@ func TestDeployment(t *testing.T) {
 		t.Run(dir, func(t *testing.T) {
 			objs := build(t, dir)
 			dep := decodeAs[*appsv1.Deployment](t, objs, "Deployment", "sparkcd")
-			if r := dep.Spec.Replicas; r == nil || *r != 2 {
-				t.Errorf("replicas = %v, want 2", r)
-			}
-			pod := dep.Spec.Template
-			sel := labels.SelectorFromSet(dep.Spec.Selector.MatchLabels)
-			if !sel.Matches(labels.Set(pod.Labels)) {
-				t.Errorf("the Deployment's selector %s does not match its pods' labels %v", sel, pod.Labels)
-			}
-			if pod.Spec.ServiceAccountName != "sparkcd" {
-				t.Errorf("serviceAccountName = %q, want sparkcd", pod.Spec.ServiceAccountName)
-			}
-			checkPodSecurity(t, &pod.Spec)
-			if len(pod.Spec.TopologySpreadConstraints) == 0 && (pod.Spec.Affinity == nil || pod.Spec.Affinity.PodAntiAffinity == nil) {
-				t.Error("the replicas are not spread across nodes")
-			}
-			for _, c := range pod.Spec.TopologySpreadConstraints {
-				if !labels.SelectorFromSet(c.LabelSelector.MatchLabels).Matches(labels.Set(pod.Labels)) {
-					t.Errorf("topology spread on %s does not select sparkcd's pods", c.TopologyKey)
-				}
-			}
-
+			checkDeploymentPods(t, dep)
+			pod := &dep.Spec.Template
 			c := container(t, &pod.Spec, "sparkcd")
-			if c.Image != image {
-				t.Errorf("image = %q, want %q", c.Image, image)
-			}
-			wantArgs := []string{"serve", "--leader-elect", "--health-addr=:8081", "--metrics-addr=:8080",
-				"--webhook-addr=:9292", "--cache-dir=/var/cache/sparkcd", "--policies=/etc/sparkcd/policies"}
-			if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
-				t.Errorf("args (-want +got):\n%s", diff)
-			}
-			ports := map[string]int32{}
-			for _, p := range c.Ports {
-				ports[p.Name] = p.ContainerPort
-			}
-			if diff := cmp.Diff(map[string]int32{"metrics": 8080, "healthz": 8081, "webhook": 9292}, ports); diff != "" {
-				t.Errorf("ports (-want +got):\n%s", diff)
-			}
-			for name, probe := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
-				path := map[string]string{"liveness": "/healthz", "readiness": "/readyz"}[name]
-				if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != path || probe.HTTPGet.Port.String() != "healthz" {
-					t.Errorf("%s probe = %+v, want GET %s on the healthz port", name, probe, path)
-				}
-			}
-			checkResources(t, c)
-			checkContainerSecurity(t, c)
-
-			env := map[string]corev1.EnvVar{}
-			for _, v := range c.Env {
-				env[v.Name] = v
-			}
-			if ns := env["POD_NAMESPACE"].ValueFrom; ns == nil || ns.FieldRef == nil || ns.FieldRef.FieldPath != "metadata.namespace" {
-				t.Errorf("POD_NAMESPACE = %+v, want the downward API's metadata.namespace", env["POD_NAMESPACE"])
-			}
-			config := find(t, objs, "ConfigMap", "sparkcd-config-*")
-			if len(c.EnvFrom) != 1 || c.EnvFrom[0].ConfigMapRef == nil || c.EnvFrom[0].ConfigMapRef.Name != config.GetName() {
-				t.Errorf("envFrom = %+v, want the ConfigMap '%s'", c.EnvFrom, config.GetName())
-			}
-			policiesCM := find(t, objs, "ConfigMap", "sparkcd-policies-*")
-			mounts := map[string]string{}
-			for _, m := range c.VolumeMounts {
-				mounts[m.MountPath] = m.Name
-			}
-			volumes := map[string]corev1.Volume{}
-			for _, v := range pod.Spec.Volumes {
-				volumes[v.Name] = v
-			}
-			for path, check := range map[string]func(corev1.Volume) bool{
-				"/var/cache/sparkcd":    func(v corev1.Volume) bool { return v.EmptyDir != nil },
-				"/tmp":                  func(v corev1.Volume) bool { return v.EmptyDir != nil },
-				"/etc/sparkcd/policies": func(v corev1.Volume) bool { return v.ConfigMap != nil && v.ConfigMap.Name == policiesCM.GetName() },
-			} {
-				if v, ok := volumes[mounts[path]]; !ok || !check(v) {
-					t.Errorf("%s is mounted from %+v", path, v)
-				}
-			}
-
-			pdb := decodeAs[*policyv1.PodDisruptionBudget](t, objs, "PodDisruptionBudget", "sparkcd")
-			if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != 1 {
-				t.Errorf("PodDisruptionBudget minAvailable = %v, want 1", pdb.Spec.MinAvailable)
-			}
-			if s := labels.SelectorFromSet(pdb.Spec.Selector.MatchLabels); !s.Matches(labels.Set(pod.Labels)) {
-				t.Errorf("the PodDisruptionBudget's selector %s does not match sparkcd's pods", s)
-			}
-			svc := decodeAs[*corev1.Service](t, objs, "Service", "sparkcd")
-			if s := labels.SelectorFromSet(svc.Spec.Selector); !s.Matches(labels.Set(pod.Labels)) {
-				t.Errorf("the Service's selector %s does not match sparkcd's pods", s)
-			}
-			svcPorts := map[string]string{}
-			for _, p := range svc.Spec.Ports {
-				svcPorts[p.Name] = p.TargetPort.String()
-			}
-			if diff := cmp.Diff(map[string]string{"webhook": "webhook", "metrics": "metrics"}, svcPorts); diff != "" {
-				t.Errorf("Service ports (-want +got):\n%s", diff)
-			}
+			checkServeContainer(t, c)
+			checkServeConfig(t, objs, pod, c)
+			checkServeReachable(t, objs, pod)
 		})
+	}
+}
+
+// checkDeploymentPods: two replicas spread across nodes, selected by the
+// Deployment, running as sparkcd with the restricted pod security.
+func checkDeploymentPods(t *testing.T, dep *appsv1.Deployment) {
+	t.Helper()
+	if r := dep.Spec.Replicas; r == nil || *r != 2 {
+		t.Errorf("replicas = %v, want 2", r)
+	}
+	pod := dep.Spec.Template
+	sel := labels.SelectorFromSet(dep.Spec.Selector.MatchLabels)
+	if !sel.Matches(labels.Set(pod.Labels)) {
+		t.Errorf("the Deployment's selector %s does not match its pods' labels %v", sel, pod.Labels)
+	}
+	if pod.Spec.ServiceAccountName != "sparkcd" {
+		t.Errorf("serviceAccountName = %q, want sparkcd", pod.Spec.ServiceAccountName)
+	}
+	checkPodSecurity(t, &pod.Spec)
+	if len(pod.Spec.TopologySpreadConstraints) == 0 && (pod.Spec.Affinity == nil || pod.Spec.Affinity.PodAntiAffinity == nil) {
+		t.Error("the replicas are not spread across nodes")
+	}
+	for _, c := range pod.Spec.TopologySpreadConstraints {
+		if !labels.SelectorFromSet(c.LabelSelector.MatchLabels).Matches(labels.Set(pod.Labels)) {
+			t.Errorf("topology spread on %s does not select sparkcd's pods", c.TopologyKey)
+		}
+	}
+}
+
+// checkServeContainer: the image, serve's arguments, its ports and probes,
+// bounded resources and the restricted security context.
+func checkServeContainer(t *testing.T, c *corev1.Container) {
+	t.Helper()
+	if c.Image != image {
+		t.Errorf("image = %q, want %q", c.Image, image)
+	}
+	wantArgs := []string{"serve", "--leader-elect", "--health-addr=:8081", "--metrics-addr=:8080",
+		"--webhook-addr=:9292", "--cache-dir=/var/cache/sparkcd", "--policies=/etc/sparkcd/policies"}
+	if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
+		t.Errorf("args (-want +got):\n%s", diff)
+	}
+	ports := map[string]int32{}
+	for _, p := range c.Ports {
+		ports[p.Name] = p.ContainerPort
+	}
+	if diff := cmp.Diff(map[string]int32{"metrics": 8080, "healthz": 8081, "webhook": 9292}, ports); diff != "" {
+		t.Errorf("ports (-want +got):\n%s", diff)
+	}
+	for name, probe := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
+		path := map[string]string{"liveness": "/healthz", "readiness": "/readyz"}[name]
+		if probe == nil || probe.HTTPGet == nil || probe.HTTPGet.Path != path || probe.HTTPGet.Port.String() != "healthz" {
+			t.Errorf("%s probe = %+v, want GET %s on the healthz port", name, probe, path)
+		}
+	}
+	checkResources(t, c)
+	checkContainerSecurity(t, c)
+}
+
+// checkServeConfig: the namespace from the downward API, settings from the
+// generated ConfigMap, the policies mounted from theirs, and writable
+// cache and tmp directories.
+func checkServeConfig(t *testing.T, objs []*unstructured.Unstructured, pod *corev1.PodTemplateSpec, c *corev1.Container) {
+	t.Helper()
+	env := map[string]corev1.EnvVar{}
+	for _, v := range c.Env {
+		env[v.Name] = v
+	}
+	if ns := env["POD_NAMESPACE"].ValueFrom; ns == nil || ns.FieldRef == nil || ns.FieldRef.FieldPath != "metadata.namespace" {
+		t.Errorf("POD_NAMESPACE = %+v, want the downward API's metadata.namespace", env["POD_NAMESPACE"])
+	}
+	config := find(t, objs, "ConfigMap", "sparkcd-config-*")
+	if len(c.EnvFrom) != 1 || c.EnvFrom[0].ConfigMapRef == nil || c.EnvFrom[0].ConfigMapRef.Name != config.GetName() {
+		t.Errorf("envFrom = %+v, want the ConfigMap '%s'", c.EnvFrom, config.GetName())
+	}
+	policiesCM := find(t, objs, "ConfigMap", "sparkcd-policies-*")
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.MountPath] = m.Name
+	}
+	volumes := map[string]corev1.Volume{}
+	for _, v := range pod.Spec.Volumes {
+		volumes[v.Name] = v
+	}
+	for path, check := range map[string]func(corev1.Volume) bool{
+		"/var/cache/sparkcd":    func(v corev1.Volume) bool { return v.EmptyDir != nil },
+		"/tmp":                  func(v corev1.Volume) bool { return v.EmptyDir != nil },
+		"/etc/sparkcd/policies": func(v corev1.Volume) bool { return v.ConfigMap != nil && v.ConfigMap.Name == policiesCM.GetName() },
+	} {
+		if v, ok := volumes[mounts[path]]; !ok || !check(v) {
+			t.Errorf("%s is mounted from %+v", path, v)
+		}
+	}
+}
+
+// checkServeReachable: a PodDisruptionBudget keeping one replica, and a
+// Service for the webhook and the metrics, both selecting sparkcd's pods.
+func checkServeReachable(t *testing.T, objs []*unstructured.Unstructured, pod *corev1.PodTemplateSpec) {
+	t.Helper()
+	pdb := decodeAs[*policyv1.PodDisruptionBudget](t, objs, "PodDisruptionBudget", "sparkcd")
+	if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != 1 {
+		t.Errorf("PodDisruptionBudget minAvailable = %v, want 1", pdb.Spec.MinAvailable)
+	}
+	if s := labels.SelectorFromSet(pdb.Spec.Selector.MatchLabels); !s.Matches(labels.Set(pod.Labels)) {
+		t.Errorf("the PodDisruptionBudget's selector %s does not match sparkcd's pods", s)
+	}
+	svc := decodeAs[*corev1.Service](t, objs, "Service", "sparkcd")
+	if s := labels.SelectorFromSet(svc.Spec.Selector); !s.Matches(labels.Set(pod.Labels)) {
+		t.Errorf("the Service's selector %s does not match sparkcd's pods", s)
+	}
+	svcPorts := map[string]string{}
+	for _, p := range svc.Spec.Ports {
+		svcPorts[p.Name] = p.TargetPort.String()
+	}
+	if diff := cmp.Diff(map[string]string{"webhook": "webhook", "metrics": "metrics"}, svcPorts); diff != "" {
+		t.Errorf("Service ports (-want +got):\n%s", diff)
 	}
 }
 

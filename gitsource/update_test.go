@@ -39,84 +39,104 @@ func countPacks(h http.Handler, n *atomic.Int64) http.Handler {
 	})
 }
 
-// TestCheckoutFollowsTheRemote walks one source through its life: clone,
-// incremental fetches, a force push, an outage and the recovery, and a
-// restart of sparkcd on the same cache.
-func TestCheckoutFollowsTheRemote(t *testing.T) {
-	u := newUpstream(t)
-	u.commit(t, "one\n")
+// followedRemote is one source with history worth fetching: an upstream
+// with a 1 MiB incompressible file, served over HTTP with basic auth and
+// counted, and a client on its own cache.
+type followedRemote struct {
+	u      *upstream
+	g      *gittest.HTTPServer
+	served *atomic.Int64 // bytes of pack data served
+	cache  string
+	auth   Option
+	c      *Client
+	base   string // the commit the clone starts from
+}
+
+// newFollowedRemote pushes two commits upstream, the second adding the big
+// file, and serves them; the client has not cloned yet.
+func newFollowedRemote(t *testing.T) *followedRemote {
+	t.Helper()
+	r := &followedRemote{u: newUpstream(t), served: &atomic.Int64{}, cache: t.TempDir()}
+	r.u.commit(t, "one\n")
 	big := make([]byte, 1<<20) // incompressible, so a re-clone would show
 	if _, err := rand.Read(big); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(u.work, "big.bin"), big, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(r.u.work, "big.bin"), big, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	base := u.commit(t, "two\n")
-	u.git(t, "push", "-q", "origin", "main")
-	var served atomic.Int64
-	g := gittest.StartHTTP(t, countPacks(gittest.Handler(t, u.root, gittest.BasicAuth("bob", "pw-secret")), &served), false)
-	cache := t.TempDir()
-	auth := WithAuth(map[string][]byte{"username": []byte("bob"), "password": []byte("pw-secret")})
-	c, err := New(g.URL(""), cache, auth, WithTimeout(10*time.Second))
+	r.base = r.u.commit(t, "two\n")
+	r.u.git(t, "push", "-q", "origin", "main")
+	r.g = gittest.StartHTTP(t, countPacks(gittest.Handler(t, r.u.root, gittest.BasicAuth("bob", "pw-secret")), r.served), false)
+	r.auth = WithAuth(map[string][]byte{"username": []byte("bob"), "password": []byte("pw-secret")})
+	var err error
+	if r.c, err = New(r.g.URL(""), r.cache, r.auth, WithTimeout(10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// check checks out main and wants the commit wantHash with job.yaml
+// holding wantJob.
+func (r *followedRemote) check(t *testing.T, wantHash, wantJob string) Snapshot {
+	t.Helper()
+	got, err := r.c.Checkout(t.Context(), Ref{Branch: "main"})
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	check := func(t *testing.T, wantHash, wantJob string) Snapshot {
-		t.Helper()
-		got, err := c.Checkout(t.Context(), Ref{Branch: "main"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := "main@sha1:" + wantHash; got.Revision.String() != want {
-			t.Errorf("revision = %s, want %s", got.Revision, want)
-		}
-		if job := readJob(t, got); job != wantJob {
-			t.Errorf("job.yaml = %q, want %q", job, wantJob)
-		}
-		return got
+	if want := "main@sha1:" + wantHash; got.Revision.String() != want {
+		t.Errorf("revision = %s, want %s", got.Revision, want)
 	}
+	if job := readJob(t, got); job != wantJob {
+		t.Errorf("job.yaml = %q, want %q", job, wantJob)
+	}
+	return got
+}
 
+// TestCheckoutFollowsTheRemote walks one source through its life: clone,
+// incremental fetches, a force push, an outage and the recovery, and a
+// restart of sparkcd on the same cache.
+func TestCheckoutFollowsTheRemote(t *testing.T) {
+	r := newFollowedRemote(t)
 	t.Run("clone", func(t *testing.T) {
-		check(t, base, "two\n")
-		if served.Load() < 1<<20 {
-			t.Errorf("clone transferred %d bytes, want the whole history", served.Load())
+		r.check(t, r.base, "two\n")
+		if r.served.Load() < 1<<20 {
+			t.Errorf("clone transferred %d bytes, want the whole history", r.served.Load())
 		}
 	})
 	t.Run("no change", func(t *testing.T) {
-		check(t, base, "two\n")
+		r.check(t, r.base, "two\n")
 	})
 	t.Run("incremental fetch", func(t *testing.T) {
-		next := u.commit(t, "three\n")
-		u.git(t, "push", "-q", "origin", "main")
-		served.Store(0)
-		check(t, next, "three\n")
-		if n := served.Load(); n == 0 || n > 64<<10 {
+		next := r.u.commit(t, "three\n")
+		r.u.git(t, "push", "-q", "origin", "main")
+		r.served.Store(0)
+		r.check(t, next, "three\n")
+		if n := r.served.Load(); n == 0 || n > 64<<10 {
 			t.Errorf("fetch transferred %d bytes, want only the new commit", n)
 		}
 	})
 	t.Run("force push", func(t *testing.T) {
-		u.git(t, "reset", "-q", "--hard", base)
-		rewritten := u.commit(t, "rewritten\n")
-		u.git(t, "push", "-q", "-f", "origin", "main")
-		check(t, rewritten, "rewritten\n")
+		r.u.git(t, "reset", "-q", "--hard", r.base)
+		rewritten := r.u.commit(t, "rewritten\n")
+		r.u.git(t, "push", "-q", "-f", "origin", "main")
+		r.check(t, rewritten, "rewritten\n")
 	})
 
 	var good Snapshot
 	t.Run("server down keeps the last good checkout", func(t *testing.T) {
-		good, _ = c.LastGood()
-		g.Stop()
-		u.commit(t, "while down\n")
-		u.git(t, "push", "-q", "origin", "main")
-		_, err := c.Checkout(t.Context(), Ref{Branch: "main"})
+		good, _ = r.c.LastGood()
+		r.g.Stop()
+		r.u.commit(t, "while down\n")
+		r.u.git(t, "push", "-q", "origin", "main")
+		_, err := r.c.Checkout(t.Context(), Ref{Branch: "main"})
 		if err == nil {
 			t.Fatal("checkout succeeded with the server stopped")
 		}
 		if !strings.Contains(err.Error(), "unable to fetch") || strings.Contains(err.Error(), "pw-secret") {
 			t.Errorf("error = %v", err)
 		}
-		last, ok := c.LastGood()
+		last, ok := r.c.LastGood()
 		if !ok || last != good {
 			t.Errorf("LastGood = %+v, %v; want %+v", last, ok, good)
 		}
@@ -125,9 +145,9 @@ func TestCheckoutFollowsTheRemote(t *testing.T) {
 		}
 	})
 	t.Run("server back recovers", func(t *testing.T) {
-		g.Start()
-		head := u.git(t, "rev-parse", "HEAD")
-		got := check(t, head, "while down\n")
+		r.g.Start()
+		head := r.u.git(t, "rev-parse", "HEAD")
+		got := r.check(t, head, "while down\n")
 		if _, err := os.Stat(good.Dir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("old checkout %s still there: %v", good.Dir, err)
 		}
@@ -136,10 +156,10 @@ func TestCheckoutFollowsTheRemote(t *testing.T) {
 		}
 	})
 	t.Run("a restarted client reuses the cache", func(t *testing.T) {
-		head := u.git(t, "rev-parse", "HEAD")
-		g.Stop()
-		defer g.Start()
-		again, err := New(g.URL(""), cache, auth)
+		head := r.u.git(t, "rev-parse", "HEAD")
+		r.g.Stop()
+		defer r.g.Start()
+		again, err := New(r.g.URL(""), r.cache, r.auth)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -24,18 +25,22 @@ func daDefaults(m func(*v1alpha1.DynamicAllocation)) *v1alpha1.PolicyDefaults {
 	return &v1alpha1.PolicyDefaults{DynamicAllocation: d}
 }
 
-func TestDefaults(t *testing.T) {
+// defaultsCase is one case of TestDefaults.
+type defaultsCase struct {
+	name     string
+	policies []v1alpha1.AllocationPolicy
+	job      *v1alpha1.SparkJob
+	want     *v1alpha1.SparkJob
+}
+
+// allocationDefaultsCases fill dynamic allocation: which policy wins, and
+// that what a job sets or implies stays.
+func allocationDefaultsCases() []defaultsCase {
 	maxOf := func(n int32) *v1alpha1.PolicyDefaults {
 		return daDefaults(func(d *v1alpha1.DynamicAllocation) { d.MaxExecutors = ptr(n) })
 	}
 	noMax := da(func(d *v1alpha1.DynamicAllocation) { d.MaxExecutors = nil })
-	spot := corev1.Toleration{Key: lifecycle, Operator: corev1.TolerationOpEqual, Value: "spot", Effect: corev1.TaintEffectNoSchedule}
-	tests := []struct {
-		name     string
-		policies []v1alpha1.AllocationPolicy
-		job      *v1alpha1.SparkJob
-		want     *v1alpha1.SparkJob
-	}{{
+	return []defaultsCase{{
 		name:     "the first policy by name wins",
 		policies: []v1alpha1.AllocationPolicy{defaultsPolicy("b", maxOf(30)), defaultsPolicy("a", maxOf(20))},
 		job:      testJob(noMax),
@@ -73,7 +78,14 @@ func TestDefaults(t *testing.T) {
 		want: testJob(da(func(d *v1alpha1.DynamicAllocation) {
 			d.ShuffleTrackingEnabled, d.ExecutorAllocationRatio = nil, ptr("0.5")
 		})),
-	}, {
+	}}
+}
+
+// confAndPlacementDefaultsCases fill sparkConf keys and the placement of
+// the driver and the executors.
+func confAndPlacementDefaultsCases() []defaultsCase {
+	spot := corev1.Toleration{Key: lifecycle, Operator: corev1.TolerationOpEqual, Value: "spot", Effect: corev1.TaintEffectNoSchedule}
+	return []defaultsCase{{
 		name: "sparkConf defaults fill only keys the job does not set",
 		policies: []v1alpha1.AllocationPolicy{defaultsPolicy("a", &v1alpha1.PolicyDefaults{SparkConf: map[string]string{
 			"spark.executor.memory":                           "8g",    // spec.executor.memory
@@ -121,7 +133,10 @@ func TestDefaults(t *testing.T) {
 			j.Spec.Executor.PriorityClassName = ptr("batch")
 		}),
 	}}
-	for _, tc := range tests {
+}
+
+func TestDefaults(t *testing.T) {
+	for _, tc := range slices.Concat(allocationDefaultsCases(), confAndPlacementDefaultsCases()) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := mustSet(t, tc.policies...)
 			before := tc.job.DeepCopy()

@@ -69,13 +69,18 @@ func TestLoad(t *testing.T) {
 	}
 }
 
-func TestLoadErrors(t *testing.T) {
-	tests := []struct {
-		name     string
-		files    map[string]string
-		want     []string // substrings of the error; "FILE" is the first file's path
-		sentinel error
-	}{{
+// loadErrorCase is one case of TestLoadErrors.
+type loadErrorCase struct {
+	name     string
+	files    map[string]string
+	want     []string // substrings of the error; "FILE" is the first file's path
+	sentinel error
+}
+
+// loadFieldErrorCases are documents of the wrong shape: unknown fields,
+// the wrong kind or version, a name taken twice.
+func loadFieldErrorCases() []loadErrorCase {
+	return []loadErrorCase{{
 		name:     "unknown field",
 		files:    map[string]string{"p.yaml": policyYAML("prod", "  rules:\n    maxExecutor: 60")},
 		want:     []string{"'FILE': policy 'prod': field 'spec.rules.maxExecutor': unknown field"},
@@ -98,7 +103,12 @@ func TestLoadErrors(t *testing.T) {
 		},
 		want:     []string{"b.yaml' document 2: policy 'prod': field 'metadata.name': duplicate policy name: 'prod' is already defined in 'FILE'"},
 		sentinel: ErrDuplicateName,
-	}, {
+	}}
+}
+
+// loadValueErrorCases are fields with values that do not parse or hold.
+func loadValueErrorCases() []loadErrorCase {
+	return []loadErrorCase{{
 		name:     "bad duration",
 		files:    map[string]string{"p.yaml": policyYAML("prod", "  rules:\n    maxExecutorIdleTimeout: ten minutes")},
 		want:     []string{`'FILE': policy 'prod': field 'spec.rules.maxExecutorIdleTimeout': invalid value: time: invalid duration "ten minutes"`},
@@ -128,7 +138,13 @@ func TestLoadErrors(t *testing.T) {
 		files:    map[string]string{"p.yaml": policyYAML("prod", "  namespaces: [\"spark-[prod\"]")},
 		want:     []string{"'FILE': policy 'prod': field 'spec.namespaces[0]': invalid value: bad glob 'spark-[prod'"},
 		sentinel: ErrInvalidValue,
-	}, {
+	}}
+}
+
+// loadDocumentErrorCases are documents that are not YAML, several
+// problems at once, and a directory without policies.
+func loadDocumentErrorCases() []loadErrorCase {
+	return []loadErrorCase{{
 		name:     "duplicate key",
 		files:    map[string]string{"p.yaml": policyYAML("prod", "  action: Audit")},
 		want:     []string{"'FILE': policy 'prod': malformed document", `key "action" already set`},
@@ -153,7 +169,10 @@ func TestLoadErrors(t *testing.T) {
 		want:     []string{"unable to load policies from", "no allocation policies found"},
 		sentinel: ErrNoPolicies,
 	}}
-	for _, tc := range tests {
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range slices.Concat(loadFieldErrorCases(), loadValueErrorCases(), loadDocumentErrorCases()) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := writeFiles(t, tc.files)
 			_, err := Load(dir)

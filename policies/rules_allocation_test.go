@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -28,16 +29,12 @@ func runRuleCases(t *testing.T, cases []ruleCase) {
 	}
 }
 
-func TestAllocationRules(t *testing.T) {
+// requireDynamicAllocationCases: dynamic allocation and shuffle tracking
+// required, and initial executors within bounds.
+func requireDynamicAllocationCases() []ruleCase {
 	requireDA := v1alpha1.PolicyRules{RequireDynamicAllocation: true}
 	requireST := v1alpha1.PolicyRules{RequireShuffleTracking: true}
-	maxExec := v1alpha1.PolicyRules{MaxExecutors: ptr[int32](60)}
-	maxInitial := v1alpha1.PolicyRules{MaxInitialExecutors: ptr[int32](10)}
-	ratio := v1alpha1.PolicyRules{ExecutorAllocationRatio: &v1alpha1.RatioRange{Min: "0.1", Max: "1"}}
-	idle := v1alpha1.PolicyRules{MaxExecutorIdleTimeout: dur("10m")}
-	cached := v1alpha1.PolicyRules{MaxCachedExecutorIdleTimeout: dur("1h")}
-	shuffle := v1alpha1.PolicyRules{MaxShuffleTrackingTimeout: dur("1h")}
-	runRuleCases(t, []ruleCase{
+	return []ruleCase{
 		{name: "dynamic-allocation-required met", rules: requireDA, job: testJob()},
 		{name: "dynamic-allocation-required met through sparkConf", rules: requireDA,
 			job: testJob(static, conf("spark.dynamicAllocation.enabled", "true", "spark.dynamicAllocation.maxExecutors", "4"))},
@@ -73,7 +70,16 @@ func TestAllocationRules(t *testing.T) {
 			job: testJob(func(j *v1alpha1.SparkJob) { j.Spec.Executor.Instances = ptr[int32](20) }),
 			want: violated(RuleInitialWithinBounds, "spec.executor.instances",
 				`initial executors are 20, above maxExecutors 10: policy "p" requires minExecutors <= initial executors <= maxExecutors`)},
+	}
+}
 
+// maxExecutorsCases: the most executors, initial ones, and the allocation
+// ratio.
+func maxExecutorsCases() []ruleCase {
+	maxExec := v1alpha1.PolicyRules{MaxExecutors: ptr[int32](60)}
+	maxInitial := v1alpha1.PolicyRules{MaxInitialExecutors: ptr[int32](10)}
+	ratio := v1alpha1.PolicyRules{ExecutorAllocationRatio: &v1alpha1.RatioRange{Min: "0.1", Max: "1"}}
+	return []ruleCase{
 		{name: "max-executors met", rules: maxExec, job: testJob()},
 		{name: "max-executors met by a static job", rules: maxExec, job: testJob(static)},
 		{name: "max-executors broken", rules: maxExec,
@@ -109,7 +115,16 @@ func TestAllocationRules(t *testing.T) {
 			job: testJob(da(func(d *v1alpha1.DynamicAllocation) { d.ExecutorAllocationRatio = ptr("0.05") })),
 			want: violated(RuleAllocationRatio, "spec.dynamicAllocation.executorAllocationRatio",
 				`executorAllocationRatio is 0.05, policy "p" allows 0.1 to 1`)},
+	}
+}
 
+// idleTimeoutCases: the longest idle, cached-idle and shuffle-tracking
+// timeouts.
+func idleTimeoutCases() []ruleCase {
+	idle := v1alpha1.PolicyRules{MaxExecutorIdleTimeout: dur("10m")}
+	cached := v1alpha1.PolicyRules{MaxCachedExecutorIdleTimeout: dur("1h")}
+	shuffle := v1alpha1.PolicyRules{MaxShuffleTrackingTimeout: dur("1h")}
+	return []ruleCase{
 		{name: "executor-idle-timeout met", rules: idle, job: testJob()},
 		{name: "executor-idle-timeout does not apply without dynamic allocation", rules: idle,
 			job: testJob(static, conf("spark.dynamicAllocation.executorIdleTimeout", "1h"))},
@@ -142,5 +157,13 @@ func TestAllocationRules(t *testing.T) {
 			job: testJob(da(func(d *v1alpha1.DynamicAllocation) { d.ShuffleTrackingTimeout = ptr[int64](7200000) })),
 			want: violated(RuleShuffleTrackingTimeout, "spec.dynamicAllocation.shuffleTrackingTimeout",
 				`shuffleTrackingTimeout is 2h, policy "p" allows at most 1h`)},
-	})
+	}
+}
+
+func TestAllocationRules(t *testing.T) {
+	runRuleCases(t, slices.Concat(
+		requireDynamicAllocationCases(),
+		maxExecutorsCases(),
+		idleTimeoutCases(),
+	))
 }

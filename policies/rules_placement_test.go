@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,18 +34,16 @@ func followDriver(sel map[string]string, topology string) func(*v1alpha1.SparkJo
 	}
 }
 
-func TestPlacementRules(t *testing.T) {
+// nodePlacementCases: the node labels the driver and the executors must
+// require.
+func nodePlacementCases() []ruleCase {
 	driverRule := v1alpha1.PolicyRules{Placement: &v1alpha1.PlacementRules{
 		Driver: &v1alpha1.PodPlacementRule{RequiredNodeLabels: map[string]string{lifecycle: "on-demand"}},
 	}}
 	executorRule := v1alpha1.PolicyRules{Placement: &v1alpha1.PlacementRules{
 		Executor: &v1alpha1.PodPlacementRule{RequiredNodeLabels: map[string]string{lifecycle: "spot"}},
 	}}
-	sameZone := v1alpha1.PolicyRules{Placement: &v1alpha1.PlacementRules{
-		Executor: &v1alpha1.PodPlacementRule{SameZoneAsDriver: true},
-	}}
-	ownDriver := map[string]string{v1alpha1.LabelSparkRole: v1alpha1.RoleDriver, v1alpha1.LabelJob: "pi"}
-	runRuleCases(t, []ruleCase{
+	return []ruleCase{
 		{name: "driver-placement met by nodeSelector", rules: driverRule, job: testJob(pinned)},
 		{name: "driver-placement met by spec.nodeSelector", rules: driverRule,
 			job: testJob(func(j *v1alpha1.SparkJob) { j.Spec.NodeSelector = map[string]string{lifecycle: "on-demand"} })},
@@ -90,7 +89,17 @@ func TestPlacementRules(t *testing.T) {
 		{name: "executor-placement broken when unset", rules: executorRule, job: testJob(),
 			want: violated(RuleExecutorPlacement, `spec.executor.nodeSelector["node.kubernetes.io/lifecycle"]`,
 				`executor placement does not require node.kubernetes.io/lifecycle=spot (by nodeSelector or required node affinity), policy "p" requires it`)},
+	}
+}
 
+// sameZoneCases: executors in the driver's zone, by nodeSelector, node
+// affinity or a podAffinity to their own driver.
+func sameZoneCases() []ruleCase {
+	sameZone := v1alpha1.PolicyRules{Placement: &v1alpha1.PlacementRules{
+		Executor: &v1alpha1.PodPlacementRule{SameZoneAsDriver: true},
+	}}
+	ownDriver := map[string]string{v1alpha1.LabelSparkRole: v1alpha1.RoleDriver, v1alpha1.LabelJob: "pi"}
+	return []ruleCase{
 		{name: "same-zone met by one pinned zone", rules: sameZone, job: testJob(pinned)},
 		{name: "same-zone met by affinity and nodeSelector", rules: sameZone,
 			job: testJob(pinned, driverPod(func(p *v1alpha1.SparkPodSpec) {
@@ -126,5 +135,12 @@ func TestPlacementRules(t *testing.T) {
 			job: testJob(followDriver(map[string]string{v1alpha1.LabelJob: "pi"}, zone)),
 			want: violated(RuleSameZone, `spec.executor.nodeSelector["topology.kubernetes.io/zone"]`,
 				`neither the driver nor the executors are pinned to a zone (topology.kubernetes.io/zone), and executors have no required podAffinity to the driver, policy "p" requires one zone`)},
-	})
+	}
+}
+
+func TestPlacementRules(t *testing.T) {
+	runRuleCases(t, slices.Concat(
+		nodePlacementCases(),
+		sameZoneCases(),
+	))
 }

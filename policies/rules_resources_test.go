@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -8,16 +9,13 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
 
-func TestResourceRules(t *testing.T) {
+// podResourceCases: the cpu and memory of one driver or executor pod.
+func podResourceCases() []ruleCase {
 	driverCores := v1alpha1.PolicyRules{MaxDriverCores: qty("2")}
 	driverMemory := v1alpha1.PolicyRules{MaxDriverMemory: qty("8Gi")}
 	executorCores := v1alpha1.PolicyRules{MaxExecutorCores: qty("4")}
 	executorMemory := v1alpha1.PolicyRules{MaxExecutorMemory: qty("16Gi")}
-	jobCores := v1alpha1.PolicyRules{MaxJobCores: qty("240")}
-	jobMemory := v1alpha1.PolicyRules{MaxJobMemory: qty("1Ti")}
-	fits := v1alpha1.PolicyRules{NodeAllocatable: &v1alpha1.NodeAllocatable{CPU: qty("3400m"), Memory: qty("14Gi")}}
-	unbounded := da(func(d *v1alpha1.DynamicAllocation) { d.MaxExecutors = nil })
-	runRuleCases(t, []ruleCase{
+	return []ruleCase{
 		{name: "driver-cores met", rules: driverCores, job: testJob()},
 		{name: "driver-cores broken", rules: driverCores,
 			job: testJob(driverPod(func(p *v1alpha1.SparkPodSpec) { p.Cores = ptr[int32](4) })),
@@ -53,7 +51,17 @@ func TestResourceRules(t *testing.T) {
 			job: testJob(executorPod(func(p *v1alpha1.SparkPodSpec) { p.Memory = nil }), conf("spark.executor.memory", "20g")),
 			want: violated(RuleExecutorMemory, `spec.sparkConf["spark.executor.memory"]`,
 				`executor pod memory is 22528Mi (memory 20480Mi + overhead 2048Mi), policy "p" allows at most 16Gi`)},
+	}
+}
 
+// jobResourceCases: the cpu and memory of the whole job at its peak, and
+// an executor that must fit a node.
+func jobResourceCases() []ruleCase {
+	jobCores := v1alpha1.PolicyRules{MaxJobCores: qty("240")}
+	jobMemory := v1alpha1.PolicyRules{MaxJobMemory: qty("1Ti")}
+	fits := v1alpha1.PolicyRules{NodeAllocatable: &v1alpha1.NodeAllocatable{CPU: qty("3400m"), Memory: qty("14Gi")}}
+	unbounded := da(func(d *v1alpha1.DynamicAllocation) { d.MaxExecutors = nil })
+	return []ruleCase{
 		{name: "job-cores met", rules: jobCores, job: testJob()},
 		{name: "job-cores broken", rules: jobCores,
 			job: testJob(da(func(d *v1alpha1.DynamicAllocation) { d.MaxExecutors = ptr[int32](200) })),
@@ -87,7 +95,14 @@ func TestResourceRules(t *testing.T) {
 			job: testJob(executorPod(func(p *v1alpha1.SparkPodSpec) { p.Memory = ptr("13g") })),
 			want: violated(RuleExecutorFitsNode, "spec.executor.memory",
 				`executor pod memory is 14643Mi (memory 13312Mi + overhead 1331Mi), policy "p" allows at most 14Gi (what a node offers)`)},
-	})
+	}
+}
+
+func TestResourceRules(t *testing.T) {
+	runRuleCases(t, slices.Concat(
+		podResourceCases(),
+		jobResourceCases(),
+	))
 }
 
 func TestUnevaluableJob(t *testing.T) {

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,32 +84,39 @@ func TestApplyNil(t *testing.T) {
 	}
 }
 
-func TestNewSetErrors(t *testing.T) {
-	bad := func(name string, m func(*v1alpha1.AllocationPolicySpec)) v1alpha1.AllocationPolicy {
-		p := testPolicy(name, &v1alpha1.PolicyRules{})
-		m(&p.Spec)
-		return p
-	}
-	tests := []struct {
-		name     string
-		policies []v1alpha1.AllocationPolicy
-		want     []string // each a substring of the error
-		sentinel error
-	}{{
+// badPolicy is a policy with empty rules, its spec then changed by m.
+func badPolicy(name string, m func(*v1alpha1.AllocationPolicySpec)) v1alpha1.AllocationPolicy {
+	p := testPolicy(name, &v1alpha1.PolicyRules{})
+	m(&p.Spec)
+	return p
+}
+
+// newSetErrorCase is one case of TestNewSetErrors.
+type newSetErrorCase struct {
+	name     string
+	policies []v1alpha1.AllocationPolicy
+	want     []string // each a substring of the error
+	sentinel error
+}
+
+// newSetSpecErrorCases are policies with a taken name, a bad namespace
+// glob, a bad action or allocation ratio.
+func newSetSpecErrorCases() []newSetErrorCase {
+	return []newSetErrorCase{{
 		name:     "duplicate name",
 		policies: []v1alpha1.AllocationPolicy{testPolicy("p", nil), testPolicy("p", nil)},
 		want:     []string{"policy 'p': field 'metadata.name': duplicate policy name"},
 		sentinel: ErrDuplicateName,
 	}, {
 		name: "bad glob",
-		policies: []v1alpha1.AllocationPolicy{bad("p", func(s *v1alpha1.AllocationPolicySpec) {
+		policies: []v1alpha1.AllocationPolicy{badPolicy("p", func(s *v1alpha1.AllocationPolicySpec) {
 			s.Namespaces = []string{"spark-prod", "team-["}
 		})},
 		want:     []string{"policy 'p': field 'spec.namespaces[1]': invalid value: bad glob 'team-['"},
 		sentinel: ErrInvalidValue,
 	}, {
 		name: "ratio min above max and a bad action",
-		policies: []v1alpha1.AllocationPolicy{bad("p", func(s *v1alpha1.AllocationPolicySpec) {
+		policies: []v1alpha1.AllocationPolicy{badPolicy("p", func(s *v1alpha1.AllocationPolicySpec) {
 			s.Action = "Warn"
 			s.Rules.ExecutorAllocationRatio = &v1alpha1.RatioRange{Min: "0.8", Max: "0.5"}
 		})},
@@ -119,14 +127,20 @@ func TestNewSetErrors(t *testing.T) {
 		sentinel: ErrInvalidValue,
 	}, {
 		name: "ratio out of range",
-		policies: []v1alpha1.AllocationPolicy{bad("p", func(s *v1alpha1.AllocationPolicySpec) {
+		policies: []v1alpha1.AllocationPolicy{badPolicy("p", func(s *v1alpha1.AllocationPolicySpec) {
 			s.Rules.ExecutorAllocationRatio = &v1alpha1.RatioRange{Max: "1.5"}
 		})},
 		want:     []string{"field 'spec.rules.executorAllocationRatio.max': invalid value: ratio '1.5' is outside (0, 1]"},
 		sentinel: ErrInvalidValue,
-	}, {
+	}}
+}
+
+// newSetLimitErrorCases are rules and defaults that contradict themselves,
+// and a policy without a name.
+func newSetLimitErrorCases() []newSetErrorCase {
+	return []newSetErrorCase{{
 		name: "limits out of range",
-		policies: []v1alpha1.AllocationPolicy{bad("p", func(s *v1alpha1.AllocationPolicySpec) {
+		policies: []v1alpha1.AllocationPolicy{badPolicy("p", func(s *v1alpha1.AllocationPolicySpec) {
 			s.Rules.MaxExecutors = ptr[int32](10)
 			s.Rules.MaxInitialExecutors = ptr[int32](20)
 			s.Rules.MaxDriverMemory = qty("0")
@@ -142,7 +156,7 @@ func TestNewSetErrors(t *testing.T) {
 		sentinel: ErrInvalidValue,
 	}, {
 		name: "defaults that contradict each other",
-		policies: []v1alpha1.AllocationPolicy{bad("p", func(s *v1alpha1.AllocationPolicySpec) {
+		policies: []v1alpha1.AllocationPolicy{badPolicy("p", func(s *v1alpha1.AllocationPolicySpec) {
 			s.Defaults = &v1alpha1.PolicyDefaults{
 				DynamicAllocation: &v1alpha1.DynamicAllocation{MinExecutors: ptr[int32](5), MaxExecutors: ptr[int32](2)},
 				SparkConf:         map[string]string{"spark.dynamicAllocation.maxExecutors": "3"},
@@ -161,7 +175,10 @@ func TestNewSetErrors(t *testing.T) {
 		want:     []string{"field 'metadata.name': invalid value: a policy needs a name"},
 		sentinel: ErrInvalidValue,
 	}}
-	for _, tc := range tests {
+}
+
+func TestNewSetErrors(t *testing.T) {
+	for _, tc := range slices.Concat(newSetSpecErrorCases(), newSetLimitErrorCases()) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := NewSet(tc.policies)
 			if err == nil {

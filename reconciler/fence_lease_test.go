@@ -1,7 +1,6 @@
 package reconciler_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,8 +18,10 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
 )
 
@@ -86,36 +87,8 @@ func TestLeaderFence(t *testing.T) {
 
 	// Another replica's record, as if this one had been paused past its
 	// Lease and the other had taken it.
-	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		lease := &coordinationv1.Lease{}
-		if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: mopts.LeaderElectionID}, lease); err != nil {
-			return err
-		}
-		now := metav1.NewMicroTime(time.Now())
-		lease.Spec.HolderIdentity = ptr.To("another-replica")
-		lease.Spec.AcquireTime, lease.Spec.RenewTime = &now, &now
-		lease.Spec.LeaseDurationSeconds = ptr.To[int32](3600)
-		return e.Client.Update(ctx, lease)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var refused error
-	var name string
-	for i := 0; refused == nil; i++ {
-		name = fmt.Sprintf("after-takeover-%d", i)
-		err := c.Create(ctx, configMap(name))
-		switch {
-		case errors.Is(err, reconciler.ErrNotLeader):
-			refused = err
-		case err != nil:
-			t.Fatalf("a write failed, but not at the fence: %v", err)
-		case i > 1000:
-			t.Fatal("the fence never closed after another replica took the Lease")
-		default:
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	takeLease(t, e, ns, mopts.LeaderElectionID, "another-replica")
+	name, refused := createUntilRefused(t, c, ns)
 	t.Logf("refused: %v", refused)
 	if !strings.Contains(refused.Error(), "leadership not confirmed since") {
 		t.Errorf("the refusal does not say since when leadership is not confirmed: %v", refused)
@@ -128,30 +101,69 @@ func TestLeaderFence(t *testing.T) {
 	}
 
 	// Every replica answers webhooks.
-	hooks := httptest.NewServer(reconciler.NewWebhookHandler(c, reconciler.WebhookOptions{Reader: e.Client}))
-	t.Cleanup(hooks.Close)
-	body := `{"ref":"refs/heads/main"}`
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hooks.URL+"/hooks/"+ns+"/jobs", bytes.NewBufferString(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("X-Hub-Signature-256", sign(token, body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Errorf("the webhook answered %d behind the fence, want 202", resp.StatusCode)
-	}
-	if getSource(t, e, ns, "jobs").Annotations[reconciler.AnnotationReconcileRequestedAt] == "" {
-		t.Error("the webhook set no reconcile request behind the fence")
-	}
+	checkWebhook(t, e, c, ns, token)
 
 	if !wait(waitTimeout) {
 		t.Fatal("the manager kept running after it lost the Lease")
 	}
 	if stopped == nil || !strings.Contains(stopped.Error(), "leader election lost") {
 		t.Errorf("the manager stopped with %v, want \"leader election lost\"", stopped)
+	}
+}
+
+// takeLease records holder in the Lease ns/id, as if it had taken it for
+// an hour.
+func takeLease(t *testing.T, e *testenv.Env, ns, id, holder string) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		lease := &coordinationv1.Lease{}
+		if err := e.Client.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: id}, lease); err != nil {
+			return err
+		}
+		now := metav1.NewMicroTime(time.Now())
+		lease.Spec.HolderIdentity = ptr.To(holder)
+		lease.Spec.AcquireTime, lease.Spec.RenewTime = &now, &now
+		lease.Spec.LeaseDurationSeconds = ptr.To[int32](3600)
+		return e.Client.Update(t.Context(), lease)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// createUntilRefused creates ConfigMaps in ns through c until the fence
+// refuses one, and returns its name and the refusal; any other error
+// fails the test, and so does a fence that never closes.
+func createUntilRefused(t *testing.T, c client.Client, ns string) (string, error) {
+	t.Helper()
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("after-takeover-%d", i)
+		err := c.Create(t.Context(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})
+		switch {
+		case errors.Is(err, reconciler.ErrNotLeader):
+			return name, err
+		case err != nil:
+			t.Fatalf("a write failed, but not at the fence: %v", err)
+		case i > 1000:
+			t.Fatal("the fence never closed after another replica took the Lease")
+		default:
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// checkWebhook posts a signed push event for the JobSource ns/jobs through
+// c and wants it accepted and a reconcile requested.
+func checkWebhook(t *testing.T, e *testenv.Env, c client.Client, ns, token string) {
+	t.Helper()
+	hooks := httptest.NewServer(reconciler.NewWebhookHandler(c, reconciler.WebhookOptions{Reader: e.Client}))
+	t.Cleanup(hooks.Close)
+	body := `{"ref":"refs/heads/main"}`
+	status := sendHook(t, http.MethodPost, hooks.URL+"/hooks/"+ns+"/jobs", body, map[string]string{"X-Hub-Signature-256": sign(token, body)})
+	if status != http.StatusAccepted {
+		t.Errorf("the webhook answered %d behind the fence, want 202", status)
+	}
+	if getSource(t, e, ns, "jobs").Annotations[reconciler.AnnotationReconcileRequestedAt] == "" {
+		t.Error("the webhook set no reconcile request behind the fence")
 	}
 }

@@ -65,46 +65,56 @@ type closeRecorder struct {
 
 func (c *closeRecorder) Close() error { c.closed = true; return nil }
 
-// TestFence: the fence lets GETs through always, and every other request
-// only while the start of the last successful renewal of the Lease is
-// less than the renew deadline ago on the (monotonic) clock.
-func TestFence(t *testing.T) {
-	const deadline = 3 * time.Second
-	me := resourcelock.LeaderElectionRecord{HolderIdentity: "me"}
-	renew := func(l *fencedLock, m *memLock) {
-		if err := l.Update(context.Background(), me); err != nil {
-			t.Fatal(err)
-		}
+// fenceTestDeadline is the renew deadline of TestFence's fences.
+const fenceTestDeadline = 3 * time.Second
+
+// renewAsMe renews the Lease through l as the replica "me".
+func renewAsMe(t *testing.T, l *fencedLock) {
+	t.Helper()
+	if err := l.Update(context.Background(), resourcelock.LeaderElectionRecord{HolderIdentity: "me"}); err != nil {
+		t.Fatal(err)
 	}
-	tests := []struct {
-		name     string
-		setup    func(l *fencedLock, m *memLock)
-		method   string
-		unfenced bool
-		// want is "" for a request that passes, else a phrase of the error.
-		want string
-	}{
+}
+
+// fenceCase is one case of TestFence: the Lease's history, then one request.
+type fenceCase struct {
+	name     string
+	setup    func(t *testing.T, l *fencedLock, m *memLock)
+	method   string
+	unfenced bool
+	// want is "" for a request that passes, else a phrase of the error.
+	want string
+}
+
+// fenceCases: before the Lease, within and at the renew deadline, slow and
+// failed renewals, another holder and a release.
+func fenceCases() []fenceCase {
+	me := resourcelock.LeaderElectionRecord{HolderIdentity: "me"}
+	return []fenceCase{
 		{name: "a GET passes before the Lease is acquired", method: http.MethodGet},
 		{name: "a POST is refused before the Lease is acquired", method: http.MethodPost,
 			want: "refusing POST: leadership not confirmed: this replica has not acquired the Lease"},
 		{name: "a webhook's reconcile request passes without the Lease", method: http.MethodPatch, unfenced: true},
 		{name: "a PATCH passes just within the renew deadline", method: http.MethodPatch,
-			setup: func(l *fencedLock, m *memLock) { renew(l, m); m.clock.Step(deadline - time.Nanosecond) }},
+			setup: func(t *testing.T, l *fencedLock, m *memLock) {
+				renewAsMe(t, l)
+				m.clock.Step(fenceTestDeadline - time.Nanosecond)
+			}},
 		{name: "a PATCH is refused at the renew deadline", method: http.MethodPatch,
-			setup: func(l *fencedLock, m *memLock) { renew(l, m); m.clock.Step(deadline) },
+			setup: func(t *testing.T, l *fencedLock, m *memLock) { renewAsMe(t, l); m.clock.Step(fenceTestDeadline) },
 			want:  "refusing PATCH: leadership not confirmed since 2030-01-01T00:00:00Z (3s ago, renew deadline 3s)"},
 		{name: "a GET passes at the renew deadline", method: http.MethodGet,
-			setup: func(l *fencedLock, m *memLock) { renew(l, m); m.clock.Step(deadline) }},
+			setup: func(t *testing.T, l *fencedLock, m *memLock) { renewAsMe(t, l); m.clock.Step(fenceTestDeadline) }},
 		{name: "the deadline counts from the start of a slow renewal", method: http.MethodPut,
-			setup: func(l *fencedLock, m *memLock) {
+			setup: func(t *testing.T, l *fencedLock, m *memLock) {
 				m.slow = 2 * time.Second
-				renew(l, m)
+				renewAsMe(t, l)
 				m.clock.Step(time.Second)
 			},
 			want: "(3s ago, renew deadline 3s)"},
 		{name: "a failed renewal extends nothing", method: http.MethodDelete,
-			setup: func(l *fencedLock, m *memLock) {
-				renew(l, m)
+			setup: func(t *testing.T, l *fencedLock, m *memLock) {
+				renewAsMe(t, l)
 				m.clock.Step(2 * time.Second)
 				m.fail = true
 				if err := l.Update(context.Background(), me); err == nil {
@@ -114,14 +124,14 @@ func TestFence(t *testing.T) {
 			},
 			want: "leadership not confirmed since 2030-01-01T00:00:00Z"},
 		{name: "a renewal after the deadline opens the fence again", method: http.MethodDelete,
-			setup: func(l *fencedLock, m *memLock) {
-				renew(l, m)
+			setup: func(t *testing.T, l *fencedLock, m *memLock) {
+				renewAsMe(t, l)
 				m.clock.Step(10 * time.Second)
-				renew(l, m)
+				renewAsMe(t, l)
 			}},
 		{name: "another holder read from the Lease closes the fence at once", method: http.MethodPost,
-			setup: func(l *fencedLock, m *memLock) {
-				renew(l, m)
+			setup: func(t *testing.T, l *fencedLock, m *memLock) {
+				renewAsMe(t, l)
 				m.rec = &resourcelock.LeaderElectionRecord{HolderIdentity: "other"}
 				if _, _, err := l.Get(context.Background()); err != nil {
 					t.Fatal(err)
@@ -129,22 +139,28 @@ func TestFence(t *testing.T) {
 			},
 			want: "held by another replica or was released"},
 		{name: "a release closes the fence at once", method: http.MethodPost,
-			setup: func(l *fencedLock, m *memLock) {
-				renew(l, m)
+			setup: func(t *testing.T, l *fencedLock, m *memLock) {
+				renewAsMe(t, l)
 				if err := l.Update(context.Background(), resourcelock.LeaderElectionRecord{}); err != nil {
 					t.Fatal(err)
 				}
 			},
 			want: "held by another replica or was released"},
 	}
-	for _, tt := range tests {
+}
+
+// TestFence: the fence lets GETs through always, and every other request
+// only while the start of the last successful renewal of the Lease is
+// less than the renew deadline ago on the (monotonic) clock.
+func TestFence(t *testing.T) {
+	for _, tt := range fenceCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := fakeclock.NewFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-			f := newFence(clock, deadline, logr.Discard())
+			f := newFence(clock, fenceTestDeadline, logr.Discard())
 			mem := &memLock{clock: clock}
 			lock := &fencedLock{Interface: mem, fence: f}
 			if tt.setup != nil {
-				tt.setup(lock, mem)
+				tt.setup(t, lock, mem)
 			}
 			next := &sink{}
 			ctx := context.Background()

@@ -101,21 +101,10 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 	if metricsAddr == "" {
 		metricsAddr = "0"
 	}
-	managed := labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})
-	cacheOpts := cache.Options{
-		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: managed}},
-		DefaultTransform: cache.TransformStripManagedFields(),
-	}
-	if len(opts.Namespaces) > 0 {
-		cacheOpts.DefaultNamespaces = make(map[string]cache.Config, len(opts.Namespaces))
-		for _, ns := range opts.Namespaces {
-			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
-		}
-	}
 	mopts := manager.Options{
 		Scheme:                        scheme,
 		Logger:                        opts.Logger,
-		Cache:                         cacheOpts,
+		Cache:                         cacheOptions(opts.Namespaces),
 		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:        opts.HealthAddr,
 		LeaderElection:                opts.LeaderElection,
@@ -153,14 +142,41 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 		events.bind(mgr.GetEventRecorderFor(lock.Identity())) //nolint:staticcheck // the Lease's events are core/v1 ones
 	}
 	if opts.HealthAddr != "" {
-		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-			return nil, fmt.Errorf("unable to add the health check: %w", err)
-		}
-		if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
-			return nil, fmt.Errorf("unable to add the readiness check: %w", err)
+		if err := addHealthChecks(mgr); err != nil {
+			return nil, err
 		}
 	}
 	return mgr, nil
+}
+
+// cacheOptions keeps only the pods sparkcd manages in the pod cache, no
+// managedFields in any cache, and, when namespaces is not empty, only
+// those namespaces.
+func cacheOptions(namespaces []string) cache.Options {
+	managed := labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})
+	opts := cache.Options{
+		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: managed}},
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
+}
+
+// addHealthChecks answers the liveness and readiness probes once the
+// manager serves them.
+func addHealthChecks(mgr manager.Manager) error {
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("unable to add the health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("unable to add the readiness check: %w", err)
+	}
+	return nil
 }
 
 // positiveOr is v, or d when v is zero or less.

@@ -19,6 +19,67 @@ import (
 	"github.com/sparkcd/sparkcd/runid"
 )
 
+// phaseWant is what a run in a phase leaves on its SparkJob.
+type phaseWant struct {
+	phase             v1alpha1.RunPhase
+	reason            string
+	ready             metav1.ConditionStatus
+	readyReason       string
+	reconciling       bool
+	stalled           bool
+	messageContaining string
+}
+
+// runPhaseCase is one case of TestRunPhases.
+type runPhaseCase struct {
+	name  string
+	steps []func(*corev1.PodStatus)
+	want  phaseWant
+}
+
+// runPhaseCases are driver pods that run, succeed, fail (OOM, eviction)
+// or wait (image pull, container config).
+func runPhaseCases() []runPhaseCase {
+	return []runPhaseCase{
+		{
+			name:  "running",
+			steps: []func(*corev1.PodStatus){running},
+			want:  phaseWant{phase: v1alpha1.RunRunning, ready: metav1.ConditionUnknown, readyReason: meta.ProgressingReason, reconciling: true},
+		},
+		{
+			name:  "succeeded",
+			steps: []func(*corev1.PodStatus){running, succeeded},
+			want:  phaseWant{phase: v1alpha1.RunSucceeded, ready: metav1.ConditionTrue, readyReason: reconciler.ReasonRunSucceeded},
+		},
+		{
+			name:  "oom killed",
+			steps: []func(*corev1.PodStatus){running, terminated(corev1.PodFailed, "OOMKilled", 137)},
+			want: phaseWant{phase: v1alpha1.RunFailed, reason: "OOMKilled", ready: metav1.ConditionFalse, readyReason: "OOMKilled",
+				stalled: true, messageContaining: "exited with code 137"},
+		},
+		{
+			name: "evicted",
+			steps: []func(*corev1.PodStatus){running, func(s *corev1.PodStatus) {
+				s.Phase, s.Reason, s.Message = corev1.PodFailed, "Evicted", "The node was low on resource: memory."
+			}},
+			want: phaseWant{phase: v1alpha1.RunFailed, reason: "Evicted", ready: metav1.ConditionFalse, readyReason: "Evicted",
+				stalled: true, messageContaining: "low on resource"},
+		},
+		{
+			name:  "image pull back-off",
+			steps: []func(*corev1.PodStatus){waitingFor("ImagePullBackOff", `Back-off pulling image "apache/spark:3.5.3"`)},
+			want: phaseWant{phase: v1alpha1.RunPending, reason: "ImagePullBackOff", ready: metav1.ConditionFalse, readyReason: "ImagePullBackOff",
+				reconciling: true, messageContaining: "Back-off pulling image"},
+		},
+		{
+			name:  "create container config error",
+			steps: []func(*corev1.PodStatus){waitingFor("CreateContainerConfigError", `secret "s3-credentials" not found`)},
+			want: phaseWant{phase: v1alpha1.RunPending, reason: "CreateContainerConfigError", ready: metav1.ConditionFalse,
+				readyReason: "CreateContainerConfigError", reconciling: true, messageContaining: "s3-credentials"},
+		},
+	}
+}
+
 // TestRunPhases moves a driver pod through its phases as a kubelet would
 // and checks the SparkJob's last run, history and conditions follow.
 func TestRunPhases(t *testing.T) {
@@ -27,58 +88,7 @@ func TestRunPhases(t *testing.T) {
 	ns := sparkNamespace(t, e)
 	startLoop(t, e, reconciler.JobOptions{}, ns)
 
-	type want struct {
-		phase             v1alpha1.RunPhase
-		reason            string
-		ready             metav1.ConditionStatus
-		readyReason       string
-		reconciling       bool
-		stalled           bool
-		messageContaining string
-	}
-	tests := []struct {
-		name  string
-		steps []func(*corev1.PodStatus)
-		want  want
-	}{
-		{
-			name:  "running",
-			steps: []func(*corev1.PodStatus){running},
-			want:  want{phase: v1alpha1.RunRunning, ready: metav1.ConditionUnknown, readyReason: meta.ProgressingReason, reconciling: true},
-		},
-		{
-			name:  "succeeded",
-			steps: []func(*corev1.PodStatus){running, succeeded},
-			want:  want{phase: v1alpha1.RunSucceeded, ready: metav1.ConditionTrue, readyReason: reconciler.ReasonRunSucceeded},
-		},
-		{
-			name:  "oom killed",
-			steps: []func(*corev1.PodStatus){running, terminated(corev1.PodFailed, "OOMKilled", 137)},
-			want: want{phase: v1alpha1.RunFailed, reason: "OOMKilled", ready: metav1.ConditionFalse, readyReason: "OOMKilled",
-				stalled: true, messageContaining: "exited with code 137"},
-		},
-		{
-			name: "evicted",
-			steps: []func(*corev1.PodStatus){running, func(s *corev1.PodStatus) {
-				s.Phase, s.Reason, s.Message = corev1.PodFailed, "Evicted", "The node was low on resource: memory."
-			}},
-			want: want{phase: v1alpha1.RunFailed, reason: "Evicted", ready: metav1.ConditionFalse, readyReason: "Evicted",
-				stalled: true, messageContaining: "low on resource"},
-		},
-		{
-			name:  "image pull back-off",
-			steps: []func(*corev1.PodStatus){waitingFor("ImagePullBackOff", `Back-off pulling image "apache/spark:3.5.3"`)},
-			want: want{phase: v1alpha1.RunPending, reason: "ImagePullBackOff", ready: metav1.ConditionFalse, readyReason: "ImagePullBackOff",
-				reconciling: true, messageContaining: "Back-off pulling image"},
-		},
-		{
-			name:  "create container config error",
-			steps: []func(*corev1.PodStatus){waitingFor("CreateContainerConfigError", `secret "s3-credentials" not found`)},
-			want: want{phase: v1alpha1.RunPending, reason: "CreateContainerConfigError", ready: metav1.ConditionFalse,
-				readyReason: "CreateContainerConfigError", reconciling: true, messageContaining: "s3-credentials"},
-		},
-	}
-	for i, tt := range tests {
+	for i, tt := range runPhaseCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			name := fmt.Sprintf("phases-%d", i)
 			if err := e.Client.Create(context.Background(), piJob(t, ns, name)); err != nil {

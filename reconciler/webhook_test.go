@@ -17,6 +17,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/gittest"
+	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
 )
 
@@ -26,18 +27,16 @@ func sign(key, body string) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// TestWebhook: a verified webhook makes the source loop fetch the new
-// commit; a bad, missing or replayed signature, an unknown source, a
-// source without a webhook Secret, a body too large or a GET trigger
-// nothing.
-func TestWebhook(t *testing.T) {
-	e := env.Env(t)
-	ns := sparkNamespace(t, e)
+// webhookSources starts the source loop on two JobSources over one
+// repository: jobs, verified with token from the Secret hook, and nohook,
+// without a webhook Secret. It returns the repository once jobs has
+// applied its first revision.
+func webhookSources(t *testing.T, e *testenv.Env, ns, token string) *gittest.Repo {
+	t.Helper()
 	repo := gittest.NewRepo(t)
 	repo.WriteFile(t, "jobs/a.yaml", jobYAML(t, "a"))
 	repo.CommitAndPush(t, "a")
 	git := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
-	const token = "hook-t0ken"
 	if err := e.Client.Create(t.Context(), &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hook"},
 		Data:       map[string][]byte{"token": []byte(token)},
@@ -50,6 +49,40 @@ func TestWebhook(t *testing.T) {
 	})
 	newSource(t, e, ns, "nohook", git.URL(""), func(s *v1alpha1.JobSource) { s.Spec.Path = "." })
 	waitSource(t, e, ns, "jobs", "first revision", func(s *v1alpha1.JobSource) bool { return s.Status.LastAppliedRevision != "" })
+	return repo
+}
+
+// sendHook sends body to url with headers (a POST when method is empty)
+// and returns the status code.
+func sendHook(t *testing.T, method, url, body string, headers map[string]string) int {
+	t.Helper()
+	if method == "" {
+		method = http.MethodPost
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, url, bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestWebhook: a verified webhook makes the source loop fetch the new
+// commit; a bad, missing or replayed signature, an unknown source, a
+// source without a webhook Secret, a body too large or a GET trigger
+// nothing.
+func TestWebhook(t *testing.T) {
+	e := env.Env(t)
+	ns := sparkNamespace(t, e)
+	const token = "hook-t0ken"
+	repo := webhookSources(t, e, ns, token)
 
 	opts := reconciler.DefaultWebhookOptions()
 	opts.Reader = e.Client
@@ -87,24 +120,8 @@ func TestWebhook(t *testing.T) {
 				repo.WriteFile(t, "jobs/"+strings.ReplaceAll(tt.name, " ", "-")+".yaml", jobYAML(t, strings.ReplaceAll(tt.name, " ", "-")))
 			}
 			commit := repo.CommitAndPush(t, tt.name)
-			method := tt.method
-			if method == "" {
-				method = http.MethodPost
-			}
-			req, err := http.NewRequestWithContext(t.Context(), method, hooks.URL+"/hooks/"+ns+"/"+tt.path, bytes.NewBufferString(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for k, v := range tt.headers {
-				req.Header.Set(k, v)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != tt.want {
-				t.Fatalf("status %d, want %d", resp.StatusCode, tt.want)
+			if status := sendHook(t, tt.method, hooks.URL+"/hooks/"+ns+"/"+tt.path, tt.body, tt.headers); status != tt.want {
+				t.Fatalf("status %d, want %d", status, tt.want)
 			}
 			after := getSource(t, e, ns, "jobs")
 			requested := after.Annotations[reconciler.AnnotationReconcileRequestedAt]

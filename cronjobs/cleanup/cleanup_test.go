@@ -145,67 +145,15 @@ func TestCleanupPass(t *testing.T) {
 	f.want[nsB+"/job-01-3-driver"] = kept
 	versions := jobVersions(t, e, f)
 
-	sel, err := labels.Parse("spark-role=driver")
-	if err != nil {
-		t.Fatal(err)
-	}
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: e.Clientset.EventsV1()})
-	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(broadcaster.Shutdown)
-	opts := cleanup.DefaultOptions()
-	opts.Clock = clocktesting.NewFakeClock(now)
-	opts.Namespaces = []string{nsA, nsB}
-	opts.Selector, opts.SelectorNamespaces = sel, []string{nsC}
-	opts.Recorder = broadcaster.NewRecorder(e.Scheme, "sparkcd")
-	opts.PageSize = 7 // many pages, to exercise Continue
-
-	wantDeleted := map[string]cleanup.Reason{}
-	for key, o := range f.want {
-		if o != kept {
-			wantDeleted[key] = o
-		}
-	}
-	wantKept := 0
-	for _, d := range f.drivers {
-		key := d.namespace + "/" + d.name
-		inScope := (d.managed && (d.namespace == nsA || d.namespace == nsB)) || d.namespace == nsC
-		if inScope && (d.phase == corev1.PodSucceeded || d.phase == corev1.PodFailed) && f.want[key] == kept {
-			wantKept++
-		}
-	}
-
-	dry := opts
-	dry.DryRun = true
-	dryRun, err := cleanup.New(e.Client, dry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := dryRun.RunOnce(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(wantDeleted, reasons(rep)); diff != "" {
-		t.Errorf("dry run (-want +got):\n%s", diff)
-	}
-	if rep.Kept != wantKept {
-		t.Errorf("dry run kept %d, want %d", rep.Kept, wantKept)
-	}
-	if !strings.Contains(rep.String(), "would delete "+fmt.Sprint(len(wantDeleted))) {
-		t.Errorf("dry-run report does not say what it would delete:\n%s", rep)
-	}
-	for key := range f.want {
-		if !podExists(t, e, key) {
-			t.Fatalf("the dry run deleted %s", key)
-		}
-	}
+	opts := passOptions(t, e, now, nsA, nsB, nsC)
+	wantDeleted, wantKept := expectedPass(f, nsA, nsB, nsC)
+	checkDryRun(t, e, opts, f, wantDeleted, wantKept)
 
 	cl, err := cleanup.New(e.Client, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err = cl.RunOnce(ctx)
+	rep, err := cl.RunOnce(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,44 +170,14 @@ func TestCleanupPass(t *testing.T) {
 		}
 	}
 
-	// The garbage collector removes what the deleted drivers owned, and
-	// nothing else.
-	eventually(t, "the dependents of the deleted drivers to go", func() (bool, string) {
-		deps := dependents(t, e, nsA, nsB, nsC)
-		var left []string
-		for key := range wantDeleted {
-			left = append(left, deps[pods[key].UID]...)
-		}
-		return len(left) == 0, fmt.Sprintf("%d left, such as %v", len(left), first(left))
-	})
-	deps := dependents(t, e, nsA, nsB, nsC)
-	for key, o := range f.want {
-		if o != kept || pods[key] == nil {
-			continue
-		}
-		d := driverOf(f, key)
-		if want := map[bool]int{true: 2, false: 1}[d.managed]; d.dependents && len(deps[pods[key].UID]) != want {
-			t.Errorf("a kept driver %s lost its dependents", key)
-		}
-	}
+	checkDependents(t, e, f, pods, wantDeleted, nsA, nsB, nsC)
 
 	// The cleanup never writes a SparkJob: the job loop is the one writer
 	// of status.history.
 	if diff := cmp.Diff(versions, jobVersions(t, e, f)); diff != "" {
 		t.Errorf("the pass wrote SparkJobs (-before +after resourceVersion):\n%s", diff)
 	}
-	eventually(t, "a DriversDeleted event on job-01", func() (bool, string) {
-		list := &eventsv1.EventList{}
-		if err := e.Client.List(ctx, list, client.InNamespace(nsB)); err != nil {
-			return false, err.Error()
-		}
-		for _, ev := range list.Items {
-			if ev.Regarding.Name == "job-01" && ev.Reason == cleanup.EventDriversDeleted {
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("%d events", len(list.Items))
-	})
+	waitForDriversDeleted(t, e, nsB, "job-01")
 
 	again, err := cl.RunOnce(ctx)
 	if err != nil {
@@ -279,6 +197,122 @@ func TestCleanupPass(t *testing.T) {
 	if diff := cmp.Diff(want, reasons(late)); diff != "" {
 		t.Errorf("the pass after the run was recorded (-want +got):\n%s", diff)
 	}
+}
+
+// passOptions scopes a pass to the managed drivers of nsA and nsB and to
+// the spark-role=driver pods of nsC, at now, with events recorded and
+// small pages to exercise Continue.
+func passOptions(t *testing.T, e *testenv.Env, now time.Time, nsA, nsB, nsC string) cleanup.Options {
+	t.Helper()
+	sel, err := labels.Parse("spark-role=driver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: e.Clientset.EventsV1()})
+	if err := broadcaster.StartRecordingToSinkWithContext(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broadcaster.Shutdown)
+	opts := cleanup.DefaultOptions()
+	opts.Clock = clocktesting.NewFakeClock(now)
+	opts.Namespaces = []string{nsA, nsB}
+	opts.Selector, opts.SelectorNamespaces = sel, []string{nsC}
+	opts.Recorder = broadcaster.NewRecorder(e.Scheme, "sparkcd")
+	opts.PageSize = 7 // many pages, to exercise Continue
+	return opts
+}
+
+// expectedPass is what a pass scoped as passOptions does to f: the drivers
+// it deletes, with their reasons, and how many finished drivers in scope
+// it keeps.
+func expectedPass(f *fixture, nsA, nsB, nsC string) (map[string]cleanup.Reason, int) {
+	wantDeleted := map[string]cleanup.Reason{}
+	for key, o := range f.want {
+		if o != kept {
+			wantDeleted[key] = o
+		}
+	}
+	wantKept := 0
+	for _, d := range f.drivers {
+		key := d.namespace + "/" + d.name
+		inScope := (d.managed && (d.namespace == nsA || d.namespace == nsB)) || d.namespace == nsC
+		if inScope && (d.phase == corev1.PodSucceeded || d.phase == corev1.PodFailed) && f.want[key] == kept {
+			wantKept++
+		}
+	}
+	return wantDeleted, wantKept
+}
+
+// checkDryRun runs a dry pass with opts: it reports what a real pass
+// deletes and deletes nothing.
+func checkDryRun(t *testing.T, e *testenv.Env, opts cleanup.Options, f *fixture, wantDeleted map[string]cleanup.Reason, wantKept int) {
+	t.Helper()
+	dry := opts
+	dry.DryRun = true
+	dryRun, err := cleanup.New(e.Client, dry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := dryRun.RunOnce(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantDeleted, reasons(rep)); diff != "" {
+		t.Errorf("dry run (-want +got):\n%s", diff)
+	}
+	if rep.Kept != wantKept {
+		t.Errorf("dry run kept %d, want %d", rep.Kept, wantKept)
+	}
+	if !strings.Contains(rep.String(), "would delete "+fmt.Sprint(len(wantDeleted))) {
+		t.Errorf("dry-run report does not say what it would delete:\n%s", rep)
+	}
+	for key := range f.want {
+		if !podExists(t, e, key) {
+			t.Fatalf("the dry run deleted %s", key)
+		}
+	}
+}
+
+// checkDependents waits for the garbage collector to remove what the
+// deleted drivers owned, and checks it removed nothing else.
+func checkDependents(t *testing.T, e *testenv.Env, f *fixture, pods map[string]*corev1.Pod, deleted map[string]cleanup.Reason, namespaces ...string) {
+	t.Helper()
+	eventually(t, "the dependents of the deleted drivers to go", func() (bool, string) {
+		deps := dependents(t, e, namespaces...)
+		var left []string
+		for key := range deleted {
+			left = append(left, deps[pods[key].UID]...)
+		}
+		return len(left) == 0, fmt.Sprintf("%d left, such as %v", len(left), first(left))
+	})
+	deps := dependents(t, e, namespaces...)
+	for key, o := range f.want {
+		if o != kept || pods[key] == nil {
+			continue
+		}
+		d := driverOf(f, key)
+		if want := map[bool]int{true: 2, false: 1}[d.managed]; d.dependents && len(deps[pods[key].UID]) != want {
+			t.Errorf("a kept driver %s lost its dependents", key)
+		}
+	}
+}
+
+// waitForDriversDeleted waits for a DriversDeleted event on the SparkJob
+// namespace/job.
+func waitForDriversDeleted(t *testing.T, e *testenv.Env, namespace, job string) {
+	t.Helper()
+	eventually(t, "a DriversDeleted event on "+job, func() (bool, string) {
+		list := &eventsv1.EventList{}
+		if err := e.Client.List(t.Context(), list, client.InNamespace(namespace)); err != nil {
+			return false, err.Error()
+		}
+		for _, ev := range list.Items {
+			if ev.Regarding.Name == job && ev.Reason == cleanup.EventDriversDeleted {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d events", len(list.Items))
+	})
 }
 
 // recordFinished records the runs of every finished driver of f's

@@ -2,6 +2,7 @@ package schedule_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,17 +26,22 @@ func scheduled(schedule, tz string, deadline *int64) *v1alpha1.SparkJob {
 	return &v1alpha1.SparkJob{Spec: v1alpha1.SparkJobSpec{Schedule: schedule, TimeZone: tz, StartingDeadlineSeconds: deadline}}
 }
 
-// TestDue: the latest tick after last and at or before now, within the
-// deadline; next is always the first tick after now.
-func TestDue(t *testing.T) {
-	t.Parallel()
-	type due struct{ Tick, Next time.Time }
-	tests := []struct {
-		name      string
-		job       *v1alpha1.SparkJob
-		last, now time.Time
-		want      due
-	}{
+// due is what Due returns, in UTC: the tick to run (zero: none) and the
+// next one.
+type due struct{ Tick, Next time.Time }
+
+// dueCase is one case of TestDue.
+type dueCase struct {
+	name      string
+	job       *v1alpha1.SparkJob
+	last, now time.Time
+	want      due
+}
+
+// dueTickCases are plain cron schedules: the tick itself, one run for many
+// missed ticks, and the deadline a late tick must meet.
+func dueTickCases() []dueCase {
+	return []dueCase{
 		{
 			name: "no tick yet",
 			job:  scheduled("0 2 * * *", "UTC", nil),
@@ -90,6 +96,13 @@ func TestDue(t *testing.T) {
 			last: utc("2026-06-01T02:00:00Z"), now: utc("2026-06-02T02:00:01Z"),
 			want: due{Next: utc("2026-06-03T02:00:00Z")},
 		},
+	}
+}
+
+// dueScheduleCases are the other kinds of schedule: descriptors, @every,
+// time zones, sparse schedules, and a skewed clock.
+func dueScheduleCases() []dueCase {
+	return []dueCase{
 		{
 			name: "descriptor",
 			job:  scheduled("@daily", "UTC", nil),
@@ -133,8 +146,14 @@ func TestDue(t *testing.T) {
 			want: due{Next: utc("2026-06-01T10:01:00Z")},
 		},
 	}
+}
+
+// TestDue: the latest tick after last and at or before now, within the
+// deadline; next is always the first tick after now.
+func TestDue(t *testing.T) {
+	t.Parallel()
 	s := schedule.NewScheduler()
-	for _, tt := range tests {
+	for _, tt := range slices.Concat(dueTickCases(), dueScheduleCases()) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			tick, next, err := s.Due(tt.job, tt.last, tt.now)

@@ -45,18 +45,21 @@ func (e *env) perJob5x() string   { return filepath.Join(e.dir, "perjob5x") }
 func (e *env) perJobGit() string  { return filepath.Join(e.dir, "perjob-git") }
 func (e *env) label(n int) string { return fmt.Sprintf("%d jobs", n) }
 
-// cases lists every benchmark, in the order of the table.
-func (e *env) cases() []benchCase {
-	const perJobPath = "jobs/*/overlays/prod"
-	kustomizeRef := fmt.Sprintf("kustomize build, one overlay, %s", e.label(e.jobs))
-	sparkcdPerJob := fmt.Sprintf("sparkcd render, one overlay per job, %s", e.label(e.jobs))
-	coldPerJob := fmt.Sprintf("in-process Build, one overlay per job, %s, cold", e.label(e.jobs))
-	coldSingle := fmt.Sprintf("in-process Build, one overlay, %s, cold", e.label(e.jobs))
+// perJobPath selects every job's overlay of the one-overlay-per-job tree.
+const perJobPath = "jobs/*/overlays/prod"
 
-	perJobCache, singleCache := build.NewCache(), build.NewCache()
-	cached := func(cache *build.Cache, root, path string) func(context.Context) error {
-		return func(ctx context.Context) error { return buildOnce(ctx, root, path, cache) }
-	}
+// cases lists every benchmark, in the order of the table: the commands
+// first, then the in-process builds; both take kustomize build of one
+// overlay as their reference.
+func (e *env) cases() []benchCase {
+	kustomizeRef := fmt.Sprintf("kustomize build, one overlay, %s", e.label(e.jobs))
+	return append(e.commandCases(kustomizeRef), e.buildCases(kustomizeRef)...)
+}
+
+// commandCases times the kustomize and sparkcd binaries: render, check and
+// diff.
+func (e *env) commandCases(kustomizeRef string) []benchCase {
+	sparkcdPerJob := fmt.Sprintf("sparkcd render, one overlay per job, %s", e.label(e.jobs))
 	return []benchCase{
 		{
 			name: kustomizeRef,
@@ -89,6 +92,19 @@ func (e *env) cases() []benchCase {
 			run:   e.review(e.perJobGit(), "diff", "--from", "HEAD~1", "--to", "HEAD", perJobPath, "--policies", e.policies),
 			ref:   sparkcdPerJob, target: 2.5,
 		},
+	}
+}
+
+// buildCases times build.Build in process: cold, then re-rendering through
+// a warm cache with one job file changed or none.
+func (e *env) buildCases(kustomizeRef string) []benchCase {
+	coldPerJob := fmt.Sprintf("in-process Build, one overlay per job, %s, cold", e.label(e.jobs))
+	coldSingle := fmt.Sprintf("in-process Build, one overlay, %s, cold", e.label(e.jobs))
+	perJobCache, singleCache := build.NewCache(), build.NewCache()
+	cached := func(cache *build.Cache, root, path string) func(context.Context) error {
+		return func(ctx context.Context) error { return buildOnce(ctx, root, path, cache) }
+	}
+	return []benchCase{
 		{
 			name: coldSingle,
 			run:  func(ctx context.Context) error { return buildOnce(ctx, e.single(), "overlays/prod", nil) },
@@ -100,22 +116,11 @@ func (e *env) cases() []benchCase {
 			ref:  kustomizeRef, target: 0.7,
 		},
 		{
-			name: fmt.Sprintf("in-process re-render, one overlay per job, %s, one job file changed", e.label(e.jobs)),
-			setup: func(ctx context.Context) error {
-				// A first render fills the cache, a second finds every file
-				// older than the racy window trusted by its stat.
-				if err := buildOnce(ctx, e.perJob(), perJobPath, perJobCache); err != nil {
-					return err
-				}
-				return buildOnce(ctx, e.perJob(), perJobPath, perJobCache)
-			},
-			prepare: func(rep int) error {
-				name := jobName(rep % e.jobs)
-				content := strings.Replace(jobYAML(name, rep), "instances: 2", fmt.Sprintf("instances: %d", 3+rep), 1)
-				return os.WriteFile(filepath.Join(e.perJob(), "jobs", name, "base", "job.yaml"), []byte(content), 0o644)
-			},
-			run: cached(perJobCache, e.perJob(), perJobPath),
-			ref: coldPerJob, target: 0.02,
+			name:    fmt.Sprintf("in-process re-render, one overlay per job, %s, one job file changed", e.label(e.jobs)),
+			setup:   warm(perJobCache, e.perJob(), perJobPath),
+			prepare: e.changeOneJob,
+			run:     cached(perJobCache, e.perJob(), perJobPath),
+			ref:     coldPerJob, target: 0.02,
 		},
 		{
 			name:  fmt.Sprintf("in-process re-render, one overlay per job, %s, nothing changed", e.label(e.jobs)),
@@ -124,17 +129,31 @@ func (e *env) cases() []benchCase {
 			ref:   coldPerJob, target: 0.02,
 		},
 		{
-			name: fmt.Sprintf("in-process re-render, one overlay, %s, nothing changed", e.label(e.jobs)),
-			setup: func(ctx context.Context) error {
-				if err := buildOnce(ctx, e.single(), "overlays/prod", singleCache); err != nil {
-					return err
-				}
-				return buildOnce(ctx, e.single(), "overlays/prod", singleCache)
-			},
-			run: cached(singleCache, e.single(), "overlays/prod"),
-			ref: coldSingle, target: 0.02,
+			name:  fmt.Sprintf("in-process re-render, one overlay, %s, nothing changed", e.label(e.jobs)),
+			setup: warm(singleCache, e.single(), "overlays/prod"),
+			run:   cached(singleCache, e.single(), "overlays/prod"),
+			ref:   coldSingle, target: 0.02,
 		},
 	}
+}
+
+// warm renders path twice into cache: a first render fills the cache, a
+// second finds every file older than the racy window trusted by its stat.
+func warm(cache *build.Cache, root, path string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := buildOnce(ctx, root, path, cache); err != nil {
+			return err
+		}
+		return buildOnce(ctx, root, path, cache)
+	}
+}
+
+// changeOneJob rewrites the base of job rep (mod the job count) with a new
+// instance count, so each repetition re-renders one changed job.
+func (e *env) changeOneJob(rep int) error {
+	name := jobName(rep % e.jobs)
+	content := strings.Replace(jobYAML(name, rep), "instances: 2", fmt.Sprintf("instances: %d", 3+rep), 1)
+	return os.WriteFile(filepath.Join(e.perJob(), "jobs", name, "base", "job.yaml"), []byte(content), 0o644)
 }
 
 // buildOnce runs build.Build and fails on any unit error.

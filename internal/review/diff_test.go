@@ -119,15 +119,40 @@ func testOptions(t *testing.T) Options {
 	return opts
 }
 
+// change is what TestDiffThreeCommits compares of a job in a diff: its
+// name, how it changed, and the rules of the findings it introduced or
+// fixed.
+type change struct {
+	Name       string
+	Change     ChangeKind
+	Introduced []string
+	Fixed      []string
+}
+
+// changesOf summarises the jobs of d, and checks that a job has a unified
+// diff exactly when it changed.
+func changesOf(t *testing.T, d *DiffReport) []change {
+	t.Helper()
+	var got []change
+	for _, j := range d.Jobs {
+		c := change{Name: j.Name, Change: j.Change}
+		for _, f := range j.Introduced {
+			c.Introduced = append(c.Introduced, f.Rule)
+		}
+		for _, f := range j.Fixed {
+			c.Fixed = append(c.Fixed, f.Rule)
+		}
+		got = append(got, c)
+		if (j.Change == Unchanged) != (j.Diff == "") {
+			t.Errorf("job %s: change %s with diff %q", j.Name, j.Change, j.Diff)
+		}
+	}
+	return got
+}
+
 func TestDiffThreeCommits(t *testing.T) {
 	repo, revs := threeCommits(t)
 	opts := testOptions(t)
-	type change struct {
-		Name       string
-		Change     ChangeKind
-		Introduced []string
-		Fixed      []string
-	}
 	tests := []struct {
 		name     string
 		from, to string
@@ -157,20 +182,7 @@ func TestDiffThreeCommits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var got []change
-			for _, j := range d.Jobs {
-				c := change{Name: j.Name, Change: j.Change}
-				for _, f := range j.Introduced {
-					c.Introduced = append(c.Introduced, f.Rule)
-				}
-				for _, f := range j.Fixed {
-					c.Fixed = append(c.Fixed, f.Rule)
-				}
-				got = append(got, c)
-				if (j.Change == Unchanged) != (j.Diff == "") {
-					t.Errorf("job %s: change %s with diff %q", j.Name, j.Change, j.Diff)
-				}
-			}
+			got := changesOf(t, d)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("changes (-want +got):\n%s", diff)
 			}

@@ -96,25 +96,32 @@ func newPKI(dir string) (*pki, error) {
 		return nil, err
 	}
 
-	saKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("unable to generate the service account key: %w", err)
-	}
-	saKeyDER, err := x509.MarshalECPrivateKey(saKey)
-	if err != nil {
-		return nil, fmt.Errorf("unable to encode the service account key: %w", err)
-	}
-	saPubDER, err := x509.MarshalPKIXPublicKey(&saKey.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("unable to encode the service account public key: %w", err)
-	}
-	if err := writePEM(p.saKey, "EC PRIVATE KEY", saKeyDER); err != nil {
-		return nil, err
-	}
-	if err := writePEM(p.saPub, "PUBLIC KEY", saPubDER); err != nil {
+	if err := writeServiceAccountKeys(p.saKey, p.saPub); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// writeServiceAccountKeys writes the key pair the API server signs and
+// verifies service account tokens with: the private key to keyPath, the
+// public one to pubPath.
+func writeServiceAccountKeys(keyPath, pubPath string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("unable to generate the service account key: %w", err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("unable to encode the service account key: %w", err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return fmt.Errorf("unable to encode the service account public key: %w", err)
+	}
+	if err := writePEM(keyPath, "EC PRIVATE KEY", keyDER); err != nil {
+		return err
+	}
+	return writePEM(pubPath, "PUBLIC KEY", pubDER)
 }
 
 func signLeaf(certPath, keyPath string, tmpl, ca *x509.Certificate, caKey *ecdsa.PrivateKey) (certPEM, keyPEM []byte, err error) {

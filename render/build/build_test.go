@@ -32,15 +32,19 @@ func findingRules(jobs []Job) []string {
 	return out
 }
 
-func TestBuildLayouts(t *testing.T) {
-	root := filepath.Join("testdata", "build", "layout")
-	tests := []struct {
-		name     string
-		path     string
-		want     []string
-		units    []string
-		findings []string
-	}{
+// layoutCase is one case of TestBuildLayouts.
+type layoutCase struct {
+	name     string
+	path     string
+	want     []string
+	units    []string
+	findings []string
+}
+
+// layoutCases are the layouts Build accepts: overlays, globs of them,
+// plain directories, one file, a kustomization file.
+func layoutCases() []layoutCase {
+	return []layoutCase{
 		{
 			name: "overlay over a base of bases",
 			path: "overlays/prod",
@@ -84,7 +88,11 @@ func TestBuildLayouts(t *testing.T) {
 			units: []string{"base/spark-pi/kustomization.yaml"},
 		},
 	}
-	for _, tt := range tests {
+}
+
+func TestBuildLayouts(t *testing.T) {
+	root := filepath.Join("testdata", "build", "layout")
+	for _, tt := range layoutCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := Build(t.Context(), root, tt.path, DefaultBuildOptions())
 			if err != nil {

@@ -2,6 +2,7 @@ package build
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,14 +15,16 @@ import (
 
 func refOf[T any](v T) *T { return &v }
 
-// TestConvertOperatorExamples builds each shape of the Spark Operator's
-// examples (Scala, Python, dynamic allocation, scheduled) and checks the
-// SparkJob it converts to.
-func TestConvertOperatorExamples(t *testing.T) {
-	tests := []struct {
-		file string
-		want *v1alpha1.SparkJob
-	}{
+// operatorExampleCase is one case of TestConvertOperatorExamples.
+type operatorExampleCase struct {
+	file string
+	want *v1alpha1.SparkJob
+}
+
+// operatorPiCases are the Spark Operator's SparkPi examples in Scala and
+// Python.
+func operatorPiCases() []operatorExampleCase {
+	return []operatorExampleCase{
 		{
 			file: "spark-pi.yaml",
 			want: &v1alpha1.SparkJob{
@@ -76,6 +79,13 @@ func TestConvertOperatorExamples(t *testing.T) {
 				},
 			},
 		},
+	}
+}
+
+// operatorAllocationCases are its examples with dynamic allocation and a
+// schedule.
+func operatorAllocationCases() []operatorExampleCase {
+	return []operatorExampleCase{
 		{
 			file: "spark-pi-dynamic-allocation.yaml",
 			want: &v1alpha1.SparkJob{
@@ -115,8 +125,14 @@ func TestConvertOperatorExamples(t *testing.T) {
 			},
 		},
 	}
+}
+
+// TestConvertOperatorExamples builds each shape of the Spark Operator's
+// examples (Scala, Python, dynamic allocation, scheduled) and checks the
+// SparkJob it converts to.
+func TestConvertOperatorExamples(t *testing.T) {
 	root := filepath.Join("testdata", "build", "operator")
-	for _, tt := range tests {
+	for _, tt := range slices.Concat(operatorPiCases(), operatorAllocationCases()) {
 		t.Run(tt.file, func(t *testing.T) {
 			res, err := Build(t.Context(), root, tt.file, DefaultBuildOptions())
 			if err != nil || len(res.Errors) > 0 {

@@ -37,32 +37,39 @@ func copyTree(t *testing.T, src string) string {
 	return dst
 }
 
-// TestDecodeCorpus builds every malformed or invalid input under
-// testdata/decode and checks the error or the findings it yields.
-func TestDecodeCorpus(t *testing.T) {
-	outside := func(t *testing.T, name string, dir bool) string {
-		t.Helper()
-		p := filepath.Join(t.TempDir(), name)
-		if dir {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			return p
-		}
-		if err := os.WriteFile(p, []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: stolen\n"), 0o644); err != nil {
+// outsideRoot makes a file (a Secret) or an empty directory named name
+// outside any source root, for a symlink to point at.
+func outsideRoot(t *testing.T, name string, dir bool) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if dir {
+		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	tests := []struct {
-		name     string
-		path     string
-		setup    func(t *testing.T, root string)
-		wantErr  error
-		errFile  string
-		findings []string
-		decoded  bool // the job's Object is set despite its findings
-	}{
+	if err := os.WriteFile(p, []byte("apiVersion: v1\nkind: Secret\nmetadata:\n  name: stolen\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// decodeCase is one case of TestDecodeCorpus.
+type decodeCase struct {
+	name     string
+	path     string
+	setup    func(t *testing.T, root string)
+	wantErr  error
+	errFile  string
+	findings []string
+	decoded  bool // the job's Object is set despite its findings
+}
+
+// decodeCases name the inputs under testdata/decode: jobs that decode with
+// findings, and units that fail (kustomize errors, remote bases, paths
+// and symlinks out of the root, exec plugins).
+func decodeCases() []decodeCase {
+	return []decodeCase{
 		{name: "unknown-field", findings: []string{"spark-pi error unknown-field spec.driver.memroy"}, decoded: true},
 		{name: "wrong-type", findings: []string{"spark-pi error invalid-type spec.driver.cores"}, decoded: true},
 		{name: "invalid-value", findings: []string{"spark-pi error invalid-value spec.dynamicAllocation.executorIdleTimeout"}, decoded: true},
@@ -102,7 +109,7 @@ func TestDecodeCorpus(t *testing.T) {
 		{
 			name: "symlink-out",
 			setup: func(t *testing.T, root string) {
-				if err := os.Symlink(outside(t, "secret.yaml", false), filepath.Join(root, "job.yaml")); err != nil {
+				if err := os.Symlink(outsideRoot(t, "secret.yaml", false), filepath.Join(root, "job.yaml")); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -111,7 +118,7 @@ func TestDecodeCorpus(t *testing.T) {
 		{
 			name: "symlink-dir-out",
 			setup: func(t *testing.T, root string) {
-				if err := os.Symlink(outside(t, "base", true), filepath.Join(root, "base")); err != nil {
+				if err := os.Symlink(outsideRoot(t, "base", true), filepath.Join(root, "base")); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -119,7 +126,12 @@ func TestDecodeCorpus(t *testing.T) {
 		},
 		{name: "exec-plugin", wantErr: ErrKustomize, errFile: "exec-plugin/generator.yaml"},
 	}
-	for _, tt := range tests {
+}
+
+// TestDecodeCorpus builds every malformed or invalid input under
+// testdata/decode and checks the error or the findings it yields.
+func TestDecodeCorpus(t *testing.T) {
+	for _, tt := range decodeCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			root := copyTree(t, filepath.Join("testdata", "decode", tt.name))
 			if tt.setup != nil {

@@ -33,16 +33,9 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 	if err != nil {
 		return nil, err
 	}
-	image := m.props[sparkconf.KeyDriverContainerImage]
-	if image == "" {
-		image = m.props[sparkconf.KeyContainerImage]
-	}
-	if image == "" {
-		return nil, fmt.Errorf("job '%s' has no image: set spec.image", m.job.Name)
-	}
-	pullPolicy := m.props[sparkconf.KeyImagePullPolicy]
-	if pullPolicy == "" {
-		pullPolicy = defaultImagePullPolicy
+	image, pullPolicy, err := m.driverImage()
+	if err != nil {
+		return nil, err
 	}
 	pm := roleMounts(spec, d)
 	hadoop := m.hadoopConfMount()
@@ -54,7 +47,7 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 	c := corev1.Container{
 		Name:            driverContainerName,
 		Image:           image,
-		ImagePullPolicy: corev1.PullPolicy(pullPolicy),
+		ImagePullPolicy: pullPolicy,
 		Args:            args,
 		Ports: []corev1.ContainerPort{
 			{Name: driverPortName, ContainerPort: sparkconf.DefaultDriverPort, Protocol: corev1.ProtocolTCP},
@@ -68,27 +61,8 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 		}, pm.mounts...), hadoop.mounts...),
 	}
 	applyContainer(&c, d)
-
-	// SPARK_CONF_DIR is where spark-submit (and the entrypoint's classpath)
-	// finds spark-env.sh and log4j2.properties. spec.sparkConfigMap moves it
-	// to that ConfigMap's mount, as the Spark Operator does; spark.properties
-	// is still read from /opt/spark/conf through --properties-file, and the
-	// driver builds the executors' conf ConfigMap from this directory.
-	confDir := sparkConfDir
-	if spec.SparkConfigMap != nil && *spec.SparkConfigMap != "" {
-		confDir = sparkConfigMapDir
-	}
-	system := []corev1.EnvVar{
-		{Name: envSparkUser, Value: defaultSparkUser},
-		{Name: envAppID, Value: m.id.AppID},
-		{Name: envBindAddress, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}},
-		{Name: envSparkConfDir, Value: confDir},
-	}
-	if spec.Type == v1alpha1.PythonApplication {
-		system = append(system, m.pythonEnv()...)
-	}
 	localVolumes, localEnv := m.localDirs(&c)
-	c.Env = mergeEnv(system, localEnv, pm.env, hadoop.env, sortedEnv(m.prefixed("spark.kubernetes.driverEnv.")), d.Env)
+	c.Env = mergeEnv(m.driverSystemEnv(), localEnv, pm.env, hadoop.env, sortedEnv(m.prefixed("spark.kubernetes.driverEnv.")), d.Env)
 
 	ps := corev1.PodSpec{
 		RestartPolicy:    corev1.RestartPolicyNever,
@@ -106,6 +80,53 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 	ps.Volumes = append(ps.Volumes, referencedVolumes(spec, ps.InitContainers, ps.Containers)...)
 	ps.Volumes = append(ps.Volumes, localVolumes...)
 
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: m.driverObjectMeta(d),
+		Spec:       ps,
+	}, nil
+}
+
+// driverImage is the driver's image and pull policy: the driver's own
+// image, else the job's; an image is required.
+func (m *materializer) driverImage() (string, corev1.PullPolicy, error) {
+	image := cmp.Or(m.props[sparkconf.KeyDriverContainerImage], m.props[sparkconf.KeyContainerImage])
+	if image == "" {
+		return "", "", fmt.Errorf("job '%s' has no image: set spec.image", m.job.Name)
+	}
+	pullPolicy := cmp.Or(m.props[sparkconf.KeyImagePullPolicy], defaultImagePullPolicy)
+	return image, corev1.PullPolicy(pullPolicy), nil
+}
+
+// driverSystemEnv is the environment Spark's driver steps set before the
+// user's: user, app ID, bind address, conf dir and, for Python, its own.
+func (m *materializer) driverSystemEnv() []corev1.EnvVar {
+	// SPARK_CONF_DIR is where spark-submit (and the entrypoint's classpath)
+	// finds spark-env.sh and log4j2.properties. spec.sparkConfigMap moves it
+	// to that ConfigMap's mount, as the Spark Operator does; spark.properties
+	// is still read from /opt/spark/conf through --properties-file, and the
+	// driver builds the executors' conf ConfigMap from this directory.
+	spec := &m.job.Spec
+	confDir := sparkConfDir
+	if spec.SparkConfigMap != nil && *spec.SparkConfigMap != "" {
+		confDir = sparkConfigMapDir
+	}
+	env := []corev1.EnvVar{
+		{Name: envSparkUser, Value: defaultSparkUser},
+		{Name: envAppID, Value: m.id.AppID},
+		{Name: envBindAddress, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.podIP"}}},
+		{Name: envSparkConfDir, Value: confDir},
+	}
+	if spec.Type == v1alpha1.PythonApplication {
+		env = append(env, m.pythonEnv()...)
+	}
+	return env
+}
+
+// driverObjectMeta names the driver pod and gives it its labels (the
+// job's propagated ones, the conf's, the spec's, then sparkcd's and
+// Spark's own, which win) and annotations, {{APP_ID}} expanded.
+func (m *materializer) driverObjectMeta(d *v1alpha1.SparkPodSpec) metav1.ObjectMeta {
 	labels := mergeMaps(
 		runid.PropagatedLabels(m.job.Labels),
 		m.prefixed("spark.kubernetes.driver.label."),
@@ -122,16 +143,12 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 	for k, v := range annotations {
 		annotations[k] = strings.NewReplacer("{{APP_ID}}", m.id.AppID, "{{EXECUTOR_ID}}", "").Replace(v)
 	}
-	return &corev1.Pod{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        m.podName,
-			Namespace:   m.job.Namespace,
-			Labels:      labels,
-			Annotations: mergeMaps(annotations, m.runAnnotations()),
-		},
-		Spec: ps,
-	}, nil
+	return metav1.ObjectMeta{
+		Name:        m.podName,
+		Namespace:   m.job.Namespace,
+		Labels:      labels,
+		Annotations: mergeMaps(annotations, m.runAnnotations()),
+	}
 }
 
 // driverArgs is what DriverCommandFeatureStep passes to the image's

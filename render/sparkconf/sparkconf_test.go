@@ -1,6 +1,7 @@
 package sparkconf
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -30,12 +31,17 @@ func newJob(t v1alpha1.SparkApplicationType, mutate func(*v1alpha1.SparkJobSpec)
 	return job
 }
 
-func TestDriverResources(t *testing.T) {
-	tests := []struct {
-		name string
-		job  *v1alpha1.SparkJob
-		want PodResources
-	}{
+// driverResourcesCase is one case of TestDriverResources.
+type driverResourcesCase struct {
+	name string
+	job  *v1alpha1.SparkJob
+	want PodResources
+}
+
+// driverMemoryCases size the driver from its memory and the overhead
+// factors that apply to it.
+func driverMemoryCases() []driverResourcesCase {
+	return []driverResourcesCase{
 		{
 			name: "defaults scala",
 			job:  newJob(v1alpha1.ScalaApplication, nil),
@@ -87,6 +93,13 @@ func TestDriverResources(t *testing.T) {
 			}),
 			want: PodResources{HeapMiB: 10240, OverheadMiB: 1536, MemoryMiB: 11776},
 		},
+	}
+}
+
+// driverMinOverheadCases: Spark 4's minimum overhead, and memory set
+// through sparkConf.
+func driverMinOverheadCases() []driverResourcesCase {
+	return []driverResourcesCase{
 		{
 			name: "spark 4 min overhead",
 			job: newJob(v1alpha1.ScalaApplication, func(s *v1alpha1.SparkJobSpec) {
@@ -111,7 +124,10 @@ func TestDriverResources(t *testing.T) {
 			want: PodResources{HeapMiB: 2048, OverheadMiB: 384, MemoryMiB: 2432},
 		},
 	}
-	for _, tt := range tests {
+}
+
+func TestDriverResources(t *testing.T) {
+	for _, tt := range slices.Concat(driverMemoryCases(), driverMinOverheadCases()) {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := DriverResources(tt.job)
 			if err != nil {
@@ -128,13 +144,18 @@ func TestDriverResources(t *testing.T) {
 	}
 }
 
-func TestExecutorResources(t *testing.T) {
-	tests := []struct {
-		name                   string
-		job                    *v1alpha1.SparkJob
-		heap, overhead, memory int64
-		cpuRequest, cpuLimit   string
-	}{
+// executorResourcesCase is one case of TestExecutorResources.
+type executorResourcesCase struct {
+	name                   string
+	job                    *v1alpha1.SparkJob
+	heap, overhead, memory int64
+	cpuRequest, cpuLimit   string
+}
+
+// executorResourcesCases are executor pods sized by overhead factors,
+// cores, off-heap memory and PySpark memory.
+func executorResourcesCases() []executorResourcesCase {
+	return []executorResourcesCase{
 		{
 			name: "python 4g inherits 0.4",
 			job: newJob(v1alpha1.PythonApplication, func(s *v1alpha1.SparkJobSpec) {
@@ -204,7 +225,10 @@ func TestExecutorResources(t *testing.T) {
 			heap: 1024, overhead: 384, memory: 1408, cpuRequest: "1",
 		},
 	}
-	for _, tt := range tests {
+}
+
+func TestExecutorResources(t *testing.T) {
+	for _, tt := range executorResourcesCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ExecutorResources(tt.job)
 			if err != nil {
@@ -349,14 +373,18 @@ func TestJobPropertiesPython(t *testing.T) {
 	}
 }
 
-func TestEffectiveAllocation(t *testing.T) {
+// allocationCase is one case of TestEffectiveAllocation.
+type allocationCase struct {
+	name   string
+	job    *v1alpha1.SparkJob
+	mutate func(*Allocation)
+}
+
+// allocationCases are static and dynamic jobs, from the spec or sparkConf,
+// and how each changes the base allocation.
+func allocationCases() []allocationCase {
 	d := func(v time.Duration) *time.Duration { return &v }
-	base := Allocation{Ratio: 1, ExecutorIdleTimeout: 60 * time.Second, SchedulerBacklogTimeout: time.Second, ShuffleTracking: true}
-	tests := []struct {
-		name   string
-		job    *v1alpha1.SparkJob
-		mutate func(*Allocation)
-	}{
+	return []allocationCase{
 		{
 			name: "static default",
 			job:  newJob(v1alpha1.ScalaApplication, nil),
@@ -418,7 +446,11 @@ func TestEffectiveAllocation(t *testing.T) {
 			},
 		},
 	}
-	for _, tt := range tests {
+}
+
+func TestEffectiveAllocation(t *testing.T) {
+	base := Allocation{Ratio: 1, ExecutorIdleTimeout: 60 * time.Second, SchedulerBacklogTimeout: time.Second, ShuffleTracking: true}
+	for _, tt := range allocationCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			want := base
 			tt.mutate(&want)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/gittest"
+	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
 )
 
@@ -75,32 +76,17 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		"sshbad": {"identity": identity, "known_hosts": gittest.KnownHostsLine(sshSrv.Addr(), otherHost.PublicKey())},
 		"hook":   {"token": []byte(hookToken)},
 	}
-	for name, data := range secrets {
-		if err := e.Client.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: data}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createSecrets(t, e, ns, secrets)
 	hookAddr := freeAddr(t)
 	logs := serve(t, e, []string{"--webhook-addr", hookAddr}, ns)
 
-	source := func(name, url, path, secret string) {
-		jobSource(t, e, ns, name, url, func(s *v1alpha1.JobSource) {
-			s.Spec.Path, s.Spec.Prune = path, false
-			if secret != "" {
-				s.Spec.SecretRef = &meta.LocalObjectReference{Name: secret}
-			}
-			if name == "tok" {
-				s.Spec.WebhookSecretRef = &meta.LocalObjectReference{Name: "hook"}
-			}
-		})
-	}
-	source("tok", tokenSrv.URL(""), "tok", "tok")
-	source("noca", tokenSrv.URL(""), "tok", "noca")
-	source("basic", basicSrv.URL(""), "basic", "basic")
-	source("ssh", sshSrv.URL(), "ssh", "ssh")
-	source("sshbad", sshSrv.URL(), "ssh", "sshbad")
-	source("url", urlSrv.URL("alice:"+urlPass), "url", "")
-	source("urlwrong", urlSrv.URL("alice:"+wrongURL), "url", "")
+	leakSource(t, e, ns, "tok", tokenSrv.URL(""), "tok", "tok")
+	leakSource(t, e, ns, "noca", tokenSrv.URL(""), "tok", "noca")
+	leakSource(t, e, ns, "basic", basicSrv.URL(""), "basic", "basic")
+	leakSource(t, e, ns, "ssh", sshSrv.URL(), "ssh", "ssh")
+	leakSource(t, e, ns, "sshbad", sshSrv.URL(), "ssh", "sshbad")
+	leakSource(t, e, ns, "url", urlSrv.URL("alice:"+urlPass), "url", "")
+	leakSource(t, e, ns, "urlwrong", urlSrv.URL("alice:"+wrongURL), "url", "")
 
 	// Failures first: each says why, in words that name no credential.
 	waitReady(t, e, ns, "tok", metav1.ConditionFalse, reconciler.ReasonGitOperationFailed, "authentication required")
@@ -114,27 +100,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		}
 	}
 
-	// The right token, then webhooks: a wrong signature is refused, the
-	// right one makes the loop fetch.
-	fix := &corev1.Secret{}
-	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tok"}, fix); err != nil {
-		t.Fatal(err)
-	}
-	fix.Data["bearerToken"] = []byte(bearerToken)
-	if err := e.Client.Update(ctx, fix); err != nil {
-		t.Fatal(err)
-	}
-	body := []byte(`{"ref":"refs/heads/main"}`)
-	if code := webhook(t, hookAddr, ns, body, "X-Hub-Signature-256", hmacHex("not-the-token", body)); code != http.StatusUnauthorized {
-		t.Errorf("a wrong signature got %d, want 401", code)
-	}
-	if code := webhook(t, hookAddr, ns, body, "X-Gitlab-Token", wrongToken); code != http.StatusUnauthorized {
-		t.Errorf("a wrong token got %d, want 401", code)
-	}
-	if code := webhook(t, hookAddr, ns, body, "X-Hub-Signature-256", hmacHex(hookToken, body)); code != http.StatusAccepted {
-		t.Fatalf("the right signature got %d, want 202", code)
-	}
-	waitReady(t, e, ns, "tok", metav1.ConditionTrue, meta.SucceededReason)
+	fixTokenThenWebhooks(t, e, ns, hookAddr)
 
 	// The server goes down: the source says so and keeps what it applied.
 	tokenSrv.Stop()
@@ -159,6 +125,65 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		"JobSource statuses":    sourceStatuses(t, ns),
 		"SparkJobs":             dumpList(t, &v1alpha1.SparkJobList{}, ns),
 	}
+	searchForSecrets(t, places, secretNeedles(identity))
+}
+
+// createSecrets creates one Secret in ns per entry of secrets.
+func createSecrets(t *testing.T, e *testenv.Env, ns string, secrets map[string]map[string][]byte) {
+	t.Helper()
+	for name, data := range secrets {
+		if err := e.Client.Create(t.Context(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// leakSource creates a JobSource that does not prune, reading path from
+// url with the Secret secret (none when empty); tok also takes webhooks.
+func leakSource(t *testing.T, e *testenv.Env, ns, name, url, path, secret string) {
+	t.Helper()
+	jobSource(t, e, ns, name, url, func(s *v1alpha1.JobSource) {
+		s.Spec.Path, s.Spec.Prune = path, false
+		if secret != "" {
+			s.Spec.SecretRef = &meta.LocalObjectReference{Name: secret}
+		}
+		if name == "tok" {
+			s.Spec.WebhookSecretRef = &meta.LocalObjectReference{Name: "hook"}
+		}
+	})
+}
+
+// fixTokenThenWebhooks puts the right bearer token in the Secret tok,
+// then sends webhooks: a wrong signature and a wrong token are refused,
+// the right signature makes the loop fetch and tok become Ready.
+func fixTokenThenWebhooks(t *testing.T, e *testenv.Env, ns, hookAddr string) {
+	t.Helper()
+	fix := &corev1.Secret{}
+	if err := e.Client.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: "tok"}, fix); err != nil {
+		t.Fatal(err)
+	}
+	fix.Data["bearerToken"] = []byte(bearerToken)
+	if err := e.Client.Update(t.Context(), fix); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"ref":"refs/heads/main"}`)
+	if code := webhook(t, hookAddr, ns, body, "X-Hub-Signature-256", hmacHex("not-the-token", body)); code != http.StatusUnauthorized {
+		t.Errorf("a wrong signature got %d, want 401", code)
+	}
+	if code := webhook(t, hookAddr, ns, body, "X-Gitlab-Token", wrongToken); code != http.StatusUnauthorized {
+		t.Errorf("a wrong token got %d, want 401", code)
+	}
+	if code := webhook(t, hookAddr, ns, body, "X-Hub-Signature-256", hmacHex(hookToken, body)); code != http.StatusAccepted {
+		t.Fatalf("the right signature got %d, want 202", code)
+	}
+	waitReady(t, e, ns, "tok", metav1.ConditionTrue, meta.SucceededReason)
+}
+
+// searchForSecrets fails the test for every needle found in a place, and
+// for a search that would prove nothing: no Applied event, a failure the
+// logs never mention, an empty place.
+func searchForSecrets(t *testing.T, places, needles map[string]string) {
+	t.Helper()
 	if !strings.Contains(places["events"], "Applied") {
 		t.Errorf("no Applied event was recorded; the search would prove nothing:\n%s", places["events"])
 	}
@@ -167,7 +192,6 @@ func TestCredentialsNeverLeak(t *testing.T) {
 			t.Errorf("the logs never say %q: the failures were not logged, so the search proves less", w)
 		}
 	}
-	needles := secretNeedles(identity)
 	for where, text := range places {
 		if text == "" {
 			t.Errorf("%s is empty: the search would prove nothing", where)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/gittest"
+	"github.com/sparkcd/sparkcd/internal/testenv"
 )
 
 // apiServerJobs is how many jobs the JobSource of the restart case holds.
@@ -50,16 +51,7 @@ func TestAPIServerRestartMidApply(t *testing.T) {
 	serve := newServeCluster(t, e, ns, "--kube-api-qps", "50", "--kube-api-burst", "50")
 	proc := serve.start()
 
-	var atKill int
-	eventually(t, "the apply under way", func() (bool, string) {
-		list := &metav1.PartialObjectMetadataList{}
-		list.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("SparkJobList"))
-		if err := e.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
-			return false, err.Error()
-		}
-		atKill = len(list.Items)
-		return atKill >= 10, fmt.Sprintf("%d SparkJobs", atKill)
-	})
+	atKill := waitJobsApplied(t, e, ns, 10)
 	drivers, err := listDrivers(ctx, e, ns)
 	if err != nil {
 		t.Fatal(err)
@@ -83,13 +75,47 @@ func TestAPIServerRestartMidApply(t *testing.T) {
 	}
 
 	waitSourceApplied(t, e, ns, commit)
+	audit := waitOneRunPerJob(t, e, ns, commit)
+	fig.runs = audit.total()
+	fig.duplicates = len(audit.duplicates)
+	if len(audit.duplicates) > 0 {
+		t.Fatalf("runs started twice: %s", strings.Join(audit.duplicates, "; "))
+	}
+	if !e.ControllerManagerRunning() {
+		t.Errorf("kube-controller-manager did not survive the restart of kube-apiserver")
+	}
+	fig.held(1)
+}
+
+// waitJobsApplied waits until ns holds at least n SparkJobs, and returns
+// how many it holds.
+func waitJobsApplied(t *testing.T, e *testenv.Env, ns string, n int) int {
+	t.Helper()
+	var applied int
+	eventually(t, "the apply under way", func() (bool, string) {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("SparkJobList"))
+		if err := e.Client.List(t.Context(), list, client.InNamespace(ns)); err != nil {
+			return false, err.Error()
+		}
+		applied = len(list.Items)
+		return applied >= n, fmt.Sprintf("%d SparkJobs", applied)
+	})
+	return applied
+}
+
+// waitOneRunPerJob waits until each of the apiServerJobs jobs has exactly
+// one run, recorded as its lastRun, at commit, and every run is complete;
+// it returns at once when a run started twice.
+func waitOneRunPerJob(t *testing.T, e *testenv.Env, ns, commit string) runAudit {
+	t.Helper()
 	var audit runAudit
 	eventually(t, "one complete run per job, recorded in its status", func() (bool, string) {
-		jobs, err := listJobs(ctx, e, ns)
+		jobs, err := listJobs(t.Context(), e, ns)
 		if err != nil {
 			return false, err.Error()
 		}
-		if audit, err = inspectRuns(ctx, e, ns); err != nil {
+		if audit, err = inspectRuns(t.Context(), e, ns); err != nil {
 			return false, err.Error()
 		}
 		var missing []string
@@ -113,15 +139,7 @@ func TestAPIServerRestartMidApply(t *testing.T) {
 		problems := append(missing, audit.incomplete...)
 		return len(problems) == 0, fmt.Sprintf("%d problems: %s", len(problems), strings.Join(first(problems, 10), "; "))
 	})
-	fig.runs = audit.total()
-	fig.duplicates = len(audit.duplicates)
-	if len(audit.duplicates) > 0 {
-		t.Fatalf("runs started twice: %s", strings.Join(audit.duplicates, "; "))
-	}
-	if !e.ControllerManagerRunning() {
-		t.Errorf("kube-controller-manager did not survive the restart of kube-apiserver")
-	}
-	fig.held(1)
+	return audit
 }
 
 // first returns at most n elements of s.

@@ -111,20 +111,7 @@ func TestCleanupUnderThrottling(t *testing.T) {
 	if err := e.Client.Create(ctx, job); err != nil {
 		t.Fatal(err)
 	}
-	var inScope, outOfScope []string
-	for i := range cleanupDrivers {
-		inScope = append(inScope, createPod(t, e, job, ns, fmt.Sprintf("pi-r%02d-driver", i), v1alpha1.RoleDriver, true, podSucceeded))
-	}
-	for i := range 3 {
-		outOfScope = append(outOfScope, createPod(t, e, job, ns, fmt.Sprintf("pi-running%d-driver", i), v1alpha1.RoleDriver, true, podRunning))
-	}
-	for i := range 2 {
-		outOfScope = append(outOfScope, createPod(t, e, nil, ns, fmt.Sprintf("submitted%d-driver", i), v1alpha1.RoleDriver, false, podSucceeded))
-		outOfScope = append(outOfScope, createPod(t, e, nil, ns, fmt.Sprintf("pi-r%02d-exec-%d", i, i), v1alpha1.RoleExecutor, true, podSucceeded))
-	}
-	for i := range 3 {
-		outOfScope = append(outOfScope, createPod(t, e, nil, other, fmt.Sprintf("elsewhere%d-driver", i), v1alpha1.RoleDriver, true, podSucceeded))
-	}
+	inScope, outOfScope := createCleanupPods(t, e, job, ns, other)
 
 	// The job loop recorded the runs as they ended: its history holds the
 	// newest ten, and the cleanup may take the older ones it let go of.
@@ -165,21 +152,7 @@ func TestCleanupUnderThrottling(t *testing.T) {
 	if remaining := existing(t, e, ns, inScope); len(remaining) > 0 {
 		t.Errorf("%d drivers in scope left after %d passes: %v", len(remaining), passes, remaining)
 	}
-	fig.runs = len(inScope)
-	for _, name := range inScope {
-		switch n := deletes["/api/v1/namespaces/"+ns+"/pods/"+name]; {
-		case n > 1:
-			fig.duplicates++
-			t.Errorf("driver %s was deleted %d times", name, n)
-		case n == 0:
-			t.Errorf("driver %s has no successful DELETE", name)
-		}
-	}
-	for path, n := range deletes {
-		if !strings.HasPrefix(path, "/api/v1/namespaces/"+ns+"/pods/") {
-			t.Errorf("%d DELETEs of %s, outside the cleanup's scope", n, path)
-		}
-	}
+	checkDeletes(t, fig, ns, inScope, deletes)
 	for _, key := range outOfScope {
 		if len(existing(t, e, ns, []string{key})) == 0 {
 			fig.lost++
@@ -198,6 +171,49 @@ func TestCleanupUnderThrottling(t *testing.T) {
 	}
 	if !t.Failed() {
 		fig.held(fig.faults)
+	}
+}
+
+// createCleanupPods creates the pods of TestCleanupUnderThrottling: the
+// finished drivers of job in ns, which are in scope, and those around
+// them the cleanup must not touch: running drivers, drivers sparkcd does
+// not manage, executors, and finished drivers in the namespace other.
+func createCleanupPods(t *testing.T, e *testenv.Env, job *v1alpha1.SparkJob, ns, other string) (inScope, outOfScope []string) {
+	t.Helper()
+	for i := range cleanupDrivers {
+		inScope = append(inScope, createPod(t, e, job, ns, fmt.Sprintf("pi-r%02d-driver", i), v1alpha1.RoleDriver, true, podSucceeded))
+	}
+	for i := range 3 {
+		outOfScope = append(outOfScope, createPod(t, e, job, ns, fmt.Sprintf("pi-running%d-driver", i), v1alpha1.RoleDriver, true, podRunning))
+	}
+	for i := range 2 {
+		outOfScope = append(outOfScope, createPod(t, e, nil, ns, fmt.Sprintf("submitted%d-driver", i), v1alpha1.RoleDriver, false, podSucceeded))
+		outOfScope = append(outOfScope, createPod(t, e, nil, ns, fmt.Sprintf("pi-r%02d-exec-%d", i, i), v1alpha1.RoleExecutor, true, podSucceeded))
+	}
+	for i := range 3 {
+		outOfScope = append(outOfScope, createPod(t, e, nil, other, fmt.Sprintf("elsewhere%d-driver", i), v1alpha1.RoleDriver, true, podSucceeded))
+	}
+	return inScope, outOfScope
+}
+
+// checkDeletes wants exactly one successful DELETE of each driver in
+// scope, and none outside ns; deletes counts them by path.
+func checkDeletes(t *testing.T, fig *figures, ns string, inScope []string, deletes map[string]int) {
+	t.Helper()
+	fig.runs = len(inScope)
+	for _, name := range inScope {
+		switch n := deletes["/api/v1/namespaces/"+ns+"/pods/"+name]; {
+		case n > 1:
+			fig.duplicates++
+			t.Errorf("driver %s was deleted %d times", name, n)
+		case n == 0:
+			t.Errorf("driver %s has no successful DELETE", name)
+		}
+	}
+	for path, n := range deletes {
+		if !strings.HasPrefix(path, "/api/v1/namespaces/"+ns+"/pods/") {
+			t.Errorf("%d DELETEs of %s, outside the cleanup's scope", n, path)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/gittest"
+	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
 )
 
@@ -83,23 +84,7 @@ func TestDriftCorrected(t *testing.T) {
 			}
 			return ed.restore(job), describe(job.Spec)
 		})
-		eventually(t, ed.name+": a DriftCorrected event naming "+strings.Join(ed.fields, ", "), func() (bool, string) {
-			events := &corev1.EventList{}
-			if err := e.Client.List(ctx, events, client.InNamespace(ns)); err != nil {
-				return false, err.Error()
-			}
-			var seen []string
-			for _, ev := range events.Items {
-				if ev.Reason != reconciler.EventDriftCorrected {
-					continue
-				}
-				seen = append(seen, ev.Message)
-				if ev.Type == corev1.EventTypeWarning && ev.InvolvedObject.Kind == v1alpha1.JobSourceKind && containsAll(ev.Message, append(ed.fields, ns+"/"+ed.job)) {
-					return true, ""
-				}
-			}
-			return false, fmt.Sprintf("DriftCorrected events: %q", seen)
-		})
+		waitDriftCorrected(t, e, ns, ed.name, ed.job, ed.fields)
 		fig.held(1)
 	}
 	audit, err := inspectRuns(ctx, e, ns)
@@ -110,6 +95,30 @@ func TestDriftCorrected(t *testing.T) {
 	if len(audit.duplicates) > 0 {
 		t.Errorf("runs started twice: %s", strings.Join(audit.duplicates, "; "))
 	}
+}
+
+// waitDriftCorrected waits for a Warning DriftCorrected event on the
+// JobSource whose message names the SparkJob ns/job and every one of
+// fields; name labels the edit.
+func waitDriftCorrected(t *testing.T, e *testenv.Env, ns, name, job string, fields []string) {
+	t.Helper()
+	eventually(t, name+": a DriftCorrected event naming "+strings.Join(fields, ", "), func() (bool, string) {
+		events := &corev1.EventList{}
+		if err := e.Client.List(t.Context(), events, client.InNamespace(ns)); err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, ev := range events.Items {
+			if ev.Reason != reconciler.EventDriftCorrected {
+				continue
+			}
+			seen = append(seen, ev.Message)
+			if ev.Type == corev1.EventTypeWarning && ev.InvolvedObject.Kind == v1alpha1.JobSourceKind && containsAll(ev.Message, append(fields, ns+"/"+job)) {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("DriftCorrected events: %q", seen)
+	})
 }
 
 func containsAll(s string, subs []string) bool {

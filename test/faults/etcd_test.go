@@ -3,6 +3,7 @@ package faults_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -74,25 +75,7 @@ func TestEtcdRestartUnderLoad(t *testing.T) {
 			n, err := o.count()
 			return err == nil && n >= o.target, fmt.Sprintf("%d %s, %v", n, o.what, err)
 		})
-		jobs, _ := countJobs(ctx, e, ns)
-		drivers, succeeded, _ := countDrivers(ctx, e, ns)
-		if err := e.StopEtcd(); err != nil {
-			t.Fatal(err)
-		}
-		fig.injected(1)
-		downtime := randomDelay(rng, 2*time.Second, 6*time.Second)
-		t.Logf("outage %d: etcd SIGKILLed with %d of %d SparkJobs, %d drivers, %d of them succeeded; down for %s",
-			k+1, jobs, etcdJobs, drivers, succeeded, downtime.Round(time.Millisecond))
-		// The downtime is the fault itself, not a wait for a condition.
-		time.Sleep(downtime)
-		startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		start := time.Now()
-		err := e.StartEtcd(startCtx)
-		cancel()
-		if err != nil {
-			t.Fatalf("restart etcd: %v", err)
-		}
-		t.Logf("outage %d: etcd and kube-apiserver ready %s after the restart", k+1, time.Since(start).Round(time.Millisecond))
+		killEtcd(t, e, ns, rng, fig, k)
 		// A real Deployment would restart a sparkcd that exited; the case
 		// does the same, and says so, but sparkcd is expected to stay.
 		if proc.exited() {
@@ -118,6 +101,31 @@ func TestEtcdRestartUnderLoad(t *testing.T) {
 	if !t.Failed() {
 		fig.held(len(outages))
 	}
+}
+
+// killEtcd SIGKILLs etcd for outage k (from 0), leaves it down for a
+// random 2–6 s and starts it again on the same data directory and ports.
+func killEtcd(t *testing.T, e *testenv.Env, ns string, rng *rand.Rand, fig *figures, k int) {
+	t.Helper()
+	jobs, _ := countJobs(t.Context(), e, ns)
+	drivers, succeeded, _ := countDrivers(t.Context(), e, ns)
+	if err := e.StopEtcd(); err != nil {
+		t.Fatal(err)
+	}
+	fig.injected(1)
+	downtime := randomDelay(rng, 2*time.Second, 6*time.Second)
+	t.Logf("outage %d: etcd SIGKILLed with %d of %d SparkJobs, %d drivers, %d of them succeeded; down for %s",
+		k+1, jobs, etcdJobs, drivers, succeeded, downtime.Round(time.Millisecond))
+	// The downtime is the fault itself, not a wait for a condition.
+	time.Sleep(downtime)
+	startCtx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	start := time.Now()
+	err := e.StartEtcd(startCtx)
+	cancel()
+	if err != nil {
+		t.Fatalf("restart etcd: %v", err)
+	}
+	t.Logf("outage %d: etcd and kube-apiserver ready %s after the restart", k+1, time.Since(start).Round(time.Millisecond))
 }
 
 // countDrivers counts the drivers of ns, and those that succeeded.

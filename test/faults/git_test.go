@@ -162,23 +162,7 @@ func TestGitFaults(t *testing.T) {
 	for _, f := range faults {
 		f.inject()
 		fig.injected(1)
-		src := requestReconcile(t, e, ns)
-		ready := apimeta.FindStatusCondition(src.Status.Conditions, meta.ReadyCondition)
-		t.Logf("%s: Ready=%s %s: %s", f.name, ready.Status, ready.Reason, ready.Message)
-		switch {
-		case ready.Status != metav1.ConditionFalse || ready.Reason != reconciler.ReasonGitOperationFailed:
-			t.Errorf("%s: Ready=%s %s, want False %s", f.name, ready.Status, ready.Reason, reconciler.ReasonGitOperationFailed)
-		case !strings.Contains(ready.Message, "stays applied") || !strings.Contains(ready.Message, good):
-			t.Errorf("%s: the Ready message does not say that revision %s stays applied: %s", f.name, good, ready.Message)
-		case f.says != "" && !strings.Contains(ready.Message, f.says):
-			t.Errorf("%s: the Ready message does not say %q: %s", f.name, f.says, ready.Message)
-		case !strings.HasSuffix(src.Status.LastAppliedRevision, good):
-			t.Errorf("%s: lastAppliedRevision %s, want the last good %s", f.name, src.Status.LastAppliedRevision, good)
-		}
-		if after := viewCluster(t, e, ns); !equalViews(before, after) {
-			t.Errorf("%s: the cluster changed:\nbefore %+v\nafter  %+v", f.name, before, after)
-			fig.lost++
-		}
+		checkFaultKeepsRevision(t, e, ns, f.name, f.says, good, before, fig)
 		f.heal()
 		if !t.Failed() {
 			fig.held(1)
@@ -188,49 +172,8 @@ func TestGitFaults(t *testing.T) {
 		t.Errorf("the faults did not reach the server: %d slowed requests, %d damaged packs", faulty.slowed.Load(), faulty.damaged.Load())
 	}
 
-	t.Run("recovers when the server is healthy", func(t *testing.T) {
-		requestReconcile(t, e, ns)
-		waitSourceApplied(t, e, ns, next)
-		jobs, err := listJobs(context.Background(), e, ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := slices.Sorted(maps.Keys(jobs)); !slices.Equal(got, []string{"a", "b", "c", "d"}) {
-			t.Errorf("SparkJobs %v after recovery, want a, b, c, d", got)
-		}
-		if args := jobs["a"].Spec.Arguments; !slices.Equal(args, []string{"200"}) {
-			t.Errorf("a has arguments %v after recovery, want [200]", args)
-		}
-	})
-
-	t.Run("follows a force-push to another history", func(t *testing.T) {
-		fig.injected(1)
-		repo.Git(t, "checkout", "-q", "--orphan", "rewritten")
-		repo.Git(t, "rm", "-rqf", ".")
-		for _, name := range []string{"a", "b", "c"} {
-			repo.WriteFile(t, "jobs/"+name+".yaml", jobYAML(name, 300))
-		}
-		rewritten := repo.Commit(t, "rewritten history: a, b, c at 300 slices")
-		repo.Git(t, "branch", "-M", "rewritten", "main")
-		repo.Push(t)
-		requestReconcile(t, e, ns)
-		waitSourceApplied(t, e, ns, rewritten)
-		jobs, err := listJobs(context.Background(), e, ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := slices.Sorted(maps.Keys(jobs)); !slices.Equal(got, []string{"a", "b", "c"}) {
-			t.Errorf("SparkJobs %v after the force-push, want a, b, c (d pruned)", got)
-		}
-		for name, j := range jobs {
-			if !slices.Equal(j.Spec.Arguments, []string{"300"}) {
-				t.Errorf("%s has arguments %v after the force-push, want [300]", name, j.Spec.Arguments)
-			}
-		}
-		if !t.Failed() {
-			fig.held(1)
-		}
-	})
+	t.Run("recovers when the server is healthy", func(t *testing.T) { checkRecovered(t, e, ns, next) })
+	t.Run("follows a force-push to another history", func(t *testing.T) { checkFollowsForcePush(t, e, ns, repo, fig) })
 	audit, err := inspectRuns(context.Background(), e, ns)
 	if err != nil {
 		t.Fatal(err)
@@ -238,6 +181,78 @@ func TestGitFaults(t *testing.T) {
 	fig.runs, fig.duplicates = audit.total(), len(audit.duplicates)
 	if len(audit.duplicates) > 0 {
 		t.Errorf("runs started twice: %s", strings.Join(audit.duplicates, "; "))
+	}
+}
+
+// checkFaultKeepsRevision requests a reconcile during the fault name and
+// wants Ready=False GitOperationFailed saying that good stays applied (and
+// says, when set), good still applied, and the cluster as it was before.
+func checkFaultKeepsRevision(t *testing.T, e *testenv.Env, ns, name, says, good string, before clusterView, fig *figures) {
+	t.Helper()
+	src := requestReconcile(t, e, ns)
+	ready := apimeta.FindStatusCondition(src.Status.Conditions, meta.ReadyCondition)
+	t.Logf("%s: Ready=%s %s: %s", name, ready.Status, ready.Reason, ready.Message)
+	switch {
+	case ready.Status != metav1.ConditionFalse || ready.Reason != reconciler.ReasonGitOperationFailed:
+		t.Errorf("%s: Ready=%s %s, want False %s", name, ready.Status, ready.Reason, reconciler.ReasonGitOperationFailed)
+	case !strings.Contains(ready.Message, "stays applied") || !strings.Contains(ready.Message, good):
+		t.Errorf("%s: the Ready message does not say that revision %s stays applied: %s", name, good, ready.Message)
+	case says != "" && !strings.Contains(ready.Message, says):
+		t.Errorf("%s: the Ready message does not say %q: %s", name, says, ready.Message)
+	case !strings.HasSuffix(src.Status.LastAppliedRevision, good):
+		t.Errorf("%s: lastAppliedRevision %s, want the last good %s", name, src.Status.LastAppliedRevision, good)
+	}
+	if after := viewCluster(t, e, ns); !equalViews(before, after) {
+		t.Errorf("%s: the cluster changed:\nbefore %+v\nafter  %+v", name, before, after)
+		fig.lost++
+	}
+}
+
+// checkRecovered requests a reconcile and wants next applied: a at 200
+// slices, and d added.
+func checkRecovered(t *testing.T, e *testenv.Env, ns, next string) {
+	requestReconcile(t, e, ns)
+	waitSourceApplied(t, e, ns, next)
+	jobs, err := listJobs(context.Background(), e, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(jobs)); !slices.Equal(got, []string{"a", "b", "c", "d"}) {
+		t.Errorf("SparkJobs %v after recovery, want a, b, c, d", got)
+	}
+	if args := jobs["a"].Spec.Arguments; !slices.Equal(args, []string{"200"}) {
+		t.Errorf("a has arguments %v after recovery, want [200]", args)
+	}
+}
+
+// checkFollowsForcePush force-pushes an unrelated history of a, b and c
+// at 300 slices, and wants it applied and d pruned.
+func checkFollowsForcePush(t *testing.T, e *testenv.Env, ns string, repo *gittest.Repo, fig *figures) {
+	fig.injected(1)
+	repo.Git(t, "checkout", "-q", "--orphan", "rewritten")
+	repo.Git(t, "rm", "-rqf", ".")
+	for _, name := range []string{"a", "b", "c"} {
+		repo.WriteFile(t, "jobs/"+name+".yaml", jobYAML(name, 300))
+	}
+	rewritten := repo.Commit(t, "rewritten history: a, b, c at 300 slices")
+	repo.Git(t, "branch", "-M", "rewritten", "main")
+	repo.Push(t)
+	requestReconcile(t, e, ns)
+	waitSourceApplied(t, e, ns, rewritten)
+	jobs, err := listJobs(context.Background(), e, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(jobs)); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("SparkJobs %v after the force-push, want a, b, c (d pruned)", got)
+	}
+	for name, j := range jobs {
+		if !slices.Equal(j.Spec.Arguments, []string{"300"}) {
+			t.Errorf("%s has arguments %v after the force-push, want [300]", name, j.Spec.Arguments)
+		}
+	}
+	if !t.Failed() {
+		fig.held(1)
 	}
 }
 

@@ -1,13 +1,13 @@
 package faults_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sparkcd/sparkcd/internal/gittest"
+	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/runid"
 )
 
@@ -30,7 +30,6 @@ func TestLeaderFailoverDuringTicks(t *testing.T) {
 	e := env.Env(t)
 	fig := caseFigures(t, "leader-failover")
 	ns := sparkNamespace(t, e)
-	ctx := context.Background()
 
 	repo := gittest.NewRepo(t)
 	for i := range tickJobs {
@@ -58,55 +57,13 @@ func TestLeaderFailoverDuringTicks(t *testing.T) {
 	}
 
 	// The tick each job waits for.
-	ticks := map[string]time.Time{}
-	eventually(t, "every job's next tick", func() (bool, string) {
-		jobs, err := listJobs(ctx, e, ns)
-		if err != nil {
-			return false, err.Error()
-		}
-		for name, j := range jobs {
-			if j.Status.NextScheduleTime != nil {
-				ticks[name] = j.Status.NextScheduleTime.Time
-			}
-		}
-		return len(ticks) == tickJobs, fmt.Sprintf("%d of %d jobs have a next tick", len(ticks), tickJobs)
-	})
-	// Polled far more often than eventually does, so that the kill
-	// follows the first run closely.
-	atKill := 0
-	for deadline := time.Now().Add(waitTimeout); atKill == 0; time.Sleep(5 * time.Millisecond) {
-		drivers, err := listDrivers(ctx, e, ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if atKill = len(drivers); atKill == 0 && time.Now().After(deadline) {
-			t.Fatalf("no run of the tick after %s", waitTimeout)
-		}
-	}
+	ticks := nextTicks(t, e, ns)
+	atKill := waitFirstDriver(t, e, ns)
 	leader.kill(t)
 	fig.injected(1)
 	t.Logf("%s, the leader, SIGKILLed with %d of %d runs of the burst started", leader.name, atKill, tickJobs)
 
-	var audit runAudit
-	eventually(t, "every tick run exactly once", func() (bool, string) {
-		var err error
-		if audit, err = inspectRuns(ctx, e, ns); err != nil {
-			return false, err.Error()
-		}
-		var problems []string
-		for name, tick := range ticks {
-			want := runid.ScheduledRunName(name, tick)
-			found := false
-			for _, run := range audit.runs[name] {
-				found = found || run == want
-			}
-			if !found {
-				problems = append(problems, fmt.Sprintf("%s: no run %s of tick %s (runs %v)", name, want, tick.Format(time.TimeOnly), audit.runs[name]))
-			}
-		}
-		problems = append(problems, audit.incomplete...)
-		return len(problems) == 0 || len(audit.duplicates) > 0, strings.Join(first(problems, 6), "; ")
-	})
+	audit := waitTicksRun(t, e, ns, ticks)
 	if !acquired(follower) {
 		t.Errorf("%s ran the rest of the burst without logging that it acquired the Lease", follower.name)
 	}
@@ -123,6 +80,70 @@ func TestLeaderFailoverDuringTicks(t *testing.T) {
 		}
 	}
 	fig.held(1)
+}
+
+// nextTicks waits until every job has a next tick, and returns them by
+// job.
+func nextTicks(t *testing.T, e *testenv.Env, ns string) map[string]time.Time {
+	t.Helper()
+	ticks := map[string]time.Time{}
+	eventually(t, "every job's next tick", func() (bool, string) {
+		jobs, err := listJobs(t.Context(), e, ns)
+		if err != nil {
+			return false, err.Error()
+		}
+		for name, j := range jobs {
+			if j.Status.NextScheduleTime != nil {
+				ticks[name] = j.Status.NextScheduleTime.Time
+			}
+		}
+		return len(ticks) == tickJobs, fmt.Sprintf("%d of %d jobs have a next tick", len(ticks), tickJobs)
+	})
+	return ticks
+}
+
+// waitFirstDriver polls far more often than eventually does, so that the
+// kill follows the first run closely, and returns how many drivers exist.
+func waitFirstDriver(t *testing.T, e *testenv.Env, ns string) int {
+	t.Helper()
+	atKill := 0
+	for deadline := time.Now().Add(waitTimeout); atKill == 0; time.Sleep(5 * time.Millisecond) {
+		drivers, err := listDrivers(t.Context(), e, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if atKill = len(drivers); atKill == 0 && time.Now().After(deadline) {
+			t.Fatalf("no run of the tick after %s", waitTimeout)
+		}
+	}
+	return atKill
+}
+
+// waitTicksRun waits until each job ran its awaited tick and every run is
+// complete; it returns at once when a tick started twice.
+func waitTicksRun(t *testing.T, e *testenv.Env, ns string, ticks map[string]time.Time) runAudit {
+	t.Helper()
+	var audit runAudit
+	eventually(t, "every tick run exactly once", func() (bool, string) {
+		var err error
+		if audit, err = inspectRuns(t.Context(), e, ns); err != nil {
+			return false, err.Error()
+		}
+		var problems []string
+		for name, tick := range ticks {
+			want := runid.ScheduledRunName(name, tick)
+			found := false
+			for _, run := range audit.runs[name] {
+				found = found || run == want
+			}
+			if !found {
+				problems = append(problems, fmt.Sprintf("%s: no run %s of tick %s (runs %v)", name, want, tick.Format(time.TimeOnly), audit.runs[name]))
+			}
+		}
+		problems = append(problems, audit.incomplete...)
+		return len(problems) == 0 || len(audit.duplicates) > 0, strings.Join(first(problems, 6), "; ")
+	})
+	return audit
 }
 
 // acquired reports whether a replica logged that it acquired the Lease.

@@ -60,57 +60,18 @@ func TestPausedLeader(t *testing.T) {
 	rng := newRand(t)
 
 	repo := gittest.NewRepo(t)
-	writeJobs := func(from, to, slices int) {
-		for i := from; i < to; i++ {
-			repo.WriteFile(t, fmt.Sprintf("jobs/p-%02d.yaml", i), jobYAML(fmt.Sprintf("p-%02d", i), slices))
-		}
-	}
-	writeJobs(0, pauseJobs, 100)
+	writePauseJobs(t, repo, 0, pauseJobs, 100)
 	initial := repo.CommitAndPush(t, "8 jobs")
 	git := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
 	createSource(t, e, ns, git.URL(""), 2*time.Second)
 	startKubelet(t, e, ns)
 
-	// Started before the replicas, so that their cleanup, which waits for
-	// open watches, runs after the replicas are stopped.
-	taps := []*apiTap{startAPITap(t, e), startAPITap(t, e)}
-	// Ten requests per second stretch a wave of runs over seconds, so that
-	// the stop lands inside it. Each replica has its own git cache, as
-	// each pod has its own volume.
-	serve := newServeCluster(t, e, ns, "--leader-elect", "--leader-election-namespace", ns,
-		"--leader-election-lease-duration", pauseLease.String(),
-		"--leader-election-renew-deadline", (pauseLease * 3 / 4).String(),
-		"--leader-election-retry-period", "500ms", "--kube-api-qps", "10", "--kube-api-burst", "2")
-	var replicas []*serveProc
-	for i, tap := range taps {
-		replicas = append(replicas, serve.start("--kubeconfig", tap.kubeconfig,
-			"--cache-dir", filepath.Join(t.TempDir(), fmt.Sprintf("git-%d", i))))
-	}
-	waitSourceApplied(t, e, ns, initial)
-	lead := slices.IndexFunc(replicas, acquired)
-	if lead < 0 || acquired(replicas[1-lead]) {
-		t.Fatalf("want exactly one replica holding the Lease: %v, %v", acquired(replicas[0]), acquired(replicas[1]))
-	}
-	leader, follower, leaderTap := replicas[lead], replicas[1-lead], taps[lead]
+	leader, follower, leaderTap := startPausedReplicas(t, e, ns, initial)
 	waitRunsFinished(t, e, ns, slices.Repeat([]int{1}, pauseJobs))
 
-	writeJobs(0, pauseJobs, 200)
+	writePauseJobs(t, repo, 0, pauseJobs, 200)
 	second := repo.CommitAndPush(t, "200 slices")
-	stopAt := pauseJobs + 1 + rng.IntN(pauseJobs/2)
-	// Polled far more often than eventually does, so that the stop lands
-	// among the second wave's writes.
-	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(5 * time.Millisecond) {
-		drivers, err := listDrivers(ctx, e, ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(drivers) >= stopAt {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no run of commit %s after %s", second, waitTimeout)
-		}
-	}
+	waitDrivers(t, e, ns, pauseJobs+1+rng.IntN(pauseJobs/2), second)
 	sendSignal(t, leader, syscall.SIGSTOP)
 	stoppedAt := time.Now()
 	fig.injected(1)
@@ -120,7 +81,7 @@ func TestPausedLeader(t *testing.T) {
 	drivers, _ := listDrivers(ctx, e, ns)
 	t.Logf("%s, the leader, SIGSTOPped with %d of %d runs started", leader.name, len(drivers), 2*pauseJobs)
 
-	writeJobs(pauseJobs, pauseJobs+pauseAdded, 100)
+	writePauseJobs(t, repo, pauseJobs, pauseJobs+pauseAdded, 100)
 	third := repo.CommitAndPush(t, "4 more jobs")
 	waitSourceApplied(t, e, ns, third)
 	if !acquired(follower) {
@@ -143,20 +104,82 @@ func TestPausedLeader(t *testing.T) {
 	audit := waitRunsFinished(t, e, ns, append(slices.Repeat([]int{2}, pauseJobs), slices.Repeat([]int{1}, pauseAdded)...))
 	fig.runs, fig.duplicates = audit.total(), len(audit.duplicates)
 
-	late, lease, during := leaderTap.writesAfter(resumedAt, stoppedAt)
+	checkNoWritesAfterResume(t, fig, leaderTap, leader.name, follower.name, resumedAt, stoppedAt)
+	if !t.Failed() {
+		fig.held(1)
+	}
+}
+
+// writePauseJobs writes the jobs p-<from> to p-<to - 1> with slices.
+func writePauseJobs(t *testing.T, repo *gittest.Repo, from, to, slices int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		repo.WriteFile(t, fmt.Sprintf("jobs/p-%02d.yaml", i), jobYAML(fmt.Sprintf("p-%02d", i), slices))
+	}
+}
+
+// startPausedReplicas starts the two replicas, each behind its own
+// recording proxy, waits for initial to be applied, and returns the one
+// holding the Lease, the other, and the leader's proxy.
+func startPausedReplicas(t *testing.T, e *testenv.Env, ns, initial string) (leader, follower *serveProc, leaderTap *apiTap) {
+	t.Helper()
+	// Started before the replicas, so that their cleanup, which waits for
+	// open watches, runs after the replicas are stopped.
+	taps := []*apiTap{startAPITap(t, e), startAPITap(t, e)}
+	// Ten requests per second stretch a wave of runs over seconds, so that
+	// the stop lands inside it. Each replica has its own git cache, as
+	// each pod has its own volume.
+	serve := newServeCluster(t, e, ns, "--leader-elect", "--leader-election-namespace", ns,
+		"--leader-election-lease-duration", pauseLease.String(),
+		"--leader-election-renew-deadline", (pauseLease * 3 / 4).String(),
+		"--leader-election-retry-period", "500ms", "--kube-api-qps", "10", "--kube-api-burst", "2")
+	var replicas []*serveProc
+	for i, tap := range taps {
+		replicas = append(replicas, serve.start("--kubeconfig", tap.kubeconfig,
+			"--cache-dir", filepath.Join(t.TempDir(), fmt.Sprintf("git-%d", i))))
+	}
+	waitSourceApplied(t, e, ns, initial)
+	lead := slices.IndexFunc(replicas, acquired)
+	if lead < 0 || acquired(replicas[1-lead]) {
+		t.Fatalf("want exactly one replica holding the Lease: %v, %v", acquired(replicas[0]), acquired(replicas[1]))
+	}
+	return replicas[lead], replicas[1-lead], taps[lead]
+}
+
+// waitDrivers polls far more often than eventually does, so that the stop
+// lands among the writes of commit: it returns once ns holds n drivers.
+func waitDrivers(t *testing.T, e *testenv.Env, ns string, n int, commit string) {
+	t.Helper()
+	for deadline := time.Now().Add(waitTimeout); ; time.Sleep(5 * time.Millisecond) {
+		drivers, err := listDrivers(t.Context(), e, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(drivers) >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no run of commit %s after %s", commit, waitTimeout)
+		}
+	}
+}
+
+// checkNoWritesAfterResume wants no write from the resumed leader reaching
+// the API server through its proxy tap after resumedAt, but to the Lease,
+// and none of those accepted.
+func checkNoWritesAfterResume(t *testing.T, fig *figures, tap *apiTap, leader, follower string, resumedAt, stoppedAt time.Time) {
+	t.Helper()
+	late, lease, during := tap.writesAfter(resumedAt, stoppedAt)
 	t.Logf("writes of %s at the API server: %d while it was stopped (sent before the stop); after SIGCONT %d to the Lease %v, %d others",
-		leader.name, during, len(lease), lease, len(late))
+		leader, during, len(lease), lease, len(late))
 	if len(late) > 0 {
 		fig.lost++
-		t.Errorf("%s wrote after SIGCONT, while %s held the Lease: %s", leader.name, follower.name, strings.Join(first(late, 10), "; "))
+		t.Errorf("%s wrote after SIGCONT, while %s held the Lease: %s", leader, follower, strings.Join(first(late, 10), "; "))
 	}
 	for _, w := range lease {
 		if w.code < 300 {
-			t.Errorf("the API server accepted a write of %s to the Lease after SIGCONT: %v", leader.name, w)
+			t.Errorf("the API server accepted a write of %s to the Lease after SIGCONT: %v", leader, w)
 		}
-	}
-	if !t.Failed() {
-		fig.held(1)
 	}
 }
 

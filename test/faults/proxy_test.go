@@ -74,10 +74,7 @@ func TestSlowFlakyAPIServer(t *testing.T) {
 	metrics := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 
 	repo := gittest.NewRepo(t)
-	for i := range proxyJobs {
-		repo.WriteFile(t, fmt.Sprintf("jobs/job-%02d.yaml", i), jobYAML(fmt.Sprintf("job-%02d", i), 100))
-	}
-	repo.CommitAndPush(t, "20 jobs")
+	commitProxyJobs(t, repo, 100, "20 jobs")
 	git := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
 	createSource(t, e, ns, git.URL(""), proxyInterval)
 
@@ -100,10 +97,7 @@ func TestSlowFlakyAPIServer(t *testing.T) {
 		drivers, _, err := countDrivers(ctx, e, ns)
 		return err == nil && jobs == proxyJobs && drivers >= proxyJobs/2, fmt.Sprintf("%d SparkJobs, %d drivers, %v", jobs, drivers, err)
 	})
-	for i := range proxyJobs {
-		repo.WriteFile(t, fmt.Sprintf("jobs/job-%02d.yaml", i), jobYAML(fmt.Sprintf("job-%02d", i), 200))
-	}
-	second := repo.CommitAndPush(t, "200 slices")
+	second := commitProxyJobs(t, repo, 200, "200 slices")
 	t.Logf("second commit pushed after %s and %d cuts", time.Since(began).Round(time.Second), proxy.cuts.Load())
 
 	waitSourceApplied(t, e, ns, second)
@@ -128,6 +122,39 @@ func TestSlowFlakyAPIServer(t *testing.T) {
 	t.Logf("converged after %s and %d cuts of %d connections: %d jobs ran both specs, %d only the second (applied before their first run was due)",
 		time.Since(began).Round(time.Second), converged, proxy.accepted.Load(), both, proxyJobs-both)
 
+	after, cuts := checkQuietWindow(t, metrics, proxy, stopCuts, converged)
+	// Not yet a check: a run whose start a cut broke after its driver was
+	// created is recorded by a later reconcile, which neither counts it
+	// nor sends its RunStarted event.
+	started, finished := int(after.sum("sparkcd_runs_started_total{")), int(after.sum("sparkcd_runs_finished_total{"))
+	if started != audit.total() || finished != audit.total() {
+		t.Logf("sparkcd_runs_started_total is %d and sparkcd_runs_finished_total %d for %d runs; %d RunStarted events",
+			started, finished, audit.total(), countEvents(t, e, ns, reconciler.EventRunStarted))
+	}
+	if proc.exited() {
+		t.Errorf("sparkcd exited behind the flaky proxy:\n%s", proc.tail(40))
+	}
+	if !t.Failed() {
+		fig.held(cuts)
+	}
+}
+
+// commitProxyJobs writes the proxyJobs jobs with slices, commits them
+// with message and pushes, and returns the commit.
+func commitProxyJobs(t *testing.T, repo *gittest.Repo, slices int, message string) string {
+	t.Helper()
+	for i := range proxyJobs {
+		repo.WriteFile(t, fmt.Sprintf("jobs/job-%02d.yaml", i), jobYAML(fmt.Sprintf("job-%02d", i), slices))
+	}
+	return repo.CommitAndPush(t, message)
+}
+
+// checkQuietWindow runs the quiet window behind the proxy, still slow and
+// still cutting, then stops the cuts: it wants no write from sparkcd, and
+// returns the metrics at its end and how many cuts there were in all;
+// converged is the count when the runs converged.
+func checkQuietWindow(t *testing.T, metrics string, proxy *flakyProxy, stopCuts func(), converged int64) (metricSamples, int) {
+	t.Helper()
 	// The quiet window, with the proxy still slow and still cutting:
 	// first the tail — the status writes of the last runs' ends and the
 	// retries of the event writes that cuts broke — must stop; then
@@ -147,20 +174,7 @@ func TestSlowFlakyAPIServer(t *testing.T) {
 	if writes != 0 {
 		t.Errorf("sparkcd wrote %d times in a quiet window of %d polls: %s", int(writes), quietPolls, after.diffWrites(before))
 	}
-	// Not yet a check: a run whose start a cut broke after its driver was
-	// created is recorded by a later reconcile, which neither counts it
-	// nor sends its RunStarted event.
-	started, finished := int(after.sum("sparkcd_runs_started_total{")), int(after.sum("sparkcd_runs_finished_total{"))
-	if started != audit.total() || finished != audit.total() {
-		t.Logf("sparkcd_runs_started_total is %d and sparkcd_runs_finished_total %d for %d runs; %d RunStarted events",
-			started, finished, audit.total(), countEvents(t, e, ns, reconciler.EventRunStarted))
-	}
-	if proc.exited() {
-		t.Errorf("sparkcd exited behind the flaky proxy:\n%s", proc.tail(40))
-	}
-	if !t.Failed() {
-		fig.held(cuts)
-	}
+	return after, cuts
 }
 
 // countEvents counts the events of ns with reason.
