@@ -14,23 +14,7 @@ import (
 // 2 for input that cannot be read or built, each with a message naming
 // the file, the job and the field; every case ends within its bound.
 func TestCLIExitCodes(t *testing.T) {
-	root := checkout(t)
-	gittest.Run(t, root, "init", "-q", "-b", "main")
-	copyFile := func(src, dst string) {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, root, dst, string(b))
-	}
-	copyFile("testdata/jobs/unknown-nested-field.yaml", "jobs/bad/job.yaml")
-	copyFile("testdata/jobs/tab-indented.yaml", "broken/one/job.yaml")
-	copyFile("testdata/jobs/yaml-bomb.yaml", "bomb/job.yaml")
-	copyDir(t, "testdata/kustomize/path-escape-resource", root, "escape")
-	copyDir(t, "testdata/kustomize/remote-base-https", root, "remote")
-	writeFile(t, root, "broken/two/job.yaml", goodJob("two"))
-	copyFile("testdata/agreement/gpu-without-vendor.yaml", "gpu/job.yaml")
-
+	root := cliFixture(t)
 	tests := []struct {
 		name     string
 		args     []string
@@ -100,6 +84,28 @@ func TestCLIExitCodes(t *testing.T) {
 			t.Logf("exit %d in %s", code, time.Since(start).Round(time.Millisecond))
 		})
 	}
+}
+
+// cliFixture is a git work tree holding the bad inputs TestCLIExitCodes
+// runs the binary on.
+func cliFixture(t *testing.T) string {
+	root := checkout(t)
+	gittest.Run(t, root, "init", "-q", "-b", "main")
+	copyFile := func(src, dst string) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, root, dst, string(b))
+	}
+	copyFile("testdata/jobs/unknown-nested-field.yaml", "jobs/bad/job.yaml")
+	copyFile("testdata/jobs/tab-indented.yaml", "broken/one/job.yaml")
+	copyFile("testdata/jobs/yaml-bomb.yaml", "bomb/job.yaml")
+	copyDir(t, "testdata/kustomize/path-escape-resource", root, "escape")
+	copyDir(t, "testdata/kustomize/remote-base-https", root, "remote")
+	writeFile(t, root, "broken/two/job.yaml", goodJob("two"))
+	copyFile("testdata/agreement/gpu-without-vendor.yaml", "gpu/job.yaml")
+	return root
 }
 
 func mustAbs(t *testing.T, p string) string {
