@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
@@ -83,11 +81,9 @@ func (r *JobReconciler) summarize(rc *reconciliation, err error) {
 	defer foldSourceRejection(rc)
 	switch {
 	case err != nil && isTerminal(err):
-		reason := stallReason(err)
-		msg := err.Error()
-		setCondition(job, meta.StalledCondition, metav1.ConditionTrue, reason, msg)
-		setCondition(job, meta.ReadyCondition, metav1.ConditionFalse, reason, msg)
-		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.ReconcilingCondition)
+		reason, msg := stallReason(err), boundMessage(err.Error())
+		conditions.MarkStalled(job, reason, "%s", msg)
+		conditions.MarkFalse(job, meta.ReadyCondition, reason, "%s", msg)
 		job.Status.ObservedGeneration = job.Generation
 		return
 	case err != nil:
@@ -97,32 +93,29 @@ func (r *JobReconciler) summarize(rc *reconciliation, err error) {
 			rc.job.Status = *rc.base.Status.DeepCopy()
 			return
 		}
-		setCondition(job, meta.ReconcilingCondition, metav1.ConditionTrue, meta.ProgressingWithRetryReason, err.Error())
-		setCondition(job, meta.ReadyCondition, metav1.ConditionFalse, meta.ReconciliationFailedReason, err.Error())
-		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.StalledCondition)
+		msg := boundMessage(err.Error())
+		conditions.MarkReconciling(job, meta.ProgressingWithRetryReason, "%s", msg)
+		conditions.MarkFalse(job, meta.ReadyCondition, meta.ReconciliationFailedReason, "%s", msg)
 		return
 	}
 
 	job.Status.ObservedGeneration = job.Generation
 	if rc.wait != nil {
-		setCondition(job, meta.ReconcilingCondition, metav1.ConditionTrue, rc.wait.reason, rc.wait.message)
-		setCondition(job, meta.ReadyCondition, metav1.ConditionFalse, rc.wait.reason, rc.wait.message)
-		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.StalledCondition)
+		msg := boundMessage(rc.wait.message)
+		conditions.MarkReconciling(job, rc.wait.reason, "%s", msg)
+		conditions.MarkFalse(job, meta.ReadyCondition, rc.wait.reason, "%s", msg)
 		// The spec is not in effect until the run starts.
 		job.Status.ObservedGeneration = rc.base.Status.ObservedGeneration
 		return
 	}
 	if rc.suspended {
-		setCondition(job, meta.ReadyCondition, metav1.ConditionTrue, meta.SuspendedReason, "suspended: no run starts until spec.suspend is false")
-		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.ReconcilingCondition)
-		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.StalledCondition)
+		markReady(job, meta.SuspendedReason, "suspended: no run starts until spec.suspend is false")
 		return
 	}
 	if job.Spec.Schedule != "" && r.opts.Scheduler == nil && job.Status.LastRun == nil {
-		msg := "this sparkcd runs no scheduler: the job starts only on manual request"
-		setCondition(job, meta.StalledCondition, metav1.ConditionTrue, ReasonSchedulerDisabled, msg)
-		setCondition(job, meta.ReadyCondition, metav1.ConditionFalse, ReasonSchedulerDisabled, msg)
-		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.ReconcilingCondition)
+		msg := boundMessage("this sparkcd runs no scheduler: the job starts only on manual request")
+		conditions.MarkStalled(job, ReasonSchedulerDisabled, "%s", msg)
+		conditions.MarkFalse(job, meta.ReadyCondition, ReasonSchedulerDisabled, "%s", msg)
 		return
 	}
 	summarizeLastRun(job, rc)
@@ -136,16 +129,12 @@ func summarizeLastRun(job *v1alpha1.SparkJob, rc *reconciliation) {
 		if !rc.nextTick.IsZero() {
 			msg = "next run at " + rc.nextTick.UTC().Format("2006-01-02T15:04:05Z")
 		}
-		setCondition(job, meta.ReadyCondition, metav1.ConditionTrue, meta.SucceededReason, msg)
-		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.ReconcilingCondition)
-		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.StalledCondition)
+		markReady(job, meta.SucceededReason, msg)
 		return
 	}
 	switch run.Phase {
 	case v1alpha1.RunSucceeded:
-		setCondition(job, meta.ReadyCondition, metav1.ConditionTrue, ReasonRunSucceeded, fmt.Sprintf("run '%s' succeeded", run.Name))
-		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.ReconcilingCondition)
-		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.StalledCondition)
+		markReady(job, ReasonRunSucceeded, fmt.Sprintf("run '%s' succeeded", run.Name))
 	case v1alpha1.RunFailed:
 		msg := fmt.Sprintf("run '%s' failed", run.Name)
 		if run.Reason != "" {
@@ -158,9 +147,9 @@ func summarizeLastRun(job *v1alpha1.SparkJob, rc *reconciliation) {
 		if reason == "" {
 			reason = ReasonRunFailed
 		}
-		setCondition(job, meta.StalledCondition, metav1.ConditionTrue, ReasonRunFailed, msg)
-		setCondition(job, meta.ReadyCondition, metav1.ConditionFalse, reason, msg)
-		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.ReconcilingCondition)
+		msg = boundMessage(msg)
+		conditions.MarkStalled(job, ReasonRunFailed, "%s", msg)
+		conditions.MarkFalse(job, meta.ReadyCondition, reason, "%s", msg)
 	default:
 		reason, what := ReasonRunPending, "pending"
 		if run.Phase == v1alpha1.RunRunning {
@@ -174,12 +163,11 @@ func summarizeLastRun(job *v1alpha1.SparkJob, rc *reconciliation) {
 			}
 			// The driver is stuck (an image that cannot be pulled, a
 			// missing secret…): Ready says why.
-			setCondition(job, meta.ReadyCondition, metav1.ConditionFalse, run.Reason, msg)
+			conditions.MarkFalse(job, meta.ReadyCondition, run.Reason, "%s", boundMessage(msg))
 		} else {
-			setCondition(job, meta.ReadyCondition, metav1.ConditionUnknown, meta.ProgressingReason, msg)
+			conditions.MarkUnknown(job, meta.ReadyCondition, meta.ProgressingReason, "%s", boundMessage(msg))
 		}
-		setCondition(job, meta.ReconcilingCondition, metav1.ConditionTrue, reason, msg)
-		apimeta.RemoveStatusCondition(&job.Status.Conditions, meta.StalledCondition)
+		conditions.MarkReconciling(job, reason, "%s", boundMessage(msg))
 	}
 }
 
@@ -193,11 +181,11 @@ func foldSourceRejection(rc *reconciliation) {
 	if !ok {
 		return
 	}
-	if c := apimeta.FindStatusCondition(rc.job.Status.Conditions, meta.ReadyCondition); c != nil && c.Status == metav1.ConditionFalse && c.Reason != ReasonSourceRejected {
+	if conditions.IsFalse(rc.job, meta.ReadyCondition) && conditions.GetReason(rc.job, meta.ReadyCondition) != ReasonSourceRejected {
 		// A failure of the running spec says more; keep it.
 		return
 	}
-	setCondition(rc.job, meta.ReadyCondition, metav1.ConditionFalse, ReasonSourceRejected, "the latest version in git is not applied: "+msg)
+	conditions.MarkFalse(rc.job, meta.ReadyCondition, ReasonSourceRejected, "%s", boundMessage("the latest version in git is not applied: "+msg))
 }
 
 // stallReason names the reason of a terminal error.
@@ -212,18 +200,33 @@ func stallReason(err error) string {
 	}
 }
 
-// maxMessageLength bounds condition messages, as the API allows 32768.
+// The kinds whose conditions the conditions package sets.
+var (
+	_ conditions.Setter = (*v1alpha1.SparkJob)(nil)
+	_ conditions.Setter = (*v1alpha1.JobSource)(nil)
+	_ conditions.Setter = (*v1alpha1.AllocationPolicy)(nil)
+)
+
+// maxMessageLength bounds condition messages: the API allows 32768 bytes
+// (the bound of the conditions package), but a status that long is
+// unreadable and makes every status write heavy.
 const maxMessageLength = 4096
 
-func setCondition(job *v1alpha1.SparkJob, t string, status metav1.ConditionStatus, reason, msg string) {
+// boundMessage cuts msg to maxMessageLength bytes. Every condition message
+// of a SparkJob, JobSource or AllocationPolicy goes through it, passed to
+// the conditions package's Mark functions as the argument of a "%s"
+// format, so a '%' in a message (an error, a git message) stays as it is.
+func boundMessage(msg string) string {
 	if len(msg) > maxMessageLength {
-		msg = msg[:maxMessageLength-3] + "..."
+		return msg[:maxMessageLength-3] + "..."
 	}
-	apimeta.SetStatusCondition(&job.Status.Conditions, metav1.Condition{
-		Type:               t,
-		Status:             status,
-		Reason:             reason,
-		Message:            msg,
-		ObservedGeneration: job.Generation,
-	})
+	return msg
+}
+
+// markReady sets Ready=True and removes Reconciling and Stalled, kstatus
+// style: the object is current and nothing is under way.
+func markReady(obj conditions.Setter, reason, msg string) {
+	conditions.MarkTrue(obj, meta.ReadyCondition, reason, "%s", boundMessage(msg))
+	conditions.Delete(obj, meta.ReconcilingCondition)
+	conditions.Delete(obj, meta.StalledCondition)
 }

@@ -7,8 +7,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -21,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/policies"
@@ -131,25 +130,15 @@ func (r *PolicyReconciler) patchStatus(ctx context.Context, p *v1alpha1.Allocati
 // setPolicyConditions sets Ready, and Stalled for a policy that will not
 // come into force until it changes, kstatus style.
 func setPolicyConditions(p *v1alpha1.AllocationPolicy, v policies.Verdict) {
-	set := func(t string, status metav1.ConditionStatus, reason string) {
-		msg := v.Message
-		if len(msg) > maxMessageLength {
-			msg = msg[:maxMessageLength-3] + "..."
-		}
-		apimeta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{
-			Type: t, Status: status, Reason: reason, Message: msg, ObservedGeneration: p.Generation,
-		})
-	}
-	apimeta.RemoveStatusCondition(&p.Status.Conditions, meta.ReconcilingCondition)
+	reason := ReasonInvalidPolicy
 	switch v.State {
 	case policies.InForce:
-		set(meta.ReadyCondition, metav1.ConditionTrue, meta.SucceededReason)
-		apimeta.RemoveStatusCondition(&p.Status.Conditions, meta.StalledCondition)
+		markReady(p, meta.SucceededReason, v.Message)
+		return
 	case policies.Shadowed:
-		set(meta.ReadyCondition, metav1.ConditionFalse, ReasonShadowed)
-		set(meta.StalledCondition, metav1.ConditionTrue, ReasonShadowed)
-	default:
-		set(meta.ReadyCondition, metav1.ConditionFalse, ReasonInvalidPolicy)
-		set(meta.StalledCondition, metav1.ConditionTrue, ReasonInvalidPolicy)
+		reason = ReasonShadowed
 	}
+	msg := boundMessage(v.Message)
+	conditions.MarkStalled(p, reason, "%s", msg)
+	conditions.MarkFalse(p, meta.ReadyCondition, reason, "%s", msg)
 }

@@ -9,7 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
@@ -246,9 +246,9 @@ func (r *SourceReconciler) reportFinalizeFailure(ctx context.Context, src *v1alp
 		what = "delete"
 	}
 	msg := fmt.Sprintf("JobSource deleted: unable to %s its SparkJobs, retrying; the finalizer %s stays until done: %v", what, SourceFinalizer, err)
-	setSourceCondition(src, meta.ReconcilingCondition, metav1.ConditionTrue, meta.ProgressingWithRetryReason, msg)
-	setSourceCondition(src, meta.ReadyCondition, metav1.ConditionFalse, finalizeReason(prune), msg)
-	apimeta.RemoveStatusCondition(&src.Status.Conditions, meta.StalledCondition)
+	msg = boundMessage(msg)
+	conditions.MarkReconciling(src, meta.ProgressingWithRetryReason, "%s", msg)
+	conditions.MarkFalse(src, meta.ReadyCondition, finalizeReason(prune), "%s", msg)
 	if err := r.patchSourceStatus(ctx, sc); err != nil {
 		return err
 	}

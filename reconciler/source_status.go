@@ -5,11 +5,11 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/fluxcd/pkg/apis/meta"
+	"github.com/fluxcd/pkg/runtime/conditions"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
@@ -84,9 +84,7 @@ func (r *SourceReconciler) summarize(sc *sourceReconciliation, err error) {
 		st.LastHandledReconcileAt = req
 	}
 	if sc.suspended {
-		setSourceCondition(src, meta.ReadyCondition, metav1.ConditionTrue, meta.SuspendedReason, "suspended: nothing is fetched or applied until spec.suspend is false")
-		apimeta.RemoveStatusCondition(&st.Conditions, meta.ReconcilingCondition)
-		apimeta.RemoveStatusCondition(&st.Conditions, meta.StalledCondition)
+		markReady(src, meta.SuspendedReason, "suspended: nothing is fetched or applied until spec.suspend is false")
 		return
 	}
 	if err != nil {
@@ -101,9 +99,9 @@ func (r *SourceReconciler) summarize(sc *sourceReconciliation, err error) {
 		if st.LastAppliedRevision != "" {
 			msg += fmt.Sprintf(" (revision %s stays applied)", st.LastAppliedRevision)
 		}
-		setSourceCondition(src, meta.ReconcilingCondition, metav1.ConditionTrue, meta.ProgressingWithRetryReason, msg)
-		setSourceCondition(src, meta.ReadyCondition, metav1.ConditionFalse, reason, msg)
-		apimeta.RemoveStatusCondition(&st.Conditions, meta.StalledCondition)
+		msg = boundMessage(msg)
+		conditions.MarkReconciling(src, meta.ProgressingWithRetryReason, "%s", msg)
+		conditions.MarkFalse(src, meta.ReadyCondition, reason, "%s", msg)
 		return
 	}
 	st.ObservedGeneration = src.Generation
@@ -123,16 +121,15 @@ func (r *SourceReconciler) summarize(sc *sourceReconciliation, err error) {
 	case rejected > 0:
 		stallSource(src, ReasonJobsRejected, fmt.Sprintf("applied revision %s: %d SparkJobs in sync, %d jobs rejected (see status.jobs)", sc.revision, len(sc.kept), rejected))
 	default:
-		setSourceCondition(src, meta.ReadyCondition, metav1.ConditionTrue, meta.SucceededReason, fmt.Sprintf("applied revision %s: %d SparkJobs", sc.revision, len(sc.kept)))
-		apimeta.RemoveStatusCondition(&st.Conditions, meta.ReconcilingCondition)
-		apimeta.RemoveStatusCondition(&st.Conditions, meta.StalledCondition)
+		markReady(src, meta.SucceededReason, fmt.Sprintf("applied revision %s: %d SparkJobs", sc.revision, len(sc.kept)))
 	}
 }
 
+// stallSource marks the source Stalled and not Ready for the same reason.
 func stallSource(src *v1alpha1.JobSource, reason, msg string) {
-	setSourceCondition(src, meta.StalledCondition, metav1.ConditionTrue, reason, msg)
-	setSourceCondition(src, meta.ReadyCondition, metav1.ConditionFalse, reason, msg)
-	apimeta.RemoveStatusCondition(&src.Status.Conditions, meta.ReconcilingCondition)
+	msg = boundMessage(msg)
+	conditions.MarkStalled(src, reason, "%s", msg)
+	conditions.MarkFalse(src, meta.ReadyCondition, reason, "%s", msg)
 }
 
 // countRejected counts the jobs with an error finding.
@@ -197,18 +194,9 @@ func (r *SourceReconciler) emitSource(sc *sourceReconciliation) {
 	if len(sc.pruned) > 0 {
 		r.recorder.Eventf(src, nil, corev1.EventTypeNormal, EventPruned, "Prune", "revision %s: pruned %d SparkJobs", sc.revision, len(sc.pruned))
 	}
-	ready := apimeta.FindStatusCondition(src.Status.Conditions, meta.ReadyCondition)
-	before := apimeta.FindStatusCondition(sc.base.Status.Conditions, meta.ReadyCondition)
+	ready := conditions.Get(src, meta.ReadyCondition)
+	before := conditions.Get(sc.base, meta.ReadyCondition)
 	if ready != nil && ready.Status == metav1.ConditionFalse && (before == nil || before.Reason != ready.Reason || before.Message != ready.Message) {
 		r.recorder.Eventf(src, nil, corev1.EventTypeWarning, ready.Reason, "Reconcile", "%s", ready.Message)
 	}
-}
-
-func setSourceCondition(src *v1alpha1.JobSource, t string, status metav1.ConditionStatus, reason, msg string) {
-	if len(msg) > maxMessageLength {
-		msg = msg[:maxMessageLength-3] + "..."
-	}
-	apimeta.SetStatusCondition(&src.Status.Conditions, metav1.Condition{
-		Type: t, Status: status, Reason: reason, Message: msg, ObservedGeneration: src.Generation,
-	})
 }
