@@ -116,7 +116,10 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 		r.summarize(rc, retErr)
 		patched, err := r.patchStatus(ctx, rc)
 		if err != nil {
-			retErr = errors.Join(retErr, err)
+			// A status that did not land is written again: its failure is
+			// never terminal, even beside a terminal verdict (a policy
+			// violation whose status write lost a race must still show).
+			retErr = notTerminal(retErr, err)
 			result = ctrl.Result{}
 		}
 		// Every run start or end changes the status: its events go out
@@ -236,6 +239,16 @@ func notDriverCreate() predicate.Predicate {
 	return predicate.Funcs{CreateFunc: func(e event.CreateEvent) bool {
 		return e.Object.GetLabels()[v1alpha1.LabelSparkRole] != v1alpha1.RoleDriver
 	}}
+}
+
+// notTerminal joins a reconcile's error with the error of its status write
+// so that the result is retried: a terminal error loses its mark and keeps
+// its message.
+func notTerminal(reconcileErr, statusErr error) error {
+	if reconcileErr == nil {
+		return statusErr
+	}
+	return fmt.Errorf("%s; %w", reconcileErr.Error(), statusErr)
 }
 
 // isTerminal reports whether err stops retries until the job changes.

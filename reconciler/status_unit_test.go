@@ -1,11 +1,14 @@
 package reconciler
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
@@ -67,5 +70,19 @@ func TestErrorFindings(t *testing.T) {
 	}
 	if got := errorFindings(findings[7:]); got != "" {
 		t.Errorf("warnings only: %q, want none", got)
+	}
+}
+
+// TestNotTerminal: a status write that failed is retried even beside a
+// terminal verdict, whose message stays.
+func TestNotTerminal(t *testing.T) {
+	verdict := reconcile.TerminalError(errors.New("policy violation"))
+	conflict := errors.New("status changed while it was reconciled")
+	got := notTerminal(verdict, conflict)
+	if isTerminal(got) || !errors.Is(got, conflict) || !strings.Contains(got.Error(), "policy violation") {
+		t.Errorf("notTerminal = %v (terminal %t), want a retried error naming both", got, isTerminal(got))
+	}
+	if got := notTerminal(nil, conflict); got != conflict {
+		t.Errorf("notTerminal(nil, err) = %v, want err", got)
 	}
 }

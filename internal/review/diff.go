@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/pmezard/go-difflib/difflib"
+	"k8s.io/apimachinery/pkg/api/equality"
 
 	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -154,6 +155,15 @@ func compareJob(old, now *JobReport, fromName, toName string, mopts materialize.
 		ref = old
 	}
 	c := JobChange{Name: ref.Name, Namespace: ref.Namespace, Source: ref.Source}
+	if old != nil && now != nil && sameJob(old, now) {
+		// The rendered objects follow from the judged job alone: an equal job
+		// renders equal text, so most of a large repository is compared
+		// without materialising it twice.
+		c.EnvelopeFrom, c.EnvelopeTo = old.Envelope, now.Envelope
+		c.SpecHashFrom, c.SpecHashTo = specHash(old), specHash(now)
+		c.Change = Unchanged
+		return c, nil
+	}
 	var before, after string
 	var err error
 	if old != nil {
@@ -193,6 +203,12 @@ func compareJob(old, now *JobReport, fromName, toName string, mopts materialize.
 	c.Introduced = findingsMinus(findingsOf(now), findingsOf(old))
 	c.Fixed = findingsMinus(findingsOf(old), findingsOf(now))
 	return c, nil
+}
+
+// sameJob reports whether two revisions judged a job alike: the same job
+// after defaults and policies, and the same findings.
+func sameJob(old, now *JobReport) bool {
+	return old.Job != nil && now.Job != nil && equality.Semantic.DeepEqual(old.Job, now.Job) && sameFindings(old.Findings, now.Findings)
 }
 
 // renderText renders a job as the YAML a reviewer reads. The run is named
