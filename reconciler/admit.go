@@ -21,7 +21,15 @@ const maxFindingsInMessage = 5
 // it (or the policies) change. A policy's error is a PolicyViolation, any
 // other an InvalidSpec.
 func (r *JobReconciler) admit(rc *reconciliation) error {
-	v := admission.Job(rc.job, admission.Options{Policies: r.opts.Policies, Materialize: r.opts.Materialize})
+	key := verdictKey(rc.job, r.opts.Policies)
+	v, hash, ok := r.verdicts.get(rc.job, key)
+	if !ok {
+		v = admission.Job(rc.job, admission.Options{Policies: r.opts.Policies, Materialize: r.opts.Materialize})
+		if v.Job != nil {
+			hash = runid.SpecHash(v.Job)
+		}
+		r.verdicts.put(rc.job, key, v, hash)
+	}
 	var byPolicy, other []v1alpha1.Finding
 	for _, f := range v.Findings {
 		if f.Policy != "" {
@@ -37,7 +45,7 @@ func (r *JobReconciler) admit(rc *reconciliation) error {
 		return reconcile.TerminalError(fmt.Errorf("%w: %s", ErrInvalidSpec, cmp.Or(msg, "the job could not be judged")))
 	}
 	rc.admitted = v.Job
-	rc.hash = runid.SpecHash(v.Job)
+	rc.hash = hash
 	return nil
 }
 

@@ -48,6 +48,7 @@ type JobReconciler struct {
 	apiReader client.Reader
 	recorder  recorder.EventRecorder
 	access    *accessReview
+	verdicts  *verdicts
 	opts      JobOptions
 }
 
@@ -62,6 +63,7 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 		apiReader: mgr.GetAPIReader(),
 		recorder:  mgr.GetEventRecorder(FieldManager),
 		access:    newAccessReview(c, !opts.SkipDriverAccessReview, opts.Clock),
+		verdicts:  newVerdicts(),
 		opts:      opts,
 	}
 	ctx := context.Background()
@@ -101,12 +103,14 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 		if apierrors.IsNotFound(err) {
 			forgetJob(req.Namespace, req.Name)
 			r.access.done(req.NamespacedName)
+			r.verdicts.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("unable to get SparkJob '%s': %w", req.NamespacedName, err)
 	}
 	// The garbage collector deletes the runs through their ownerReferences.
 	if !job.DeletionTimestamp.IsZero() {
+		r.verdicts.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 
