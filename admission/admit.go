@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/policies"
 	"github.com/sparkcd/sparkcd/render/build"
 	"github.com/sparkcd/sparkcd/render/materialize"
 	"github.com/sparkcd/sparkcd/runid"
@@ -58,9 +57,6 @@ type Verdict struct {
 	// Job is the job after defaults and policy defaults, as a run starts
 	// it; nil when it could not be decoded.
 	Job *v1alpha1.SparkJob
-	// Envelope is the resources the job may take; nil when they cannot be
-	// computed (a finding then says why).
-	Envelope *policies.Envelope
 }
 
 // Admitted reports whether a run of the job may start: it was decoded and
@@ -100,9 +96,6 @@ func Job(job *v1alpha1.SparkJob, opts Options) Verdict {
 		v.Findings = append(v.Findings, trial(judged, opts.Materialize)...)
 	}
 	v.Job = judged
-	if env, err := policies.ComputeEnvelope(judged); err == nil {
-		v.Envelope = &env
-	}
 	sortFindings(v.Findings)
 	return v
 }

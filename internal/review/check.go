@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/sparkcd/sparkcd/admission"
+	"github.com/sparkcd/sparkcd/policies"
 	"github.com/sparkcd/sparkcd/render/build"
 	"github.com/sparkcd/sparkcd/render/materialize"
 )
@@ -32,6 +33,10 @@ type JobReport struct {
 	admission.Verdict
 	// Source is the file the job was read from, relative to the root.
 	Source string
+	// Envelope is the resources the job may take; nil when they cannot be
+	// computed (a finding then says why). Only the review reports it, so
+	// the loops do not pay for it.
+	Envelope *policies.Envelope
 }
 
 // Report is the review of one path at one revision.
@@ -86,7 +91,13 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 		if opts.Job != "" && v.Name != opts.Job && v.Name != "" {
 			continue
 		}
-		report.Jobs = append(report.Jobs, JobReport{Verdict: v, Source: v.Origin.File})
+		jr := JobReport{Verdict: v, Source: v.Origin.File}
+		if v.Job != nil {
+			if env, err := policies.ComputeEnvelope(v.Job); err == nil {
+				jr.Envelope = &env
+			}
+		}
+		report.Jobs = append(report.Jobs, jr)
 	}
 	if opts.Job != "" && len(report.Jobs) == 0 {
 		return nil, fmt.Errorf("%w: no job named '%s' in '%s'", ErrBuild, opts.Job, path)
