@@ -35,6 +35,23 @@ func TestCLIExitCodes(t *testing.T) {
 			stdout: []string{`"jobs": []`, `"error": "unable to read 'nothere'`}},
 		{name: "render findings", args: []string{"render", "jobs/bad"}, code: 1,
 			stderr: []string{"FAIL default/bad  (jobs/bad/job.yaml)", "unknown-field: spec.driver.memroy", "1 job not rendered"}},
+		// A Spark kind of another group is never "0 jobs": check and render
+		// both fail, naming the file, the line and the apiVersion.
+		{name: "check foreign SparkApplication", args: []string{"check", "foreign/apache.yaml"}, code: 1,
+			stdout: []string{"FAIL default/bad  (foreign/apache.yaml)", "unknown-kind: apiVersion: 'foreign/apache.yaml' line 3: 'spark.apache.org/v1' SparkApplication 'bad'",
+				"sparkoperator.k8s.io/v1beta2", "1 job, 1 error"}},
+		{name: "render foreign SparkApplication", args: []string{"render", "foreign/apache.yaml"}, code: 1,
+			stderr: []string{"FAIL default/bad  (foreign/apache.yaml)", "unknown-kind", "1 job not rendered"}},
+		{name: "check vendor fork", args: []string{"check", "foreign/fork.yaml"}, code: 1,
+			stdout: []string{"unknown-kind: apiVersion: 'foreign/fork.yaml' line 3: apiVersion 'sparkoperator.hpe.com/v1beta2' and kind 'SparkApplication'"}},
+		{name: "check SparkConnect", args: []string{"check", "foreign/connect.yaml"}, code: 1,
+			stdout: []string{"unsupported-kind: apiVersion: 'foreign/connect.yaml' line 3:", "long-running Spark Connect server"}},
+		{name: "render SparkCluster", args: []string{"render", "foreign/cluster.yaml"}, code: 1,
+			stderr: []string{"unknown-kind", "standalone Spark cluster", "1 job not rendered"}},
+		{name: "check multi-document lines", args: []string{"check", "-o", "github", "multi"}, code: 1,
+			stdout: []string{"::error file=multi/jobs.yaml,line=42,title=duplicate-field (default/bad)::spec.image: field 'spec.image' is set twice: line 42"}},
+		{name: "multi-document syntax error", args: []string{"check", "multitab"}, code: 2,
+			stderr: []string{"'multitab/jobs.yaml'", "line 22: found character that cannot start any token"}},
 		{name: "check good", args: []string{"check", "jobs/good-a"}, code: 0, stdout: []string{"ok   default/good-a"}},
 		{name: "malformed YAML", args: []string{"check", "broken/one"}, code: 2,
 			stderr: []string{"'broken/one/job.yaml'", "line 6: found character that cannot start any token"}},
@@ -105,6 +122,12 @@ func cliFixture(t *testing.T) string {
 	copyDir(t, "testdata/kustomize/remote-base-https", root, "remote")
 	writeFile(t, root, "broken/two/job.yaml", goodJob("two"))
 	copyFile("testdata/agreement/gpu-without-vendor.yaml", "gpu/job.yaml")
+	copyFile("testdata/jobs/apache-spark-application.yaml", "foreign/apache.yaml")
+	copyFile("testdata/jobs/fork-spark-application.yaml", "foreign/fork.yaml")
+	copyFile("testdata/jobs/spark-connect.yaml", "foreign/connect.yaml")
+	copyFile("testdata/jobs/apache-spark-cluster.yaml", "foreign/cluster.yaml")
+	copyFile("testdata/jobs/multi-document-duplicate-key.yaml", "multi/jobs.yaml")
+	copyFile("testdata/jobs/multi-document-tab.yaml", "multitab/jobs.yaml")
 	return root
 }
 
