@@ -116,8 +116,9 @@ var yamlLine = regexp.MustCompile(`yaml: line (\d+): `)
 
 // syntaxErrorLines rewrites the line of a YAML syntax error kustomize
 // reports for one document of data to the line in data: it parses the
-// whole stream and, when that stops at the same error, takes its line. Any
-// other error is returned as it is.
+// whole stream and, when that stops at the same error, takes its line (one
+// more for a parser problem, see parserProblems). Any other error is
+// returned as it is.
 func syntaxErrorLines(data []byte, err error) error {
 	msg := err.Error()
 	at := yamlLine.FindStringSubmatchIndex(msg)
@@ -136,6 +137,31 @@ func syntaxErrorLines(data []byte, err error) error {
 		if m == nil || !strings.HasPrefix(msg[at[1]:], whole[m[1]:]) {
 			return err
 		}
-		return errors.New(msg[:at[2]] + whole[m[2]:m[3]] + msg[at[3]:])
+		line, _ := strconv.Atoi(whole[m[2]:m[3]])
+		if isParserProblem(whole[m[1]:]) {
+			line++
+		}
+		return errors.New(msg[:at[2]] + strconv.Itoa(line) + msg[at[3]:])
 	}
+}
+
+// parserProblems are the problems of YAML's parser (its scanner's are
+// others). For them the YAML library reports the 0-based line of the
+// construct that failed (an unclosed "[", a mapping): one line early.
+var parserProblems = []string{
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"did not find expected '-' indicator",
+	"did not find expected <document start>",
+	"did not find expected key",
+	"did not find expected node content",
+}
+
+func isParserProblem(problem string) bool {
+	for _, p := range parserProblems {
+		if strings.HasPrefix(problem, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -104,21 +104,30 @@ func TestMultiDocumentLines(t *testing.T) {
 }
 
 // TestMultiDocumentSyntaxError checks that a syntax error in a later
-// document names the line of the file.
+// document names the line of the file, for an error of YAML's scanner (a
+// tab) and of its parser (an unclosed flow sequence).
 func TestMultiDocumentSyntaxError(t *testing.T) {
-	bad := strings.ReplaceAll(linesJob, "%s", "a") + "--- # next\n\n# comment\n" +
+	head := strings.ReplaceAll(linesJob, "%s", "a") + "--- # next\n\n# comment\n" +
 		strings.ReplaceAll(linesJob, "%s", "b") + "---\n" +
-		"apiVersion: sparkcd.io/v1alpha1\nkind: SparkJob\nmetadata:\n  name: c\nspec:\n\ttype: Scala\n" // tab on line 28
-	root := tree(t, map[string]string{"jobs.yaml": bad})
-	res, err := Build(t.Context(), root, "jobs.yaml", DefaultBuildOptions())
-	if err == nil && len(res.Errors) == 1 {
-		err = res.Errors[0]
+		"apiVersion: sparkcd.io/v1alpha1\nkind: SparkJob\nmetadata:\n  name: c\n" // lines 1-26
+	tests := []struct{ name, tail, want string }{
+		{name: "tab", tail: "spec:\n\ttype: Scala\n", want: "yaml: line 28: found character that cannot start any token"},
+		{name: "unclosed flow", tail: "  labels: [a, b\nspec:\n  type: Scala\n", want: "yaml: line 27: did not find expected ',' or ']'"},
 	}
-	if err == nil || !strings.Contains(err.Error(), "yaml: line 28: found character that cannot start any token") {
-		t.Fatalf("error %v, want the file's line 28", err)
-	}
-	if !errors.Is(err, ErrKustomize) {
-		t.Errorf("error %v does not wrap ErrKustomize", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := tree(t, map[string]string{"jobs.yaml": head + tt.tail})
+			res, err := Build(t.Context(), root, "jobs.yaml", DefaultBuildOptions())
+			if err == nil && len(res.Errors) == 1 {
+				err = res.Errors[0]
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want %q", err, tt.want)
+			}
+			if !errors.Is(err, ErrKustomize) {
+				t.Errorf("error %v does not wrap ErrKustomize", err)
+			}
+		})
 	}
 }
 
@@ -126,7 +135,8 @@ func TestSyntaxErrorLines(t *testing.T) {
 	data := []byte("a: 1\n---\n\nb: [1, 2\nc: 3\n")
 	kustomize := errors.New("MalformedYAMLError: yaml: line 2: did not find expected ',' or ']' in File: x.yaml")
 	got := syntaxErrorLines(data, kustomize)
-	if got.Error() != "MalformedYAMLError: yaml: line 3: did not find expected ',' or ']' in File: x.yaml" {
+	// The "[" that is not closed is on line 4 of the file.
+	if got.Error() != "MalformedYAMLError: yaml: line 4: did not find expected ',' or ']' in File: x.yaml" {
 		t.Errorf("got %q", got)
 	}
 	other := errors.New("yaml: line 2: something else")

@@ -99,7 +99,7 @@ var badJobs = []badJob{
 	{file: "not-a-mapping", buildErr: "missing Resource metadata", errIs: build.ErrKustomize},
 	{file: "scalar-document", buildErr: "missing Resource metadata", errIs: build.ErrKustomize},
 	{file: "tab-indented", buildErr: "line 6: found character that cannot start any token", errIs: build.ErrKustomize},
-	{file: "unclosed-flow", buildErr: "line 4: did not find expected ',' or ']'", errIs: build.ErrKustomize},
+	{file: "unclosed-flow", buildErr: "line 5: did not find expected ',' or ']'", errIs: build.ErrKustomize},
 	{file: "yaml-bomb", buildErr: "excessive YAML aliasing: its aliases expand its 148 nodes", errIs: build.ErrAliasBomb},
 }
 
