@@ -32,13 +32,26 @@ func validateName(f *findings, job *v1alpha1.SparkJob) {
 		return
 	case len(name) > runid.MaxJobNameLength:
 		f.errorf(RuleNameTooLong, "metadata.name",
-			"name %s has %d characters, at most %d fit: the run '<name>-<suffix>' names the driver pod, its service and the executors (spark.kubernetes.executor.podNamePrefix, at most %d characters)",
-			quoted(name), len(name), runid.MaxJobNameLength, runid.MaxRunNameLength)
+			"name %s is too long: %d characters, at most %d (a DNS-1035 label, as the Spark Operator accepts): the driver service and the run's labels carry it",
+			quoted(name), len(name), runid.MaxJobNameLength)
 	}
-	if errs := validation.IsDNS1035Label(name); len(errs) > 0 {
+	if errs := dnsLabelErrors(name); len(errs) > 0 {
 		f.errorf(RuleInvalidName, "metadata.name",
 			"name %s is not a DNS-1035 label (lowercase letters, digits and '-', starting with a letter): the driver service is named after it", quoted(name))
 	}
+}
+
+// dnsLabelErrors are the reasons name is not a DNS-1035 label, but its
+// length: name-too-long says that one first.
+func dnsLabelErrors(name string) []string {
+	tooLong := validation.MaxLenError(validation.DNS1035LabelMaxLength)
+	var errs []string
+	for _, e := range validation.IsDNS1035Label(name) {
+		if e != tooLong {
+			errs = append(errs, e)
+		}
+	}
+	return errs
 }
 
 func validateApplication(f *findings, job *v1alpha1.SparkJob) {
