@@ -96,3 +96,14 @@ func (p *RestartPolicy) SubmissionInterval() int64 {
 	}
 	return *p.OnSubmissionFailureRetryInterval
 }
+
+// effectiveRestartPolicy is nil for a policy that restarts nothing: type
+// Never (or unset), whose retry settings have no effect, as in the Spark
+// Operator. Writing it out or leaving it away is then the same spec, with
+// the same spec hash, and starts no run.
+func effectiveRestartPolicy(p *RestartPolicy) *RestartPolicy {
+	if p.Kind() == RestartNever {
+		return nil
+	}
+	return p
+}
