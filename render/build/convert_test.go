@@ -32,7 +32,7 @@ func operatorPiCases() []operatorExampleCase {
 				Spec: v1alpha1.SparkJobSpec{
 					Type: v1alpha1.ScalaApplication, Mode: v1alpha1.ClusterMode, SparkVersion: "3.5.3",
 					RestartPolicy: &v1alpha1.RestartPolicy{Type: v1alpha1.RestartNever},
-					Image: refOf("docker.io/apache/spark:3.5.3"), ImagePullPolicy: refOf("Always"),
+					Image:         refOf("docker.io/apache/spark:3.5.3"), ImagePullPolicy: refOf("Always"),
 					MainClass:           refOf("org.apache.spark.examples.SparkPi"),
 					MainApplicationFile: refOf("local:///opt/spark/examples/jars/spark-examples.jar"),
 					Arguments:           []string{"1000"},
@@ -112,7 +112,7 @@ func operatorAllocationCases() []operatorExampleCase {
 				ObjectMeta: metav1.ObjectMeta{Name: "spark-pi-scheduled", Namespace: "default"},
 				Spec: v1alpha1.SparkJobSpec{
 					Type: v1alpha1.ScalaApplication, Mode: v1alpha1.ClusterMode, SparkVersion: "3.5.3",
-					RestartPolicy: &v1alpha1.RestartPolicy{Type: v1alpha1.RestartNever},
+					RestartPolicy:       &v1alpha1.RestartPolicy{Type: v1alpha1.RestartNever},
 					Image:               refOf("docker.io/apache/spark:3.5.3"),
 					MainClass:           refOf("org.apache.spark.examples.SparkPi"),
 					MainApplicationFile: refOf("local:///opt/spark/examples/jars/spark-examples.jar"),
