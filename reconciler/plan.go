@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -27,6 +28,11 @@ type plannedRun struct {
 	tick time.Time
 	// replace are the active runs concurrencyPolicy Replace ends.
 	replace []string
+	// retry is set when the run is an attempt spec.restartPolicy starts
+	// after an ended run; attempt and retryOf are its place in the chain.
+	retry   *retryPlan
+	attempt int32
+	retryOf string
 }
 
 // plan decides which run, if any, is due: one for a spec hash no run has
@@ -39,6 +45,10 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 	rc.suspended = rc.admitted.Spec.Suspend != nil && *rc.admitted.Spec.Suspend
 	p := &plannedRun{}
 	var trigger v1alpha1.RunTrigger
+	// The next attempt is planned anew; a refused create's count is kept
+	// only for the run it was refused for (holdSubmission).
+	prevAttempt := st.NextAttempt
+	st.NextAttempt = nil
 	if job.Spec.Schedule == "" {
 		if rc.hash != st.SpecHash {
 			p.commit, trigger = true, v1alpha1.TriggerCommit
@@ -70,7 +80,15 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 		}
 	}
 	if trigger == "" {
-		return nil, nil
+		rp := rc.planRetry()
+		if rp == nil {
+			return nil, nil
+		}
+		if rc.now.Before(rp.at) {
+			rc.waitForRetry(rp.nextAttempt())
+			return nil, nil
+		}
+		p.retry, p.attempt, p.retryOf, trigger = rp, rp.attempt, rp.after.Name, cmp.Or(rp.after.Trigger, v1alpha1.TriggerCommit)
 	}
 
 	name, started := rc.runName(trigger, p)
@@ -91,6 +109,12 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 		rc.answered(p)
 		return nil, nil
 	}
+	if rc.holdSubmission(prevAttempt, name) {
+		return nil, nil
+	}
+	if p.retry != nil && st.NextAttempt == nil {
+		rc.noteRetry(p.retry.nextAttempt())
+	}
 	objs, err := materialize.Materialize(rc.admitted, p.run, r.opts.Materialize)
 	if err != nil {
 		return nil, reconcile.TerminalError(fmt.Errorf("%w: %w", ErrInvalidSpec, err))
@@ -110,8 +134,10 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 func (rc *reconciliation) runName(trigger v1alpha1.RunTrigger, p *plannedRun) (string, bool) {
 	job := rc.job
 	var name string
-	switch trigger {
-	case v1alpha1.TriggerCommit:
+	switch {
+	case p.retry != nil:
+		name = p.retry.name
+	case trigger == v1alpha1.TriggerCommit:
 		name = runid.RunName(job.Name, runid.Short(rc.hash))
 		if rc.adopted[name] {
 			return name, true
@@ -119,7 +145,7 @@ func (rc *reconciliation) runName(trigger v1alpha1.RunTrigger, p *plannedRun) (s
 		if rc.taken(name) && !rc.interruptedRun(name) {
 			name = runid.RunName(job.Name, runid.DigestOf(string(job.UID), strconv.FormatInt(job.Generation, 10), rc.hash)[:8])
 		}
-	case v1alpha1.TriggerSchedule:
+	case trigger == v1alpha1.TriggerSchedule:
 		name = runid.ScheduledRunName(job.Name, p.tick)
 	default:
 		name = runid.RunName(job.Name, "m"+runid.DigestOf(string(job.UID), p.request)[:runid.MaxRunSuffixLength-1])
