@@ -8,6 +8,7 @@ import (
 
 	"github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -189,13 +190,7 @@ func TestRestartSubmissionFailure(t *testing.T) {
 			t.Parallel()
 			e := env.Env(t)
 			ns := sparkNamespace(t, e)
-			quota := &corev1.ResourceQuota{
-				ObjectMeta: metav1.ObjectMeta{Name: "no-pods", Namespace: ns},
-				Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resource.MustParse("0")}},
-			}
-			if err := e.Client.Create(t.Context(), quota); err != nil {
-				t.Fatal(err)
-			}
+			quota := noPods(t, e, ns)
 			clk := clocktesting.NewFakeClock(time.Now().Truncate(time.Second))
 			startLoop(t, e, reconciler.JobOptions{Clock: clk}, ns)
 			job := restartJob(t, e, ns, "refused", v1alpha1.RestartPolicy{
@@ -279,6 +274,38 @@ func TestRestartCrashBetweenAttempts(t *testing.T) {
 			waitNextAttempt(t, e, ns, job.Name, 3, ended.Add(20*time.Second))
 		})
 	}
+}
+
+// noPods makes the API server refuse every pod in ns, with a ResourceQuota
+// of no pods, and returns it once a pod create is refused. No quota
+// controller runs in the test environment: the test writes the quota's
+// status, which the quota admission checks against.
+func noPods(t *testing.T, e *testenv.Env, ns string) *corev1.ResourceQuota {
+	t.Helper()
+	none := corev1.ResourceList{corev1.ResourcePods: resource.MustParse("0")}
+	quota := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "no-pods", Namespace: ns},
+		Spec:       corev1.ResourceQuotaSpec{Hard: none},
+	}
+	if err := e.Client.Create(t.Context(), quota); err != nil {
+		t.Fatal(err)
+	}
+	quota.Status = corev1.ResourceQuotaStatus{Hard: none, Used: none}
+	if err := e.Client.Status().Update(t.Context(), quota); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a pod refused by the quota", func() (bool, string) {
+		probe := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "probe-", Namespace: ns},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+		}
+		err := e.Client.Create(t.Context(), probe)
+		if err == nil {
+			_ = e.Client.Delete(t.Context(), probe)
+		}
+		return apierrors.IsForbidden(err), fmt.Sprint(err)
+	})
+	return quota
 }
 
 // readyReasonOf is the reason of a job's Ready condition.
