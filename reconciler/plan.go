@@ -1,7 +1,6 @@
 package reconciler
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -80,15 +79,9 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 		}
 	}
 	if trigger == "" {
-		rp := rc.planRetry()
-		if rp == nil {
+		if trigger = rc.dueRetry(p); trigger == "" {
 			return nil, nil
 		}
-		if rc.now.Before(rp.at) {
-			rc.waitForRetry(rp.nextAttempt())
-			return nil, nil
-		}
-		p.retry, p.attempt, p.retryOf, trigger = rp, rp.attempt, rp.after.Name, cmp.Or(rp.after.Trigger, v1alpha1.TriggerCommit)
 	}
 
 	name, started := rc.runName(trigger, p)
@@ -109,11 +102,8 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 		rc.answered(p)
 		return nil, nil
 	}
-	if rc.holdSubmission(prevAttempt, name) {
+	if rc.holdSubmission(prevAttempt, p, name) {
 		return nil, nil
-	}
-	if p.retry != nil && st.NextAttempt == nil {
-		rc.noteRetry(p.retry.nextAttempt())
 	}
 	objs, err := materialize.Materialize(rc.admitted, p.run, r.opts.Materialize)
 	if err != nil {

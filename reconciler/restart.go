@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strconv"
@@ -219,18 +220,40 @@ func refused(err error) bool {
 	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsRequestEntityTooLargeError(err)
 }
 
-// holdSubmission keeps a run whose driver was refused from being tried
-// again before its time; it reports whether the run waits.
-func (rc *reconciliation) holdSubmission(prev *v1alpha1.NextAttempt, name string) bool {
-	if prev == nil || prev.Run != name || prev.SubmissionFailures == 0 {
-		return false
+// dueRetry fills p with the attempt the restart policy has due now and
+// returns its trigger, the trigger of the run it follows; "" when none is
+// due — one due later is waited for.
+func (rc *reconciliation) dueRetry(p *plannedRun) v1alpha1.RunTrigger {
+	rp := rc.planRetry()
+	if rp == nil {
+		return ""
 	}
-	if !rc.now.Before(prev.Time.Time) {
+	if rc.now.Before(rp.at) {
+		rc.waitForRetry(rp.nextAttempt())
+		return ""
+	}
+	p.retry, p.attempt, p.retryOf = rp, rp.attempt, rp.after.Name
+	return cmp.Or(rp.after.Trigger, v1alpha1.TriggerCommit)
+}
+
+// holdSubmission keeps a run whose driver was refused from being tried
+// again before its time, and reports whether the run waits. A due run
+// keeps its count of refusals; a due attempt is announced.
+func (rc *reconciliation) holdSubmission(prev *v1alpha1.NextAttempt, p *plannedRun, name string) bool {
+	if prev != nil && prev.Run == name && prev.SubmissionFailures > 0 {
+		if rc.now.Before(prev.Time.Time) {
+			rc.waitForRetry(prev)
+			return true
+		}
 		rc.job.Status.NextAttempt = prev
 		return false
 	}
-	rc.waitForRetry(prev)
-	return true
+	if p.retry != nil {
+		next := p.retry.nextAttempt()
+		next.Run = name
+		rc.noteRetry(next)
+	}
+	return false
 }
 
 // submissionFailed handles a driver create the API server refused, under

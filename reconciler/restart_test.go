@@ -171,6 +171,43 @@ func TestRestartAlways(t *testing.T) {
 	}
 }
 
+// TestRestartScheduledTick: a scheduled job's tick run is retried within
+// its own budget, as a run of the same trigger; the next tick's run starts
+// a budget of its own.
+func TestRestartScheduledTick(t *testing.T) {
+	t.Parallel()
+	e := env.Env(t)
+	ns := sparkNamespace(t, e)
+	clk := scheduledLoop(t, e, ns)
+	job := createScheduled(t, e, ns, "nightly", func(j *v1alpha1.SparkJob) {
+		j.Spec.RestartPolicy = &v1alpha1.RestartPolicy{Type: v1alpha1.RestartOnFailure, OnFailureRetries: ptr.To(int32(1)), OnFailureRetryInterval: ptr.To(int64(60))}
+	})
+	tk := ticks(t, job, 2)
+	clk.SetTime(tk[0].Add(time.Second))
+	poke(t, e, ns, job.Name)
+	run := *runAt(t, e, job, tk[0]).Status.LastRun
+	ended := endRun(t, e, clk, ns, run.Name, corev1.PodFailed)
+	waitNextAttempt(t, e, ns, job.Name, 2, ended.Add(time.Minute))
+	clk.SetTime(ended.Add(time.Minute))
+	poke(t, e, ns, job.Name)
+	retry := waitAttempt(t, e, ns, job.Name, 2, run.Name)
+	if retry.Trigger != v1alpha1.TriggerSchedule {
+		t.Errorf("attempt 2 trigger %q, want schedule", retry.Trigger)
+	}
+	endRun(t, e, clk, ns, retry.Name, corev1.PodFailed)
+	waitJob(t, e, ns, job.Name, "the tick's budget spent", func(j *v1alpha1.SparkJob) bool {
+		return j.Status.LastRun.Phase == v1alpha1.RunFailed && j.Status.NextAttempt == nil && readyReasonOf(j) == "Error"
+	})
+	clk.SetTime(tk[1].Add(time.Second))
+	poke(t, e, ns, job.Name)
+	run = *runAt(t, e, job, tk[1]).Status.LastRun
+	if run.Attempt > 1 {
+		t.Errorf("the next tick's run is attempt %d, want 1", run.Attempt)
+	}
+	ended = endRun(t, e, clk, ns, run.Name, corev1.PodFailed)
+	waitNextAttempt(t, e, ns, job.Name, 2, ended.Add(time.Minute))
+}
+
 // TestRestartSubmissionFailure: a driver the API server refuses (a
 // ResourceQuota of no pods) is tried again under the same run name, the
 // n-th refusal waiting n × onSubmissionFailureRetryInterval; past
