@@ -156,9 +156,6 @@ func (rc *reconciliation) newest() *v1alpha1.RunStatus {
 // says when, the conditions say why, and the job is looked at again then.
 func (rc *reconciliation) waitForRetry(next *v1alpha1.NextAttempt) {
 	msg := rc.noteRetry(next)
-	if rc.suspended {
-		msg += ", unless the job is still suspended then"
-	}
 	rc.retry = &waiting{reason: ReasonRetryScheduled, message: msg, retry: max(next.Time.Sub(rc.now), time.Second)}
 }
 
@@ -226,6 +223,12 @@ func refused(err error) bool {
 func (rc *reconciliation) dueRetry(p *plannedRun) v1alpha1.RunTrigger {
 	rp := rc.planRetry()
 	if rp == nil {
+		return ""
+	}
+	if rc.suspended {
+		// No attempt starts while suspended; the status still says which
+		// one comes when the job resumes.
+		rc.job.Status.NextAttempt = rp.nextAttempt()
 		return ""
 	}
 	if rc.now.Before(rp.at) {
