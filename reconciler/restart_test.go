@@ -139,6 +139,27 @@ func TestRestartOnFailure(t *testing.T) {
 	}
 }
 
+// TestRestartSuspended: no attempt starts while the job is suspended; the
+// pending one starts when it resumes.
+func TestRestartSuspended(t *testing.T) {
+	t.Parallel()
+	e := env.Env(t)
+	ns := sparkNamespace(t, e)
+	clk := clocktesting.NewFakeClock(time.Now())
+	startLoop(t, e, reconciler.JobOptions{Clock: clk}, ns)
+	job := restartJob(t, e, ns, "suspended", v1alpha1.RestartPolicy{Type: v1alpha1.RestartOnFailure, OnFailureRetries: ptr.To(int32(1))})
+	run := lastRunIn(t, e, ns, job.Name, v1alpha1.RunPending)
+	ended := endRun(t, e, clk, ns, run.Name, corev1.PodFailed)
+	waitNextAttempt(t, e, ns, job.Name, 2, ended.Add(5*time.Second))
+	updateJob(t, e, ns, job.Name, func(j *v1alpha1.SparkJob) { j.Spec.Suspend = ptr.To(true) })
+	waitJob(t, e, ns, job.Name, "suspended", func(j *v1alpha1.SparkJob) bool { return readyReason(t, j, meta.SuspendedReason) })
+	clk.SetTime(ended.Add(time.Hour))
+	poke(t, e, ns, job.Name)
+	assertDriversStay(t, e, ns, job.Name, 1)
+	updateJob(t, e, ns, job.Name, func(j *v1alpha1.SparkJob) { j.Spec.Suspend = nil })
+	waitAttempt(t, e, ns, job.Name, 2, run.Name)
+}
+
 // TestRestartAlways: a run that succeeds is followed at once by the next
 // attempt; failures in a row back off exponentially (10s, 20s, 40s), and a
 // success starts the count again.
