@@ -11,10 +11,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/cronjobs/cleanup"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
 	"github.com/sparkcd/sparkcd/runid"
@@ -158,6 +160,54 @@ func TestRestartSuspended(t *testing.T) {
 	assertDriversStay(t, e, ns, job.Name, 1)
 	updateJob(t, e, ns, job.Name, func(j *v1alpha1.SparkJob) { j.Spec.Suspend = nil })
 	waitAttempt(t, e, ns, job.Name, 2, run.Name)
+}
+
+// TestRestartWithCleanup: with failedRunHistoryLimit 0 the cleanup deletes
+// each failed attempt's driver as soon as status.history records it — the
+// garbage collector takes its ConfigMap — and the next attempt still starts
+// on time; the active attempt's driver is never deleted.
+func TestRestartWithCleanup(t *testing.T) {
+	t.Parallel()
+	e := env.Env(t)
+	ns := sparkNamespace(t, e)
+	ctx := t.Context()
+	clk := clocktesting.NewFakeClock(time.Now())
+	startLoop(t, e, reconciler.JobOptions{Clock: clk}, ns)
+	job := piJob(t, ns, "cleaned", func(j *v1alpha1.SparkJob) {
+		j.Spec.RestartPolicy = &v1alpha1.RestartPolicy{Type: v1alpha1.RestartOnFailure, OnFailureRetries: ptr.To(int32(2)), OnFailureRetryInterval: ptr.To(int64(10))}
+		j.Spec.FailedRunHistoryLimit = ptr.To(int32(0))
+	})
+	if err := e.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	opts := cleanup.DefaultOptions()
+	opts.Namespaces, opts.Clock = []string{ns}, clk
+	cl, err := cleanup.New(e.Client, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := lastRunIn(t, e, ns, job.Name, v1alpha1.RunPending)
+	for k := 1; k <= 2; k++ {
+		ended := endRun(t, e, clk, ns, run.Name, corev1.PodFailed)
+		next := waitNextAttempt(t, e, ns, job.Name, int32(k+1), ended.Add(time.Duration(10*k)*time.Second))
+		rep, err := cl.RunOnce(ctx)
+		if err != nil || len(rep.Deleted) != 1 || rep.Deleted[0].Pod != runid.DriverPodName(run.Name) {
+			t.Fatalf("cleanup deleted %+v (%v), want the driver of '%s'", rep.Deleted, err, run.Name)
+		}
+		eventually(t, "the failed attempt's ConfigMap collected", func() (bool, string) {
+			err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: runid.ConfigMapName(run.Name)}, &corev1.ConfigMap{})
+			return apierrors.IsNotFound(err), fmt.Sprint(err)
+		})
+		clk.SetTime(next.Time.Time)
+		poke(t, e, ns, job.Name)
+		run = waitAttempt(t, e, ns, job.Name, int32(k+1), run.Name)
+		if rep, err := cl.RunOnce(ctx); err != nil || len(rep.Deleted) != 0 {
+			t.Fatalf("cleanup deleted %+v (%v) while attempt %d runs", rep.Deleted, err, k+1)
+		}
+	}
+	if h := getJob(t, e, ns, job.Name).Status.History; len(h) != 2 {
+		t.Errorf("history %+v, want the two failed attempts, kept after their drivers", h)
+	}
 }
 
 // TestRestartAlways: a run that succeeds is followed at once by the next
