@@ -36,8 +36,9 @@ type plannedRun struct {
 
 // plan decides which run, if any, is due: one for a spec hash no run has
 // had yet (jobs without a schedule), one for a schedule tick (asked of the
-// Scheduler), one for a new manual request. When several are due at once
-// one run answers them all. A due run that was already started — by a loop
+// Scheduler), one for a new manual request; when none of those is, the
+// attempt spec.restartPolicy has due after the newest run ended
+// (restart.go). When several are due at once one run answers them all. A due run that was already started — by a loop
 // stopped before it wrote the status — is only recorded.
 func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 	job, st := rc.job, &rc.job.Status
