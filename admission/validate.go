@@ -101,6 +101,7 @@ func Validate(job *v1alpha1.SparkJob) []v1alpha1.Finding {
 	validateName(&f, job)
 	validateApplication(&f, job)
 	validateSchedule(&f, &job.Spec)
+	validateRestartPolicy(&f, job.Spec.RestartPolicy)
 	validateVolumes(&f, &job.Spec)
 	validateSparkConf(&f, job)
 	validatePods(&f, job)

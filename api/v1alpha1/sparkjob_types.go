@@ -142,6 +142,10 @@ type SparkJobSpec struct {
 	// Suspend stops new runs from starting; running drivers are not touched.
 	// +optional
 	Suspend *bool `json:"suspend,omitempty"`
+	// RestartPolicy says whether a run that ended is followed by a new
+	// attempt (Never, OnFailure, Always), as the Spark Operator's does.
+	// +optional
+	RestartPolicy *RestartPolicy `json:"restartPolicy,omitempty"`
 
 	// Schedule is a cron schedule (five fields, or a descriptor such as
 	// @daily or @every 1h). Without it the job runs once per distinct spec.

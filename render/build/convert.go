@@ -100,7 +100,7 @@ func (c *converter) spec(s *sparkApplicationSpec) v1alpha1.SparkJobSpec {
 		c.drop(v1alpha1.SeverityError, "pythonVersion", "Spark 3 and later run Python 3 only")
 		out.PythonVersion = nil
 	}
-	c.restartPolicy(s)
+	out.RestartPolicy = c.restartPolicy(s)
 	if s.Monitoring != nil {
 		c.drop(v1alpha1.SeverityWarning, "monitoring", "the Prometheus JMX exporter is not set up; configure Spark's metrics in sparkConf")
 	}
@@ -116,26 +116,30 @@ func (c *converter) spec(s *sparkApplicationSpec) v1alpha1.SparkJobSpec {
 	return out
 }
 
-// restartPolicy: sparkcd never restarts a finished driver, which is the
-// operator's "Never". Asking for retries would change behaviour.
-func (c *converter) restartPolicy(s *sparkApplicationSpec) {
-	if rp := s.RestartPolicy; rp != nil {
-		switch rp.Type {
-		case "", "Never":
-			if rp.OnFailureRetries != nil || rp.OnSubmissionFailureRetries != nil ||
-				rp.OnFailureRetryInterval != nil || rp.OnSubmissionFailureRetryInterval != nil {
-				c.drop(v1alpha1.SeverityWarning, "restartPolicy", "retry settings have no effect with type 'Never'")
-			}
-		default:
-			c.drop(v1alpha1.SeverityError, "restartPolicy.type",
-				fmt.Sprintf("sparkcd never restarts a finished driver; '%s' would", rp.Type))
-		}
-	}
-	if s.FailureRetries != nil && *s.FailureRetries > 0 {
-		c.drop(v1alpha1.SeverityError, "failureRetries", "sparkcd never retries a failed run")
+// restartPolicy carries the Operator's restart policy over field by field:
+// sparkcd's spec.restartPolicy has the same names, defaults and meaning
+// (docs/restarts.md). The deprecated top-level failureRetries and
+// retryInterval are read by no part of the Operator v2, so they change
+// nothing there either; a warning says where the setting belongs.
+func (c *converter) restartPolicy(s *sparkApplicationSpec) *v1alpha1.RestartPolicy {
+	if s.FailureRetries != nil {
+		c.drop(v1alpha1.SeverityWarning, "failureRetries",
+			"the Spark Operator v2 ignores it as well; set restartPolicy.onFailureRetries")
 	}
 	if s.RetryInterval != nil {
-		c.drop(v1alpha1.SeverityWarning, "retryInterval", "sparkcd never retries a failed run")
+		c.drop(v1alpha1.SeverityWarning, "retryInterval",
+			"the Spark Operator v2 ignores it as well; set restartPolicy.onFailureRetryInterval")
+	}
+	rp := s.RestartPolicy
+	if rp == nil {
+		return nil
+	}
+	return &v1alpha1.RestartPolicy{
+		Type:                             v1alpha1.RestartPolicyType(rp.Type),
+		OnSubmissionFailureRetries:       rp.OnSubmissionFailureRetries,
+		OnFailureRetries:                 rp.OnFailureRetries,
+		OnSubmissionFailureRetryInterval: rp.OnSubmissionFailureRetryInterval,
+		OnFailureRetryInterval:           rp.OnFailureRetryInterval,
 	}
 }
 

@@ -31,7 +31,8 @@ func operatorPiCases() []operatorExampleCase {
 				ObjectMeta: metav1.ObjectMeta{Name: "spark-pi", Namespace: "spark-jobs"},
 				Spec: v1alpha1.SparkJobSpec{
 					Type: v1alpha1.ScalaApplication, Mode: v1alpha1.ClusterMode, SparkVersion: "3.5.3",
-					Image: refOf("docker.io/apache/spark:3.5.3"), ImagePullPolicy: refOf("Always"),
+					RestartPolicy: &v1alpha1.RestartPolicy{Type: v1alpha1.RestartNever},
+					Image:         refOf("docker.io/apache/spark:3.5.3"), ImagePullPolicy: refOf("Always"),
 					MainClass:           refOf("org.apache.spark.examples.SparkPi"),
 					MainApplicationFile: refOf("local:///opt/spark/examples/jars/spark-examples.jar"),
 					Arguments:           []string{"1000"},
@@ -111,6 +112,7 @@ func operatorAllocationCases() []operatorExampleCase {
 				ObjectMeta: metav1.ObjectMeta{Name: "spark-pi-scheduled", Namespace: "default"},
 				Spec: v1alpha1.SparkJobSpec{
 					Type: v1alpha1.ScalaApplication, Mode: v1alpha1.ClusterMode, SparkVersion: "3.5.3",
+					RestartPolicy:       &v1alpha1.RestartPolicy{Type: v1alpha1.RestartNever},
 					Image:               refOf("docker.io/apache/spark:3.5.3"),
 					MainClass:           refOf("org.apache.spark.examples.SparkPi"),
 					MainApplicationFile: refOf("local:///opt/spark/examples/jars/spark-examples.jar"),
@@ -166,7 +168,7 @@ func TestConvertFindings(t *testing.T) {
 		{
 			name: "retries",
 			spec: "type: Scala\nrestartPolicy: {type: Always}\nfailureRetries: 3\nretryInterval: 10\n",
-			want: []string{"error spec.restartPolicy.type", "error spec.failureRetries", "warning spec.retryInterval"},
+			want: []string{"warning spec.failureRetries", "warning spec.retryInterval"},
 		},
 		{
 			name: "harmless settings",
