@@ -206,7 +206,8 @@ func parseFloat(key, s string) (float64, error) {
 
 // ParseMemoryLimit parses a driver's or executor's memoryLimit as the Spark
 // Operator's webhook does: a Spark byte string ("6g", "512m", "2gb") in
-// binary units, else a Kubernetes quantity ("6Gi", "6G", "6442450944" bytes).
+// binary units whatever their case ("6G" is 6Gi), else a Kubernetes quantity
+// ("6Gi", "6442450944" bytes).
 func ParseMemoryLimit(s string) (resource.Quantity, error) {
 	in := strings.TrimSpace(s)
 	if m := sparkNumber.FindStringSubmatch(strings.ToLower(in)); m != nil && m[2] != "" && m[2] != "b" {
