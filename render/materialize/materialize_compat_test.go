@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -281,21 +282,7 @@ func TestMaterializeAcceptedByAPIServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			executorClass := ""
-			if p := job.Spec.Executor.PriorityClassName; p != nil {
-				executorClass = *p
-			}
-			for _, pc := range []string{objs.Pod.Spec.PriorityClassName, executorClass} {
-				if pc == "" {
-					continue
-				}
-				// The Priority admission plugin resolves the class on create;
-				// the platform team creates it once per cluster.
-				_, err := cs.SchedulingV1().PriorityClasses().Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: pc}, Value: 1000}, metav1.CreateOptions{})
-				if err != nil && !apierrors.IsAlreadyExists(err) {
-					t.Fatalf("creating priority class '%s': %v", pc, err)
-				}
-			}
+			createPriorityClasses(t, cs, job, objs)
 			pod, err := cs.CoreV1().Pods(job.Namespace).Create(ctx, objs.Pod, metav1.CreateOptions{})
 			if err != nil {
 				t.Fatalf("creating the driver pod: %v", err)
@@ -339,26 +326,53 @@ func TestMaterializeAcceptedByAPIServer(t *testing.T) {
 					t.Errorf("%s ownerReferences = %+v, want the driver pod as controller", name, refs)
 				}
 			}
-			template := &corev1.Pod{}
-			if err := yaml.UnmarshalStrict([]byte(cm.Data[podTemplateKey]), template); err != nil {
-				t.Fatalf("executor pod template does not decode as a Pod: %v", err)
-			}
-			// An executor as Spark creates it from the template (name and
-			// Spark's settings aside) must be accepted too.
-			executor := template.DeepCopy()
-			executor.Name, executor.Namespace = runid.DriverPodName(job.Name)+"-exec-1", job.Namespace
-			executor.Spec.RestartPolicy = corev1.RestartPolicyNever
-			executor.Spec.Containers[0].Image = "registry.example.com/spark:3.5.3"
-			if stored, err := cs.CoreV1().Pods(job.Namespace).Create(ctx, executor, metav1.CreateOptions{}); err != nil {
-				t.Errorf("creating an executor pod from the template: %v", err)
-			} else {
-				checkStoredPod(t, executor, stored)
-			}
-			if got := template.Spec.Containers[0].Name; got != executorContainerName {
-				t.Errorf("executor template container = %q, want %q", got, executorContainerName)
-			}
+			checkExecutorTemplate(t, cs, job, cm)
 		})
 	}
+}
+
+// createPriorityClasses creates the classes the driver and the executors
+// name: the Priority admission plugin resolves a class on create; the
+// platform team creates it once per cluster.
+func createPriorityClasses(t *testing.T, cs kubernetes.Interface, job *v1alpha1.SparkJob, objs *Objects) {
+	t.Helper()
+	executorClass := ""
+	if p := job.Spec.Executor.PriorityClassName; p != nil {
+		executorClass = *p
+	}
+	for _, pc := range []string{objs.Pod.Spec.PriorityClassName, executorClass} {
+		if pc == "" {
+			continue
+		}
+		_, err := cs.SchedulingV1().PriorityClasses().Create(t.Context(), &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: pc}, Value: 1000}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("creating priority class '%s': %v", pc, err)
+		}
+	}
+}
+
+// checkExecutorTemplate decodes the executor pod template of the stored
+// ConfigMap and creates an executor from it as Spark would (its name and
+// Spark's settings aside), which the API server must accept too.
+func checkExecutorTemplate(t *testing.T, cs kubernetes.Interface, job *v1alpha1.SparkJob, cm *corev1.ConfigMap) {
+	t.Helper()
+	template := &corev1.Pod{}
+	if err := yaml.UnmarshalStrict([]byte(cm.Data[podTemplateKey]), template); err != nil {
+		t.Fatalf("executor pod template does not decode as a Pod: %v", err)
+	}
+	if got := template.Spec.Containers[0].Name; got != executorContainerName {
+		t.Errorf("executor template container = %q, want %q", got, executorContainerName)
+	}
+	executor := template.DeepCopy()
+	executor.Name, executor.Namespace = runid.DriverPodName(job.Name)+"-exec-1", job.Namespace
+	executor.Spec.RestartPolicy = corev1.RestartPolicyNever
+	executor.Spec.Containers[0].Image = "registry.example.com/spark:3.5.3"
+	stored, err := cs.CoreV1().Pods(job.Namespace).Create(t.Context(), executor, metav1.CreateOptions{})
+	if err != nil {
+		t.Errorf("creating an executor pod from the template: %v", err)
+		return
+	}
+	checkStoredPod(t, executor, stored)
 }
 
 func confVolume(t *testing.T, pod *corev1.Pod) corev1.Volume {

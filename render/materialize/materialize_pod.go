@@ -38,13 +38,11 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 	ps.RestartPolicy = corev1.RestartPolicyNever
 	ps.Containers = append(append([]corev1.Container{c}, tpl.others...), sidecars(d)...)
 	ps.ImagePullSecrets = mergePullSecrets(ps.ImagePullSecrets, m.imagePullSecrets())
+	// Spark's settings win over the template's, the typed fields (which
+	// the Operator's webhook applies last) over both.
+	ps.ServiceAccountName = cmp.Or(m.props[sparkconf.KeyDriverServiceAccount], ps.ServiceAccountName)
+	ps.SchedulerName = cmp.Or(m.props["spark.kubernetes.driver.scheduler.name"], m.props["spark.kubernetes.scheduler.name"], ps.SchedulerName)
 	applyPlacement(&ps, spec, d, mergeMaps(m.prefixed("spark.kubernetes.node.selector."), m.prefixed("spark.kubernetes.driver.node.selector.")))
-	if ps.ServiceAccountName == "" {
-		ps.ServiceAccountName = m.props[sparkconf.KeyDriverServiceAccount]
-	}
-	if ps.SchedulerName == "" {
-		ps.SchedulerName = cmp.Or(m.props["spark.kubernetes.driver.scheduler.name"], m.props["spark.kubernetes.scheduler.name"])
-	}
 	own := append(append([]corev1.Volume{m.confVolume(), m.podTemplateVolume()}, pm.volumes...), hadoop.volumes...)
 	ps.Volumes = mergeVolumes(ps.Volumes, own, referencedVolumes(spec, ps.InitContainers, ps.Containers), localVolumes)
 	m.addLocalDirVolumes(&ps)
