@@ -62,7 +62,7 @@ func validatePodFields(f *findings, job *v1alpha1.SparkJob) {
 			}
 		}
 		validatePorts(f, base, role.pod.Ports, role.name == "driver")
-		validateTemplate(f, base, role.pod.Template, role.name == "driver")
+		validateTemplate(f, base, role.pod, role.name == "driver")
 	}
 }
 

@@ -10,8 +10,10 @@ import (
 // validateTemplate warns about what a pod template sets that Spark or
 // sparkcd sets itself (KubernetesUtils.loadPodFromTemplate keeps the rest):
 // the pod's identity, the driver's restart policy, and the Spark container's
-// name, image, pull policy, driver arguments and cpu and memory.
-func validateTemplate(f *findings, base string, tpl *corev1.PodTemplateSpec, driver bool) {
+// name, image, pull policy, driver arguments, cpu and memory requests, memory
+// limit and, when coreLimit is set, cpu limit.
+func validateTemplate(f *findings, base string, pod *v1alpha1.SparkPodSpec, driver bool) {
+	tpl := pod.Template
 	if tpl == nil {
 		return
 	}
@@ -64,7 +66,11 @@ func validateTemplate(f *findings, base string, tpl *corev1.PodTemplateSpec, dri
 		{c.Resources.Requests, corev1.ResourceCPU, ".resources.requests.cpu", "Spark sets it from spec." + role + ".coreRequest or cores"},
 		{c.Resources.Requests, corev1.ResourceMemory, ".resources.requests.memory", "Spark sets it from spec." + role + ".memory and memoryOverhead"},
 		{c.Resources.Limits, corev1.ResourceMemory, ".resources.limits.memory", "Spark sets it from spec." + role + ".memory and memoryOverhead (spec." + role + ".memoryLimit raises it)"},
+		{c.Resources.Limits, corev1.ResourceCPU, ".resources.limits.cpu", "spec." + role + ".coreLimit sets it"},
 	} {
+		if r.name == corev1.ResourceCPU && r.path == ".resources.limits.cpu" && pod.CoreLimit == nil {
+			continue // Spark keeps the template's cpu limit when there is no coreLimit
+		}
 		if _, ok := r.list[r.name]; ok {
 			over(path+r.path, r.why)
 		}

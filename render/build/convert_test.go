@@ -266,3 +266,35 @@ spec:
 		t.Errorf("executor ports (-want +got):\n%s", diff)
 	}
 }
+
+// TestTemplateUnknownFieldSparkJob checks that a SparkJob's pod template
+// field a Pod does not have is a warning, and any other unknown field still
+// an error.
+func TestTemplateUnknownFieldSparkJob(t *testing.T) {
+	doc := `apiVersion: sparkcd.io/v1alpha1
+kind: SparkJob
+metadata: {name: a, namespace: ns}
+spec:
+  type: Scala
+  executor:
+    template:
+      spec:
+        containers: [{name: spark-kubernetes-executor, capabilities: {}}]
+    templat: {}
+`
+	jobs, err := Decode([]byte(doc), Origin{File: "a.yaml"})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("Decode: %v, %d jobs", err, len(jobs))
+	}
+	var got []string
+	for _, f := range jobs[0].Findings {
+		got = append(got, string(f.Severity)+" "+f.Rule+" "+f.Field)
+	}
+	want := []string{
+		"error unknown-field spec.executor.templat",
+		"warning template-field spec.executor.template.spec.containers[0].capabilities",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}
