@@ -57,6 +57,13 @@ func validateTemplate(f *findings, base string, pod *v1alpha1.SparkPodSpec, driv
 	if driver && len(c.Args) > 0 {
 		over(path+".args", "Spark's driver arguments run the application")
 	}
+	for j, p := range c.Ports {
+		for _, sp := range sparkPorts {
+			if driver && (p.Name == sp.name || p.ContainerPort == sp.port) {
+				over(indexed(path+".ports", j), "Spark's port "+quoted(sp.name)+" takes its name or number")
+			}
+		}
+	}
 	for _, r := range []struct {
 		list corev1.ResourceList
 		name corev1.ResourceName
