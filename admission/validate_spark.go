@@ -37,7 +37,6 @@ var ignoredKeyPrefixes = map[string]string{
 	sparkconf.KeyDriverPodName:                         "every run's driver pod is named '<run>-driver', so runs never collide and each keeps its own pod and logs",
 	"spark.kubernetes.driver.secrets.":                 "use spec.driver.secrets",
 	"spark.kubernetes.driver.secretKeyRef.":            "use spec.driver.env with valueFrom.secretKeyRef",
-	"spark.kubernetes.driver.volumes.":                 "use spec.volumes and spec.driver.volumeMounts",
 	"spark.kubernetes.file.upload.path":                "sparkcd uploads nothing: refer to files in the image or at a remote URL",
 	"spark.kubernetes.submission.waitAppCompletion":    "sparkcd never waits in a submission client",
 }

@@ -29,6 +29,11 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 	tpl := splitTemplate(d.Template, driverContainerName)
 	pm := roleMounts(spec, d)
 	hadoop := m.hadoopConfMount()
+	confVolumes, confMounts, err := m.confVolumes()
+	if err != nil {
+		return nil, err
+	}
+	pm.mounts = append(pm.mounts, confMounts...)
 	c, localVolumes, err := m.driverContainer(tpl.spark, pm, hadoop)
 	if err != nil {
 		return nil, err
@@ -43,7 +48,7 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 	ps.ServiceAccountName = cmp.Or(m.props[sparkconf.KeyDriverServiceAccount], ps.ServiceAccountName)
 	ps.SchedulerName = cmp.Or(m.props["spark.kubernetes.driver.scheduler.name"], m.props["spark.kubernetes.scheduler.name"], ps.SchedulerName)
 	applyPlacement(&ps, spec, d, mergeMaps(m.prefixed("spark.kubernetes.node.selector."), m.prefixed("spark.kubernetes.driver.node.selector.")))
-	own := append(append([]corev1.Volume{m.confVolume(), m.podTemplateVolume()}, pm.volumes...), hadoop.volumes...)
+	own := append(append(append([]corev1.Volume{m.confVolume(), m.podTemplateVolume()}, pm.volumes...), hadoop.volumes...), confVolumes...)
 	ps.Volumes = mergeVolumes(ps.Volumes, own, referencedVolumes(spec, ps.InitContainers, ps.Containers), localVolumes)
 	m.addLocalDirVolumes(&ps)
 	hostNetworkDNS(&ps)
