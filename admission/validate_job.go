@@ -186,10 +186,12 @@ func validateVolumes(f *findings, s *v1alpha1.SparkJobSpec) {
 			known[name] = true
 		}
 		check := func(path, name string) {
-			if declared[name] || known[name] {
+			// Spark creates a spark-local-dir-<n> volume itself, and so does
+			// sparkcd for a mount of one the pod does not declare.
+			if declared[name] || known[name] || strings.HasPrefix(name, materialize.LocalDirVolumePrefix) {
 				return
 			}
-			f.errorf(RuleUnknownVolume, path, "volumeMount names volume %s, which is not in spec.volumes: declare it there", quoted(name))
+			f.errorf(RuleUnknownVolume, path, "volumeMount names volume %s, which is not in spec.volumes nor in the pod template: declare it there", quoted(name))
 		}
 		base := "spec." + role.name
 		for i, vm := range role.pod.VolumeMounts {
@@ -203,6 +205,11 @@ func validateVolumes(f *findings, s *v1alpha1.SparkJobSpec) {
 		for i, c := range role.pod.InitContainers {
 			for j, vm := range c.VolumeMounts {
 				check(indexed(indexed(base+".initContainers", i)+".volumeMounts", j), vm.Name)
+			}
+		}
+		for path, c := range templateContainers(base, role.pod) {
+			for j, vm := range c.VolumeMounts {
+				check(indexed(path+".volumeMounts", j), vm.Name)
 			}
 		}
 	}

@@ -137,7 +137,7 @@ func decodeObject(doc []byte, apiVersion, kind string, o Origin) (Job, bool) {
 	switch {
 	case gv == v1alpha1.GroupVersion && kind == v1alpha1.SparkJobKind:
 		obj, findings := strictDecode[v1alpha1.SparkJob](doc)
-		return finishJob(doc, obj, findings, o), true
+		return finishJob(doc, obj, relaxTemplateFindings(findings), o), true
 	case gv.Group == OperatorGroup && gv.Version == OperatorVersion && kind == SparkApplicationKind:
 		app, findings := strictDecode[sparkApplication](doc)
 		var obj *v1alpha1.SparkJob

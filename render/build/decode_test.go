@@ -86,7 +86,6 @@ func decodeCases() []decodeCase {
 		{
 			name: "operator-unsupported",
 			findings: []string{
-				"spark-pi-gpu error unsupported-field spec.executor.gpu",
 				"spark-pi-gpu warning unsupported-field spec.monitoring",
 			},
 			decoded: true,
