@@ -172,7 +172,7 @@ func TestConvertFindings(t *testing.T) {
 			name: "harmless settings",
 			spec: "type: Scala\nbatchScheduler: volcano\ndriver: {podName: my-driver, ports: [{name: m, protocol: TCP, containerPort: 9090}]}\n" +
 				"sparkUIOptions: {serviceType: NodePort}\n",
-			want: []string{"warning spec.driver.podName", "warning spec.driver.ports", "warning spec.sparkUIOptions.serviceType",
+			want: []string{"warning spec.driver.podName", "warning spec.driver.ports",
 				"warning spec.batchScheduler"},
 		},
 		{
