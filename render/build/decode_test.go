@@ -88,7 +88,6 @@ func decodeCases() []decodeCase {
 			findings: []string{
 				"spark-pi-gpu error unsupported-field spec.executor.gpu",
 				"spark-pi-gpu error unsupported-field spec.restartPolicy.type",
-				"spark-pi-gpu warning unsupported-field spec.monitoring",
 			},
 			decoded: true,
 		},
