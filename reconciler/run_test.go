@@ -62,12 +62,7 @@ func TestRunObjects(t *testing.T) {
 				t.Errorf("driver ownerReferences = %+v, want one to SparkJob %s", pod.OwnerReferences, job.UID)
 			}
 
-			var deps []client.Object
-			var keys []string
-			for _, d := range objs.Dependents() {
-				deps = append(deps, d.DeepCopyObject().(client.Object))
-				keys = append(keys, d.GetName())
-			}
+			deps, keys := dependentsOf(objs)
 			if file == "exposed.yaml" && len(deps) != 7 {
 				t.Errorf("%d dependents, want 7: ConfigMap, Service, UI service, UI Ingress, driver service and Ingress, PDB", len(deps))
 			}
@@ -107,6 +102,18 @@ func TestRunObjects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dependentsOf returns empty objects of the kinds of a run's dependents,
+// to get them into, and their names.
+func dependentsOf(objs *materialize.Objects) ([]client.Object, []string) {
+	var deps []client.Object
+	var keys []string
+	for _, d := range objs.Dependents() {
+		deps = append(deps, d.DeepCopyObject().(client.Object))
+		keys = append(keys, d.GetName())
+	}
+	return deps, keys
 }
 
 // assertPodMatches compares the pod the loop created with the rendered
