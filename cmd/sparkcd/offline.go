@@ -126,6 +126,9 @@ ConfigMap, Service, Pod and Ingress of the run it would start, named
 			if err != nil {
 				return err
 			}
+			if err := materialize.CheckIngressURLFormat(ingressURLFormat); err != nil {
+				return inputError(err)
+			}
 			mopts := materialize.DefaultOptions()
 			mopts.IngressURLFormat = ingressURLFormat
 			objs, err := report.RunObjects(revision, mopts)

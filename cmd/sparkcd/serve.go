@@ -119,6 +119,9 @@ command line wins.`,
 }
 
 func (f *serveFlags) run(cmd *cobra.Command) error {
+	if err := materialize.CheckIngressURLFormat(f.ingressURLFormat); err != nil {
+		return inputError(err)
+	}
 	log, rlog, err := f.log.logger(cmd)
 	if err != nil {
 		return err

@@ -64,23 +64,45 @@ func (m *materializer) uiURLFormat() string {
 	return m.opts.IngressURLFormat
 }
 
-// ingressURL fills in a URL format as the Operator does: the job's name and
-// namespace and the run's app id, then http:// when no scheme is given.
+// ingressURL fills in a URL format for the run (see expandURLFormat).
 func (m *materializer) ingressURL(field, format string) (*url.URL, error) {
-	s := urlAppName.ReplaceAllLiteralString(format, m.job.Name)
-	s = urlAppNamespace.ReplaceAllLiteralString(s, m.job.Namespace)
-	s = urlAppID.ReplaceAllLiteralString(s, m.id.AppID)
+	u, err := expandURLFormat(format, m.job.Name, m.job.Namespace, m.id.AppID)
+	if err != nil {
+		return nil, fmt.Errorf("job '%s' has %s %w", m.job.Name, field, err)
+	}
+	return u, nil
+}
+
+// expandURLFormat fills in a URL format as the Operator does: the
+// application's name and namespace and its app id, then http:// when no
+// scheme is given. The URL must name a host.
+func expandURLFormat(format, name, namespace, appID string) (*url.URL, error) {
+	s := urlAppName.ReplaceAllLiteralString(format, name)
+	s = urlAppNamespace.ReplaceAllLiteralString(s, namespace)
+	s = urlAppID.ReplaceAllLiteralString(s, appID)
 	u, err := url.Parse(s)
 	if err == nil && u.Scheme == "" {
 		u, err = url.Parse("http://" + s)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("job '%s' has %s '%s', which is not a URL: %w", m.job.Name, field, format, err)
+		return nil, fmt.Errorf("'%s', which is not a URL: %w", format, err)
 	}
 	if u.Host == "" {
-		return nil, fmt.Errorf("job '%s' has %s '%s', which names no host", m.job.Name, field, format)
+		return nil, fmt.Errorf("'%s', which names no host", format)
 	}
 	return u, nil
+}
+
+// CheckIngressURLFormat reports whether format, filled in for some job,
+// is a URL with a host, as --ingress-url-format must be.
+func CheckIngressURLFormat(format string) error {
+	if format == "" {
+		return nil
+	}
+	if _, err := expandURLFormat(format, "app", "namespace", "spark-0"); err != nil {
+		return fmt.Errorf("--ingress-url-format is %w", err)
+	}
+	return nil
 }
 
 // addURLProperties sets spark.ui.proxyBase to the path of the UI's URL and

@@ -231,3 +231,14 @@ func TestDriverPDB(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckIngressURLFormat(t *testing.T) {
+	for format, ok := range map[string]bool{
+		"": true, "spark.example.com/{{$appNamespace}}/{{$appName}}": true, "https://{{ $appId }}.example.com": true,
+		"/only/a/path": false, "http://%zz": false,
+	} {
+		if err := CheckIngressURLFormat(format); (err == nil) != ok {
+			t.Errorf("CheckIngressURLFormat(%q) = %v, want ok %v", format, err, ok)
+		}
+	}
+}
