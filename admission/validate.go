@@ -107,6 +107,7 @@ func Validate(job *v1alpha1.SparkJob) []v1alpha1.Finding {
 	validatePods(&f, job)
 	validatePodFields(&f, job)
 	validateAllocation(&f, job)
+	validateExpose(&f, job)
 	slices.SortStableFunc(f, func(a, b v1alpha1.Finding) int {
 		return cmp.Or(cmp.Compare(a.Field, b.Field), cmp.Compare(a.Rule, b.Rule))
 	})

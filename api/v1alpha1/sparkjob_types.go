@@ -146,6 +146,12 @@ type SparkJobSpec struct {
 	// attempt (Never, OnFailure, Always), as the Spark Operator's does.
 	// +optional
 	RestartPolicy *RestartPolicy `json:"restartPolicy,omitempty"`
+	// Monitoring sets up the Prometheus JMX exporter as the Spark Operator does (docs/monitoring.md).
+	Monitoring *MonitoringSpec `json:"monitoring,omitempty"`
+	// DriverIngressOptions expose more driver ports, one Service and Ingress each.
+	DriverIngressOptions []DriverIngressConfiguration `json:"driverIngressOptions,omitempty"`
+	// DriverPodDisruptionBudget, when true, protects a running driver from eviction.
+	DriverPodDisruptionBudget *bool `json:"driverPodDisruptionBudget,omitempty"`
 
 	// Schedule is a cron schedule (five fields, or a descriptor such as
 	// @daily or @every 1h). Without it the job runs once per distinct spec.
@@ -418,6 +424,10 @@ type SparkUIConfiguration struct {
 	// IngressTLS of the Ingress.
 	// +optional
 	IngressTLS []networkingv1.IngressTLS `json:"ingressTLS,omitempty"`
+	// ServiceType, when set, gives the UI a Service of its own of this type (see docs/monitoring.md).
+	ServiceType *corev1.ServiceType `json:"serviceType,omitempty"`
+	// IngressURLFormat is the Spark Operator's UI address, host[/path] with {{$appName}} and {{$appNamespace}}; ingressHost wins.
+	IngressURLFormat string `json:"ingressURLFormat,omitempty"`
 }
 
 // DynamicAllocation configures Spark's dynamic executor allocation. Unset

@@ -47,7 +47,12 @@ func convertScheduledSparkApplication(app *scheduledSparkApplication, findings [
 	c := &converter{prefix: "spec.template.", findings: relaxTemplateFindings(findings)}
 	s := &app.Spec
 	spec := c.spec(&s.Template)
-	spec.Schedule, spec.TimeZone, spec.Suspend = s.Schedule, s.TimeZone, s.Suspend
+	spec.Schedule, spec.TimeZone = s.Schedule, s.TimeZone
+	// A suspended template makes applications the Operator never submits.
+	if s.Suspend != nil || spec.Suspend != nil {
+		suspend := (s.Suspend != nil && *s.Suspend) || (spec.Suspend != nil && *spec.Suspend)
+		spec.Suspend = &suspend
+	}
 	spec.ConcurrencyPolicy = v1alpha1.ConcurrencyPolicy(s.ConcurrencyPolicy)
 	if spec.ConcurrencyPolicy == "" {
 		spec.ConcurrencyPolicy = operatorConcurrencyPolicy
@@ -91,6 +96,8 @@ func (c *converter) spec(s *sparkApplicationSpec) v1alpha1.SparkJobSpec {
 		SparkUIOptions:       c.sparkUI(s.SparkUIOptions),
 		DynamicAllocation:    dynamicAllocation(s.DynamicAllocation),
 	}
+	out.Monitoring, out.DriverIngressOptions = monitoring(s.Monitoring), driverIngressOptions(s.DriverIngressOptions)
+	out.Suspend, out.DriverPodDisruptionBudget = s.Suspend, s.DriverPodDisruptionBudget
 	switch s.Mode {
 	case "", string(v1alpha1.ClusterMode):
 		out.Mode = v1alpha1.DeployMode(s.Mode)
@@ -102,17 +109,11 @@ func (c *converter) spec(s *sparkApplicationSpec) v1alpha1.SparkJobSpec {
 		out.PythonVersion = nil
 	}
 	out.RestartPolicy = c.restartPolicy(s)
-	if s.Monitoring != nil {
-		c.drop(v1alpha1.SeverityWarning, "monitoring", "the Prometheus JMX exporter is not set up; configure Spark's metrics in sparkConf")
-	}
 	if s.BatchScheduler != nil {
 		c.drop(v1alpha1.SeverityWarning, "batchScheduler", "pods use the default scheduler unless driver/executor schedulerName says otherwise")
 	}
 	if s.BatchSchedulerOptions != nil {
 		c.drop(v1alpha1.SeverityWarning, "batchSchedulerOptions", "there is no batch scheduler integration")
-	}
-	if len(s.DriverIngressOptions) > 0 {
-		c.drop(v1alpha1.SeverityWarning, "driverIngressOptions", "only the Spark UI is exposed (sparkUIOptions)")
 	}
 	return out
 }
@@ -226,12 +227,11 @@ func (c *converter) sparkUI(ui *operatorSparkUI) *v1alpha1.SparkUIConfiguration 
 		ServiceLabels:      ui.ServiceLabels,
 		IngressAnnotations: ui.IngressAnnotations,
 		IngressTLS:         ui.IngressTLS,
+		IngressURLFormat:   ui.IngressURLFormat,
 	}
-	if ui.ServiceType != nil && *ui.ServiceType != string(corev1.ServiceTypeClusterIP) {
-		c.drop(v1alpha1.SeverityWarning, "sparkUIOptions.serviceType", "the driver service is headless; expose the UI with an Ingress (ingressHost)")
-	}
-	if ui.IngressURLFormat != "" {
-		c.drop(v1alpha1.SeverityWarning, "sparkUIOptions.ingressURLFormat", "set sparkUIOptions.ingressHost and ingressPath instead")
+	if ui.ServiceType != nil {
+		t := corev1.ServiceType(*ui.ServiceType)
+		out.ServiceType = &t
 	}
 	return out
 }

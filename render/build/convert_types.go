@@ -70,6 +70,9 @@ type sparkApplicationSpec struct {
 	SparkUIOptions        *operatorSparkUI           `json:"sparkUIOptions,omitempty"`
 	DriverIngressOptions  []operatorDriverIngress    `json:"driverIngressOptions,omitempty"`
 	DynamicAllocation     *operatorDynamicAllocation `json:"dynamicAllocation,omitempty"`
+
+	Suspend                   *bool `json:"suspend,omitempty"`
+	DriverPodDisruptionBudget *bool `json:"driverPodDisruptionBudget,omitempty"`
 }
 
 type operatorRestartPolicy struct {

@@ -1,12 +1,16 @@
 package materialize
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -297,10 +301,13 @@ func TestMaterializeAcceptedByAPIServer(t *testing.T) {
 			if err != nil {
 				t.Fatalf("creating the Service: %v", err)
 			}
-			if objs.Ingress != nil {
-				if _, err := cs.NetworkingV1().Ingresses(job.Namespace).Create(ctx, objs.Ingress, metav1.CreateOptions{}); err != nil {
-					t.Fatalf("creating the Ingress: %v", err)
+			owners := map[string][]metav1.OwnerReference{"configmap": cm.OwnerReferences, "service": svc.OwnerReferences}
+			for _, d := range objs.Dependents()[2:] {
+				created, err := createDependent(ctx, cs, d)
+				if err != nil {
+					t.Fatalf("creating %T '%s': %v", d, d.GetName(), err)
 				}
+				owners[d.GetName()] = created.GetOwnerReferences()
 			}
 
 			if diff := cmp.Diff(confVolume(t, objs.Pod).ConfigMap.Items, confVolume(t, pod).ConfigMap.Items); diff != "" {
@@ -321,7 +328,7 @@ func TestMaterializeAcceptedByAPIServer(t *testing.T) {
 			if svc.Spec.ClusterIP != corev1.ClusterIPNone {
 				t.Errorf("service clusterIP = %q, want None", svc.Spec.ClusterIP)
 			}
-			for name, refs := range map[string][]metav1.OwnerReference{"configmap": cm.OwnerReferences, "service": svc.OwnerReferences} {
+			for name, refs := range owners {
 				if len(refs) != 1 || refs[0].UID != pod.UID || refs[0].Controller == nil || !*refs[0].Controller {
 					t.Errorf("%s ownerReferences = %+v, want the driver pod as controller", name, refs)
 				}
@@ -453,4 +460,19 @@ func quantitiesEqual(a, b corev1.ResourceList) bool {
 		}
 	}
 	return true
+}
+
+// createDependent creates one of a run's optional objects the way the job
+// loop does, and returns what the API server stored.
+func createDependent(ctx context.Context, cs kubernetes.Interface, d Dependent) (metav1.Object, error) {
+	opts := metav1.CreateOptions{}
+	switch o := d.(type) {
+	case *corev1.Service:
+		return cs.CoreV1().Services(o.Namespace).Create(ctx, o, opts)
+	case *networkingv1.Ingress:
+		return cs.NetworkingV1().Ingresses(o.Namespace).Create(ctx, o, opts)
+	case *policyv1.PodDisruptionBudget:
+		return cs.PolicyV1().PodDisruptionBudgets(o.Namespace).Create(ctx, o, opts)
+	}
+	return nil, fmt.Errorf("no client for %T", d)
 }
