@@ -79,6 +79,12 @@ func (r *SourceReconciler) applySupporting(ctx context.Context, sc *sourceReconc
 	for i := range rs.objects {
 		ds := &rs.objects[i]
 		live, err := r.liveSupport(ctx, ds.ref)
+		if apierrors.IsForbidden(err) {
+			// Without reading it, sparkcd cannot tell whose it is.
+			sc.keepObject(ds.ref)
+			sc.supportRefused(ds, err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -123,7 +129,8 @@ func (r *SourceReconciler) applySupporting(ctx context.Context, sc *sourceReconc
 }
 
 // liveSupport reads the metadata of a supporting object, nil when there
-// is none (or its kind is not served: the apply then says so).
+// is none (or its kind is not served: the apply then says so). A refusal
+// to read it is an error for which apierrors.IsForbidden holds.
 func (r *SourceReconciler) liveSupport(ctx context.Context, ref v1alpha1.SupportingRef) (*metav1.PartialObjectMetadata, error) {
 	gk := schema.GroupKind{Group: ref.Group, Kind: ref.Kind}
 	m, err := r.client.RESTMapper().RESTMapping(gk)
@@ -139,9 +146,6 @@ func (r *SourceReconciler) liveSupport(ctx context.Context, ref v1alpha1.Support
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nil
-	case apierrors.IsForbidden(err):
-		// The apply will be refused too, and say so.
-		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("unable to get %s '%s/%s': %w", refKind(ref), ref.Namespace, ref.Name, err)
 	}
@@ -155,6 +159,10 @@ func (r *SourceReconciler) liveSupport(ctx context.Context, ref v1alpha1.Support
 func (r *SourceReconciler) checkReferences(ctx context.Context, sc *sourceReconciliation, rs *renderedSource) error {
 	exists := func(kind, namespace, name string) (bool, error) {
 		live, err := r.liveSupport(ctx, v1alpha1.SupportingRef{Kind: kind, Namespace: namespace, Name: name})
+		if apierrors.IsForbidden(err) {
+			// sparkcd may not look: no warning it cannot stand behind.
+			return true, nil
+		}
 		return live != nil, err
 	}
 	var added []v1alpha1.JobFindings

@@ -59,6 +59,8 @@ func (r *SourceReconciler) pruneSupporting(ctx context.Context, sc *sourceReconc
 func (r *SourceReconciler) pruneObject(ctx context.Context, sc *sourceReconciliation, ref v1alpha1.SupportingRef) error {
 	live, err := r.liveSupport(ctx, ref)
 	if err != nil || live == nil {
+		// A refusal is retried like any API error: the object stays in
+		// the inventory until it can be checked and deleted.
 		return err
 	}
 	if live.Labels[v1alpha1.LabelSource] != sourceLabel(sc.src) {

@@ -16,6 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/fluxcd/pkg/apis/meta"
+
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/gittest"
 	"github.com/sparkcd/sparkcd/internal/testenv"
@@ -172,5 +174,85 @@ func assertNeverApplied(t *testing.T, e *testenv.Env, ns string) {
 		if !apierrors.IsNotFound(err) {
 			t.Errorf("%T '%s/%s' was applied (get: %v)", c.obj, c.ns, c.name, err)
 		}
+	}
+}
+
+// configMapsYAML is one ConfigMap per name.
+func configMapsYAML(names ...string) string {
+	docs := make([]string, len(names))
+	for i, n := range names {
+		docs[i] = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + n + "\ndata:\n  from: git\n"
+	}
+	return strings.Join(docs, "---\n")
+}
+
+// TestSourceSupportingOwnership: a ConfigMap another source applied is
+// not taken over but reported; the deletion of that source (spec.prune)
+// deletes it, and the second source then applies it. A revision that
+// would prune more than maxPrunePercent of the supporting objects prunes
+// none.
+func TestSourceSupportingOwnership(t *testing.T) {
+	e := env.Env(t)
+	ns := sparkNamespace(t, e)
+	repos := map[string]*gittest.Repo{}
+	commits := map[string]string{}
+	startSourceLoop(t, e, reconciler.SourceOptions{}, ns)
+	for _, name := range []string{"one", "two"} {
+		repo := gittest.NewRepo(t)
+		repo.WriteFile(t, "jobs/job.yaml", jobYAML(t, "job-"+name))
+		cms := []string{"shared"}
+		if name == "two" {
+			cms = append(cms, "x1", "x2", "x3")
+		}
+		repo.WriteFile(t, "jobs/support.yaml", configMapsYAML(cms...))
+		commits[name] = repo.CommitAndPush(t, "job and ConfigMaps")
+		repos[name] = repo
+		srv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
+		newSource(t, e, ns, name, srv.URL(""))
+		if name == "one" {
+			waitSource(t, e, ns, "one", "one Ready", func(s *v1alpha1.JobSource) bool {
+				return sourceReady(s, metav1.ConditionTrue, meta.SucceededReason, commits["one"])
+			})
+		}
+	}
+	two := waitSource(t, e, ns, "two", "two reports the conflict", func(s *v1alpha1.JobSource) bool {
+		return sourceReady(s, metav1.ConditionFalse, reconciler.ReasonJobsRejected, commits["two"])
+	})
+	if diff := cmp.Diff([]string{"shared owned-by-another-source"}, rulesOf(two)); diff != "" {
+		t.Errorf("findings of two (-want +got):\n%s", diff)
+	}
+	if msg := two.Status.Jobs[0].Findings[0].Message; !strings.Contains(msg, "JobSource '"+ns+"/one'") {
+		t.Errorf("the conflict does not name the owner: %s", msg)
+	}
+	if cm := getObject(t, e, &corev1.ConfigMap{}, ns, "shared"); cm.Labels[v1alpha1.LabelSource] != ns+".one" {
+		t.Errorf("shared was taken over: %v", cm.Labels)
+	}
+
+	// Deleting source one deletes its ConfigMap; two then applies it.
+	if err := e.Client.Delete(t.Context(), getSource(t, e, ns, "one")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "shared deleted with source one", func() (bool, string) {
+		cm := &corev1.ConfigMap{}
+		err := e.Client.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: "shared"}, cm)
+		return apierrors.IsNotFound(err) || cm.Labels[v1alpha1.LabelSource] == ns+".two", fmt.Sprintf("get: %v, labels %v", err, cm.Labels)
+	})
+	two = requestAndWait(t, e, ns, "two")
+	if cm := getObject(t, e, &corev1.ConfigMap{}, ns, "shared"); cm.Labels[v1alpha1.LabelSource] != ns+".two" || len(two.Status.SupportingInventory) != 4 {
+		t.Errorf("shared labels %v, inventory of two %v", cm.Labels, two.Status.SupportingInventory)
+	}
+
+	// Pruning 3 of 4 (75%) is more than the default 50%: none goes.
+	repos["two"].WriteFile(t, "jobs/support.yaml", configMapsYAML("shared"))
+	commits["two"] = repos["two"].CommitAndPush(t, "drop x1..x3")
+	two = requestAndWait(t, e, ns, "two")
+	two = waitSource(t, e, ns, "two", "prune blocked", func(s *v1alpha1.JobSource) bool {
+		return sourceReady(s, metav1.ConditionFalse, reconciler.ReasonPruneBlocked, commits["two"])
+	})
+	if len(two.Status.SupportingInventory) != 4 {
+		t.Errorf("inventory after a blocked prune: %v", two.Status.SupportingInventory)
+	}
+	for _, n := range []string{"x1", "x2", "x3"} {
+		getObject(t, e, &corev1.ConfigMap{}, ns, n)
 	}
 }
