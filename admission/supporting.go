@@ -1,7 +1,9 @@
 package admission
 
 import (
+	"encoding/base64"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -24,6 +26,10 @@ const (
 	// RuleDuplicateObject: two objects of the path have the same kind,
 	// namespace and name.
 	RuleDuplicateObject = "duplicate-object"
+	// RuleInvalidObject: the object cannot be what its kind says (a
+	// Secret's data value that is not base64); the API server would
+	// refuse it.
+	RuleInvalidObject = "invalid-object"
 	// RuleMissingReference: a job mounts or reads a ConfigMap or Secret
 	// that the path does not hold (offline) or that neither the path nor
 	// the cluster holds (the source loop). A warning: a controller such as
@@ -82,6 +88,7 @@ func Objects(objs []build.Object, opts ObjectOptions) []ObjectVerdict {
 				Message: fmt.Sprintf("%s '%s' is not one of the supporting kinds (%s), so it is never applied", kindName(o.GroupKind), o.Name, kindList(kinds))})
 		default:
 			v.Findings = append(v.Findings, targetFindings(o.Namespace, opts.Targets)...)
+			v.Findings = append(v.Findings, base64Findings(o)...)
 		}
 		if o.Name == "" {
 			v.Findings = append(v.Findings, v1alpha1.Finding{Severity: v1alpha1.SeverityError, Rule: build.RuleMissingName,
@@ -96,6 +103,29 @@ func Objects(objs []build.Object, opts ObjectOptions) []ObjectVerdict {
 		}
 		sortFindings(v.Findings)
 		out = append(out, v)
+	}
+	return out
+}
+
+// base64Findings refuses the values of a Secret's data and a ConfigMap's
+// binaryData that are not base64, naming the key, never the value.
+func base64Findings(o build.Object) []v1alpha1.Finding {
+	field := map[schema.GroupKind]string{{Kind: "Secret"}: "data", {Kind: "ConfigMap"}: "binaryData"}[o.GroupKind]
+	if field == "" || o.Object == nil {
+		return nil
+	}
+	m, _ := o.Object.Object[field].(map[string]any)
+	var out []v1alpha1.Finding
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		s, ok := m[k].(string)
+		if ok {
+			_, err := base64.StdEncoding.DecodeString(s)
+			ok = err == nil
+		}
+		if !ok {
+			out = append(out, v1alpha1.Finding{Severity: v1alpha1.SeverityError, Rule: RuleInvalidObject, Field: field + "." + k,
+				Message: fmt.Sprintf("%s '%s': the value of '%s.%s' is not base64 (use stringData for plain text)", kindName(o.GroupKind), o.Name, field, k)})
+		}
 	}
 	return out
 }

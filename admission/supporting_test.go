@@ -1,6 +1,7 @@
 package admission
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -72,6 +73,17 @@ func TestObjects(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestObjectsBase64: a Secret's data value that is not base64 is refused
+// by key, and its value is never quoted.
+func TestObjectsBase64(t *testing.T) {
+	o := object("", "Secret", "a", "creds")
+	o.Object.Object["data"] = map[string]any{"ok": "aGk=", "bad": "pl41n-s3cret!"}
+	vs := Objects([]build.Object{o}, ObjectOptions{})
+	if len(vs[0].Findings) != 1 || vs[0].Findings[0].Field != "data.bad" || strings.Contains(vs[0].Findings[0].Message, "s3cret") {
+		t.Errorf("findings %+v", vs[0].Findings)
 	}
 }
 

@@ -2,9 +2,11 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
@@ -81,7 +83,6 @@ func (r *SourceReconciler) applySupporting(ctx context.Context, sc *sourceReconc
 		live, err := r.liveSupport(ctx, ds.ref)
 		if apierrors.IsForbidden(err) {
 			// Without reading it, sparkcd cannot tell whose it is.
-			sc.keepObject(ds.ref)
 			sc.supportRefused(ds, err)
 			continue
 		}
@@ -108,18 +109,17 @@ func (r *SourceReconciler) applySupporting(ctx context.Context, sc *sourceReconc
 		annotations[AnnotationSource] = sc.src.Namespace + "/" + sc.src.Name
 		u.SetAnnotations(annotations)
 		u.SetResourceVersion("")
-		sc.keepObject(ds.ref)
 		err = r.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership)
 		switch {
 		case err == nil:
+			sc.keepObject(ds.ref)
 			// A server-side apply that changes nothing keeps the
 			// resourceVersion: only a real write counts.
 			if live == nil || live.ResourceVersion != u.GetResourceVersion() {
 				sc.appliedObjects++
 			}
-		case apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apimeta.IsNoMatchError(err) || apierrors.IsNotFound(err):
-			// Not this source's to fix by retrying: a finding, and the
-			// object stays in the inventory so a prune never follows.
+		case apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apimeta.IsNoMatchError(err) || apierrors.IsNotFound(err):
+			// Not this source's to fix by retrying: a finding.
 			sc.supportRefused(ds, err)
 		default:
 			return fmt.Errorf("unable to apply %s '%s/%s': %w", refKind(ds.ref), ds.ref.Namespace, ds.ref.Name, err)
@@ -207,22 +207,45 @@ func (sc *sourceReconciliation) supportConflict(ds *desiredSupport, live *metav1
 	})
 }
 
-// supportRefused reports an object the API server refused.
+// supportRefused reports an object the API server refused. One applied
+// before stays in the inventory, so that no prune follows a refused
+// update.
 func (sc *sourceReconciliation) supportRefused(ds *desiredSupport, err error) {
+	if slices.Contains(sc.base.Status.SupportingInventory, ds.ref) {
+		sc.keepObject(ds.ref)
+	}
 	sc.conflicts = append(sc.conflicts, v1alpha1.JobFindings{
 		ObjectRef: v1alpha1.ObjectRef{Namespace: ds.ref.Namespace, Name: ds.ref.Name}, Source: ds.source,
 		Findings: []v1alpha1.Finding{{Severity: v1alpha1.SeverityError, Rule: RuleApplyRefused, Field: "kind",
-			Message: fmt.Sprintf("the API server refused %s '%s/%s': %s", refKind(ds.ref), ds.ref.Namespace, ds.ref.Name, apiReason(err))}},
+			Message: fmt.Sprintf("the API server refused %s '%s/%s': %s", refKind(ds.ref), ds.ref.Namespace, ds.ref.Name, apiReason(ds.ref, err))}},
 	})
 }
 
-// apiReason is the API server's message of a refusal, which never holds
-// the object's data.
-func apiReason(err error) string {
-	if s, ok := err.(apierrors.APIStatus); ok && s.Status().Message != "" {
-		return s.Status().Message
+// apiReason is the API server's message of a refusal. For a Secret, whose
+// invalid values an "Invalid value" message would quote, only the reason
+// and the fields at fault are kept.
+func apiReason(ref v1alpha1.SupportingRef, err error) string {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return err.Error()
 	}
-	return err.Error()
+	st := status.Status()
+	if ref.Group != "" || ref.Kind != "Secret" || st.Reason == metav1.StatusReasonForbidden {
+		return st.Message
+	}
+	msg := string(st.Reason)
+	if st.Details != nil {
+		var fields []string
+		for _, c := range st.Details.Causes {
+			if c.Field != "" {
+				fields = append(fields, c.Field)
+			}
+		}
+		if len(fields) > 0 {
+			msg += " at " + strings.Join(fields, ", ")
+		}
+	}
+	return msg + " (the API server's message is not shown: it may quote the Secret's values)"
 }
 
 // keepObject puts a supporting object into the inventory.

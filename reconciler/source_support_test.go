@@ -55,6 +55,7 @@ func supportYAML(confValue string, withCreds bool) string {
 		"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec: {}\n",                   // not allowed
 		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: far\n  namespace: elsewhere\n",           // outside targets
 		"apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: spark-all\n", // cluster-scoped
+		"apiVersion: v1\nkind: Secret\nmetadata:\n  name: bad\ndata:\n  k: hunter2-not-base64!\n",     // not base64
 	}
 	if withCreds {
 		docs = append(docs, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: pi-creds\nstringData:\n  password: hunter2-s3cret\n")
@@ -95,7 +96,7 @@ func TestSourceSupportingObjects(t *testing.T) {
 		return sourceReady(s, metav1.ConditionFalse, reconciler.ReasonJobsRejected, commit)
 	})
 	want := []string{
-		"far target-namespace", "pi missing-reference", "spark owned-by-another-source",
+		"bad invalid-object", "far target-namespace", "pi missing-reference", "spark owned-by-another-source",
 		"spark-all cluster-scoped", "web kind-not-allowed",
 	}
 	if diff := cmp.Diff(want, rulesOf(src)); diff != "" {
