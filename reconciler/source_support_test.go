@@ -256,4 +256,23 @@ func TestSourceSupportingOwnership(t *testing.T) {
 	for _, n := range []string{"x1", "x2", "x3"} {
 		getObject(t, e, &corev1.ConfigMap{}, ns, n)
 	}
+
+	// Deleting source two without spec.prune releases its ConfigMaps.
+	two = getSource(t, e, ns, "two")
+	if err := e.Client.Patch(t.Context(), two, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"prune":false}}`))); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Client.Delete(t.Context(), two); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the ConfigMaps of two released", func() (bool, string) {
+		var labels []string
+		for _, n := range []string{"shared", "x1", "x2", "x3"} {
+			cm := getObject(t, e, &corev1.ConfigMap{}, ns, n)
+			if l := cm.Labels[v1alpha1.LabelSource] + cm.Annotations[reconciler.AnnotationSource]; l != "" {
+				labels = append(labels, n+": "+l)
+			}
+		}
+		return len(labels) == 0, fmt.Sprintf("still labelled: %v", labels)
+	})
 }
