@@ -256,9 +256,14 @@ func TestSourceSupportingOwnership(t *testing.T) {
 	for _, n := range []string{"x1", "x2", "x3"} {
 		getObject(t, e, &corev1.ConfigMap{}, ns, n)
 	}
+	assertReleasedOnDelete(t, e, ns)
+}
 
-	// Deleting source two without spec.prune releases its ConfigMaps.
-	two = getSource(t, e, ns, "two")
+// assertReleasedOnDelete: deleting source two without spec.prune releases
+// its ConfigMaps.
+func assertReleasedOnDelete(t *testing.T, e *testenv.Env, ns string) {
+	t.Helper()
+	two := getSource(t, e, ns, "two")
 	if err := e.Client.Patch(t.Context(), two, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"prune":false}}`))); err != nil {
 		t.Fatal(err)
 	}
