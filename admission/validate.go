@@ -101,9 +101,11 @@ func Validate(job *v1alpha1.SparkJob) []v1alpha1.Finding {
 	validateName(&f, job)
 	validateApplication(&f, job)
 	validateSchedule(&f, &job.Spec)
+	validateRestartPolicy(&f, job.Spec.RestartPolicy)
 	validateVolumes(&f, &job.Spec)
 	validateSparkConf(&f, job)
 	validatePods(&f, job)
+	validatePodFields(&f, job)
 	validateAllocation(&f, job)
 	slices.SortStableFunc(f, func(a, b v1alpha1.Finding) int {
 		return cmp.Or(cmp.Compare(a.Field, b.Field), cmp.Compare(a.Rule, b.Rule))

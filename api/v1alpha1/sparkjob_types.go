@@ -142,6 +142,10 @@ type SparkJobSpec struct {
 	// Suspend stops new runs from starting; running drivers are not touched.
 	// +optional
 	Suspend *bool `json:"suspend,omitempty"`
+	// RestartPolicy says whether a run that ended is followed by a new
+	// attempt (Never, OnFailure, Always), as the Spark Operator's does.
+	// +optional
+	RestartPolicy *RestartPolicy `json:"restartPolicy,omitempty"`
 
 	// Schedule is a cron schedule (five fields, or a descriptor such as
 	// @daily or @every 1h). Without it the job runs once per distinct spec.
@@ -176,6 +180,17 @@ type SparkJobSpec struct {
 
 // SparkPodSpec is what the driver and the executor pods share.
 type SparkPodSpec struct {
+	// Template is a pod template the driver or executor pod starts from, as
+	// spark.kubernetes.{driver,executor}.podTemplateFile: Spark's settings
+	// and the other fields here win, the template supplies everything else.
+	// Its Spark container is the one named spark-kubernetes-driver
+	// (spark-kubernetes-executor), else the first; other containers run
+	// beside it.
+	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type:=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Template *corev1.PodTemplateSpec `json:"template,omitempty"`
 	// Cores sets spark.driver.cores or spark.executor.cores.
 	// +kubebuilder:validation:Minimum=1
 	// +optional
@@ -193,6 +208,17 @@ type SparkPodSpec struct {
 	// MemoryOverhead is the non-heap memory added to the pod ("384m", "1g").
 	// +optional
 	MemoryOverhead *string `json:"memoryOverhead,omitempty"`
+	// MemoryLimit overrides the Spark container's memory limit, which is
+	// otherwise memory + overhead ("6g", "6Gi"); it must not be below that
+	// request.
+	// +optional
+	MemoryLimit *string `json:"memoryLimit,omitempty"`
+	// GPU adds a GPU resource limit to the Spark container.
+	// +optional
+	GPU *GPUSpec `json:"gpu,omitempty"`
+	// Ports are extra container ports of the Spark container.
+	// +optional
+	Ports []Port `json:"ports,omitempty"`
 	// Image overrides spec.image for this pod.
 	// +optional
 	Image *string `json:"image,omitempty"`
@@ -238,7 +264,8 @@ type SparkPodSpec struct {
 	// InitContainers run before the Spark container.
 	// +optional
 	InitContainers []corev1.Container `json:"initContainers,omitempty"`
-	// HostNetwork requests host networking for the pod.
+	// HostNetwork requests host networking for the pod; its DNS policy is
+	// then ClusterFirstWithHostNet, so the pod still resolves cluster names.
 	// +optional
 	HostNetwork *bool `json:"hostNetwork,omitempty"`
 	// NodeSelector of the pod; overrides spec.nodeSelector.
@@ -277,6 +304,11 @@ type SparkPodSpec struct {
 // DriverSpec describes the driver pod.
 type DriverSpec struct {
 	SparkPodSpec `json:",inline"`
+	// PodName is accepted for compatibility with SparkApplication and not
+	// used: every run's driver pod is named "<run>-driver", so runs never
+	// collide and each keeps its own pod.
+	// +optional
+	PodName *string `json:"podName,omitempty"`
 	// ServiceAnnotations are added to the headless driver service.
 	// +optional
 	ServiceAnnotations map[string]string `json:"serviceAnnotations,omitempty"`

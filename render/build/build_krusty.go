@@ -110,6 +110,9 @@ func (env *buildEnv) tryBuild(unit string, exclusive bool) unitResult {
 		if file == "" {
 			file = unit
 		}
+		if data, rerr := fsys.ReadFile(file); rerr == nil {
+			err = syntaxErrorLines(data, err)
+		}
 		return fail(file, fmt.Errorf("%w: %w", ErrKustomize, err))
 	}
 	var jobs []Job
@@ -121,6 +124,7 @@ func (env *buildEnv) tryBuild(unit string, exclusive bool) unitResult {
 			objects = append(objects, obj)
 		}
 	}
+	placeFindings(fsys.ReadFile, jobs)
 	return unitResult{jobs: jobs, objects: objects, rec: rec}
 }
 

@@ -123,6 +123,7 @@ type operatorPodSpec struct {
 	Cores                         *int32                     `json:"cores,omitempty"`
 	CoreLimit                     *string                    `json:"coreLimit,omitempty"`
 	Memory                        *string                    `json:"memory,omitempty"`
+	MemoryLimit                   *string                    `json:"memoryLimit,omitempty"`
 	MemoryOverhead                *string                    `json:"memoryOverhead,omitempty"`
 	GPU                           *operatorGPU               `json:"gpu,omitempty"`
 	Image                         *string                    `json:"image,omitempty"`

@@ -86,8 +86,6 @@ func decodeCases() []decodeCase {
 		{
 			name: "operator-unsupported",
 			findings: []string{
-				"spark-pi-gpu error unsupported-field spec.executor.gpu",
-				"spark-pi-gpu error unsupported-field spec.restartPolicy.type",
 				"spark-pi-gpu warning unsupported-field spec.monitoring",
 			},
 			decoded: true,

@@ -37,7 +37,7 @@ type Object struct {
 // job group, with its origin. It is the hook tryBuild calls for every
 // resource decodeResource did not take.
 func decodeSupporting(r *resource.Resource, unit, unitDir, root string) (Object, bool) {
-	if isJobGroup(r.GetApiVersion()) {
+	if readsObject(r.GetApiVersion(), r.GetKind()) {
 		return Object{}, false
 	}
 	o := Origin{Unit: unit, Kind: r.GetKind()}
