@@ -124,8 +124,9 @@ func cleanObject(o kruntime.Object) (map[string]any, error) {
 			delete(md, "creationTimestamp")
 		}
 	}
-	if st, ok := m["status"].(map[string]any); ok && len(st) == 0 {
-		delete(m, "status")
-	}
+	// Nothing sparkcd creates carries a status: the API server and the
+	// controllers write it (a PodDisruptionBudget's zero counters are not
+	// sparkcd's to show).
+	delete(m, "status")
 	return m, nil
 }
