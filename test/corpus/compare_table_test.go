@@ -98,6 +98,7 @@ func comparisons() []comparison {
 		{file: "kubeflow-spark-operator_v2.5.2_examples_spark-pi-scheduled.yaml",
 			fields: concat(commonFields(scheduled), scheduledFields(scheduled)),
 		},
+		monitoringComparison(),
 	}
 }
 

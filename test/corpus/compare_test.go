@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,6 +27,8 @@ type run struct {
 	svc      *corev1.Service
 	template *corev1.Pod
 	props    map[string]string
+	// configMaps are the run's ConfigMaps by name.
+	configMaps map[string]*corev1.ConfigMap
 }
 
 // field is one compared field: what sparkcd renders (got) against what the
@@ -42,8 +45,9 @@ type field struct {
 
 // TestCompareWithOperator compares, field by field, the driver pod, driver
 // service, executor pod template and spark.properties sparkcd renders for
-// five corpus files with what the Spark Operator (v2.5.2) and spark-submit
-// (Spark 4.0) create for them. The expectations are written from their
+// six corpus files (plain SparkPi, Python, dynamic allocation, a ConfigMap
+// volume, a ScheduledSparkApplication, Prometheus monitoring) with what the
+// Spark Operator (v2.5.2) and spark-submit (Spark 4.0) create for them. The expectations are written from their
 // code, cited per field, never copied from sparkcd's output; where sparkcd
 // differs on purpose the field says so and expects sparkcd's documented
 // value.
@@ -85,7 +89,7 @@ func renderRun(t *testing.T, file string) *run {
 	if err != nil {
 		t.Fatalf("%s: render: %v", file, err)
 	}
-	r := &run{job: j.Job}
+	r := &run{job: j.Job, configMaps: map[string]*corev1.ConfigMap{}}
 	for _, o := range objs {
 		switch o := o.(type) {
 		case *corev1.Pod:
@@ -93,6 +97,7 @@ func renderRun(t *testing.T, file string) *run {
 		case *corev1.Service:
 			r.svc = o
 		case *corev1.ConfigMap:
+			r.configMaps[o.Name] = o
 			readRunConfigMap(t, r, o)
 		}
 	}
@@ -271,6 +276,52 @@ func canonicalYAML[T any](snippet string) string {
 		panic(fmt.Sprintf("bad expectation %q: %v", snippet, err))
 	}
 	return canonical(v)
+}
+
+// fileAt is the content of the file at path in the first container of p,
+// read through the ConfigMap volume mounted at its directory (or at the
+// path itself with a subPath), as the container would see it.
+func fileAt(r *run, p *corev1.Pod, path string) string {
+	if len(p.Spec.Containers) == 0 {
+		return ""
+	}
+	dir, name := filepath.Split(path)
+	for _, m := range p.Spec.Containers[0].VolumeMounts {
+		key := ""
+		switch {
+		case m.MountPath == path && m.SubPath != "":
+			key = m.SubPath
+		case strings.TrimSuffix(m.MountPath, "/") == strings.TrimSuffix(dir, "/"):
+			key = name
+		default:
+			continue
+		}
+		for _, v := range p.Spec.Volumes {
+			if v.Name != m.Name || v.ConfigMap == nil {
+				continue
+			}
+			for _, it := range v.ConfigMap.Items {
+				if it.Path == key {
+					key = it.Key
+				}
+			}
+			cm, ok := r.configMaps[v.ConfigMap.Name]
+			if !ok {
+				return "<ConfigMap '" + v.ConfigMap.Name + "' is not part of the run>"
+			}
+			return cm.Data[key]
+		}
+	}
+	return ""
+}
+
+// hasPort says whether c exposes name:port/protocol.
+func hasPort(c corev1.Container, want string) string {
+	ports := containerPorts(c)
+	if slices.Contains(strings.Split(ports, ","), want) {
+		return want
+	}
+	return ports
 }
 
 func joinArgs(args []string) string { return strings.Join(args, " ") }
