@@ -99,6 +99,7 @@ func comparisons() []comparison {
 			fields: concat(commonFields(scheduled), scheduledFields(scheduled)),
 		},
 		monitoringComparison(),
+		hostNetworkComparison(),
 	}
 }
 

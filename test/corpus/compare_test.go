@@ -45,8 +45,9 @@ type field struct {
 
 // TestCompareWithOperator compares, field by field, the driver pod, driver
 // service, executor pod template and spark.properties sparkcd renders for
-// six corpus files (plain SparkPi, Python, dynamic allocation, a ConfigMap
-// volume, a ScheduledSparkApplication, Prometheus monitoring) with what the
+// seven corpus files (plain SparkPi, Python, dynamic allocation, a
+// ConfigMap volume, a ScheduledSparkApplication, Prometheus monitoring, the
+// host network) with what the
 // Spark Operator (v2.5.2) and spark-submit (Spark 4.0) create for them. The expectations are written from their
 // code, cited per field, never copied from sparkcd's output; where sparkcd
 // differs on purpose the field says so and expects sparkcd's documented

@@ -1,6 +1,7 @@
 package corpus
 
 import (
+	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -69,6 +70,27 @@ func exporterConfig(r *run, p *corev1.Pod) string {
 		}
 	}
 	return "the Operator's default rules"
+}
+
+// hostNetworkComparison is the seventh compared file: a driver and
+// executors on the host network, with executors kept after the run.
+func hostNetworkComparison() comparison {
+	return comparison{
+		file: "mesosphere-kudo-spark-operator_test-host-network_01-submit-spark-app.yaml",
+		fields: []field{
+			{"driver pod: hostNetwork", func(r *run) string { return fmt.Sprint(r.pod.Spec.HostNetwork) }, "true", opWebhook + " addHostNetwork"},
+			{"driver pod: dnsPolicy", func(r *run) string { return string(r.pod.Spec.DNSPolicy) }, "ClusterFirstWithHostNet",
+				opWebhook + " addHostNetwork: without it the driver cannot resolve cluster names"},
+			{"executor: hostNetwork", func(r *run) string { return fmt.Sprint(r.template.Spec.HostNetwork) }, "true", opWebhook + " addHostNetwork"},
+			{"executor: dnsPolicy", func(r *run) string { return string(r.template.Spec.DNSPolicy) }, "ClusterFirstWithHostNet", opWebhook + " addHostNetwork"},
+			{"spark.kubernetes.executor.deleteOnTermination", prop("spark.kubernetes.executor.deleteOnTermination"), "false",
+				opSubmit + " executorConfOption (spec.executor.deleteOnTermination)"},
+			{"driver pod: args", func(r *run) string { return joinArgs(r.driver.Args) },
+				"driver --properties-file /opt/spark/conf/spark.properties --class MockTaskRunner https://kudo-spark.s3-us-west-2.amazonaws.com/spark-scala-tests-3.0.0-20200819.jar 1 15",
+				spCommand + ": a remote primary resource is passed as is"},
+			{"spark.scheduler.maxRegisteredResourcesWaitingTime", prop("spark.scheduler.maxRegisteredResourcesWaitingTime"), "2400s", opSubmit + " sparkConfOption"},
+		},
+	}
 }
 
 func podAnnotation(key string) func(*run) string {
