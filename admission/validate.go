@@ -103,6 +103,7 @@ func Validate(job *v1alpha1.SparkJob) []v1alpha1.Finding {
 	validateSchedule(&f, &job.Spec)
 	validateVolumes(&f, &job.Spec)
 	validateSparkConf(&f, job)
+	validateConfMounts(&f, &job.Spec) // validate_confmounts.go
 	validatePods(&f, job)
 	validateAllocation(&f, job)
 	slices.SortStableFunc(f, func(a, b v1alpha1.Finding) int {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/render/materialize"
 	"github.com/sparkcd/sparkcd/render/sparkconf"
 )
 
@@ -36,9 +37,6 @@ var ignoredKeyPrefixes = map[string]string{
 	sparkconf.KeyAppName:                               "the application is named after the job",
 	sparkconf.KeyDriverPodTemplateFile:                 "sparkcd builds the driver pod from spec.driver",
 	"spark.kubernetes.driver.podTemplateContainerName": "sparkcd builds the driver pod from spec.driver",
-	"spark.kubernetes.driver.secrets.":                 "use spec.driver.secrets",
-	"spark.kubernetes.driver.secretKeyRef.":            "use spec.driver.env with valueFrom.secretKeyRef",
-	"spark.kubernetes.driver.volumes.":                 "use spec.volumes and spec.driver.volumeMounts",
 	"spark.kubernetes.file.upload.path":                "sparkcd uploads nothing: refer to files in the image or at a remote URL",
 	"spark.kubernetes.submission.waitAppCompletion":    "sparkcd never waits in a submission client",
 }
@@ -80,6 +78,9 @@ func uiPrefix(s *v1alpha1.SparkJobSpec) bool {
 var secretWords = []string{"password", "secret.key", "access.key", "account.key", "session.token", "oauthtoken", "sas.token", "credential.token"}
 
 func checkCredential(f *findings, field, key string) {
+	if materialize.IsConfSecretKeyRef(key) {
+		return // its value is "<secret>:<key>", a reference, never the secret
+	}
 	if rest, ok := strings.CutPrefix(key, "spark.kubernetes.authenticate."); ok {
 		if !strings.HasSuffix(rest, "serviceAccountName") {
 			f.errorf(RuleCredentialsInSparkConf, field, "%s is a Kubernetes credential in the job spec, that is in git: the driver authenticates with its service account (spec.driver.serviceAccount); remove the entry", key)

@@ -61,6 +61,10 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 		}, pm.mounts...), hadoop.mounts...),
 	}
 	applyContainer(&c, d)
+	conf, err := m.confMounts(&c) // sparkConf secrets and volumes: materialize_confmounts.go
+	if err != nil {
+		return nil, err
+	}
 	localVolumes, localEnv := m.localDirs(&c)
 	c.Env = mergeEnv(m.driverSystemEnv(), localEnv, pm.env, hadoop.env, sortedEnv(m.prefixed("spark.kubernetes.driverEnv.")), d.Env)
 
@@ -79,6 +83,7 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 	ps.Volumes = append(append([]corev1.Volume{m.confVolume(), m.podTemplateVolume()}, pm.volumes...), hadoop.volumes...)
 	ps.Volumes = append(ps.Volumes, referencedVolumes(spec, ps.InitContainers, ps.Containers)...)
 	ps.Volumes = append(ps.Volumes, localVolumes...)
+	conf.apply(&ps)
 
 	return &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},

@@ -246,5 +246,5 @@ func AddedVolumeNames(spec *v1alpha1.SparkJobSpec, pod *v1alpha1.SparkPodSpec, d
 	if driver {
 		names = append(names, confVolumeName, podTemplateVolumeName)
 	}
-	return names
+	return append(names, roleConfVolumeNames(spec, driver)...) // materialize_confmounts.go
 }
