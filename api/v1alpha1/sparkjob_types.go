@@ -307,11 +307,14 @@ type NamePath struct {
 	Path string `json:"path"`
 }
 
-// SecretType tells what a mounted secret holds.
-// +kubebuilder:validation:Enum=GCPServiceAccount;HadoopDelegationToken;Generic
+// SecretType tells what a mounted secret holds. Any value is accepted, as
+// the Spark Operator's CRD accepts any: GCPServiceAccount and
+// HadoopDelegationToken set their environment variable, every other value
+// (Generic, or a Kubernetes secret type such as Opaque) is treated as
+// Generic: the secret is mounted and nothing else.
 type SecretType string
 
-// The secret types the Spark Operator knows.
+// The secret types the Spark Operator gives a meaning.
 const (
 	SecretTypeGCPServiceAccount     SecretType = "GCPServiceAccount"
 	SecretTypeHadoopDelegationToken SecretType = "HadoopDelegationToken"
@@ -325,7 +328,9 @@ type SecretInfo struct {
 	// Path it is mounted at.
 	Path string `json:"path"`
 	// Type sets the matching environment variable
-	// (GOOGLE_APPLICATION_CREDENTIALS, HADOOP_TOKEN_FILE_LOCATION).
+	// (GOOGLE_APPLICATION_CREDENTIALS, HADOOP_TOKEN_FILE_LOCATION) for
+	// GCPServiceAccount and HadoopDelegationToken; any other value is
+	// Generic.
 	// +optional
 	Type SecretType `json:"secretType,omitempty"`
 }
