@@ -67,7 +67,8 @@ const (
 	RuleIgnoredSparkConf = "ignored-spark-conf"
 	// RuleUnknownVolume: a volumeMount names a volume the pod does not have.
 	RuleUnknownVolume = "unknown-volume"
-	// RuleInvalidPythonVersion: pythonVersion is not "3".
+	// RuleInvalidPythonVersion: pythonVersion is neither "2" nor "3", or
+	// is "2" for a Spark that runs Python 3 only (3.1 and later).
 	RuleInvalidPythonVersion = "invalid-python-version"
 	// RuleInvalidLogLevel: logLevel is not a log4j2 level.
 	RuleInvalidLogLevel = "invalid-log-level"

@@ -118,9 +118,10 @@ type SparkJobSpec struct {
 	// their own.
 	// +optional
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
-	// PythonVersion is accepted for compatibility; Spark 3 and later only
-	// run Python 3.
-	// +kubebuilder:validation:Enum="3"
+	// PythonVersion sets spark.kubernetes.pyspark.pythonVersion, the major
+	// Python version of the image. "2" is for Spark before 3.1 only: Spark
+	// 3.1 and later run Python 3 only and refuse it.
+	// +kubebuilder:validation:Enum="2";"3"
 	// +optional
 	PythonVersion *string `json:"pythonVersion,omitempty"`
 	// MemoryOverheadFactor sets spark.kubernetes.memoryOverheadFactor, the

@@ -96,10 +96,9 @@ func (c *converter) spec(s *sparkApplicationSpec) v1alpha1.SparkJobSpec {
 	default:
 		c.drop(v1alpha1.SeverityError, "mode", fmt.Sprintf("sparkcd runs drivers in cluster mode only, not '%s'", s.Mode))
 	}
-	if s.PythonVersion != nil && *s.PythonVersion == "2" {
-		c.drop(v1alpha1.SeverityError, "pythonVersion", "Spark 3 and later run Python 3 only")
-		out.PythonVersion = nil
-	}
+	// pythonVersion passes through as the Operator passes it to spark-submit
+	// (spark.kubernetes.pyspark.pythonVersion); admission refuses "2" where
+	// the job's Spark does.
 	c.restartPolicy(s)
 	if s.Monitoring != nil {
 		c.drop(v1alpha1.SeverityWarning, "monitoring", "the Prometheus JMX exporter is not set up; configure Spark's metrics in sparkConf")
