@@ -82,20 +82,24 @@ func (m *materializer) confMounts(c *corev1.Container) (confMounts, error) {
 
 // apply adds the sparkConf volumes to the pod and the secret environment to
 // its Spark container (a spec.driver.env entry of the same name, added later
-// by the Spark Operator's webhook, wins), and drops the second of two
-// volumes of one name: a spark-local-dir-* volume of spec.volumes that a
-// container mounts is both referenced and used as the local dir.
+// by the Spark Operator's webhook, wins). A volume of one name appears once:
+// the sparkConf one when spec.volumes has one of its name too (only its
+// mount made it referenced; a spec.driver mount of it is a duplicate
+// admission refuses), else the first, since a spark-local-dir-* volume of
+// spec.volumes is both referenced and copied as the local dir.
 func (cm confMounts) apply(ps *corev1.PodSpec) {
-	ps.Volumes = append(ps.Volumes, cm.volumes...)
 	seen := map[string]bool{}
-	kept := ps.Volumes[:0]
+	for _, v := range cm.volumes {
+		seen[v.Name] = true
+	}
+	kept := append([]corev1.Volume(nil), ps.Volumes...)[:0]
 	for _, v := range ps.Volumes {
 		if !seen[v.Name] {
 			seen[v.Name] = true
 			kept = append(kept, v)
 		}
 	}
-	ps.Volumes = kept
+	ps.Volumes = append(kept, cm.volumes...)
 	for i := range ps.Containers {
 		c := &ps.Containers[i]
 		if c.Name != driverContainerName {

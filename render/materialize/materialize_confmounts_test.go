@@ -136,3 +136,28 @@ func TestConfMountsDriverPod(t *testing.T) {
 		t.Errorf("access modes with the legacy key (-want +got):\n%s", diff)
 	}
 }
+
+// TestConfMountsWinOverUnmountedSpecVolume checks that a driver volume
+// sparkConf declares is the one on the pod when spec.volumes has an
+// unmounted volume of the same name, as with the Operator, which passes
+// only mounted spark-local-dir-* volumes on to Spark.
+func TestConfMountsWinOverUnmountedSpecVolume(t *testing.T) {
+	job := decodeJobFile(t, "testdata/materialize/scala-static.job.yaml")
+	const k = "spark.kubernetes.driver.volumes.hostPath.spark-local-dir-1."
+	job.Spec.SparkConf = map[string]string{k + "mount.path": "/data1", k + "options.path": "/mnt/disks"}
+	job.Spec.Volumes = []corev1.Volume{{Name: "spark-local-dir-1", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	objs, err := Materialize(job, runid.OfflineRun(job, goldenRevision), DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []corev1.Volume
+	for _, v := range objs.Pod.Spec.Volumes {
+		if v.Name == "spark-local-dir-1" {
+			got = append(got, v)
+		}
+	}
+	want := []corev1.Volume{{Name: "spark-local-dir-1", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/mnt/disks"}}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("spark-local-dir-1 volumes (-want +got):\n%s", diff)
+	}
+}
