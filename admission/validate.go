@@ -102,11 +102,14 @@ func Validate(job *v1alpha1.SparkJob) []v1alpha1.Finding {
 	validateName(&f, job)
 	validateApplication(&f, job)
 	validateSchedule(&f, &job.Spec)
+	validateRestartPolicy(&f, job.Spec.RestartPolicy)
 	validateVolumes(&f, &job.Spec)
 	validateSparkConf(&f, job)
 	validateConfMounts(&f, &job.Spec) // validate_confmounts.go
 	validatePods(&f, job)
+	validatePodFields(&f, job)
 	validateAllocation(&f, job)
+	validateExpose(&f, job)
 	slices.SortStableFunc(f, func(a, b v1alpha1.Finding) int {
 		return cmp.Or(cmp.Compare(a.Field, b.Field), cmp.Compare(a.Rule, b.Rule))
 	})

@@ -2,7 +2,6 @@ package admission
 
 import (
 	"errors"
-	"slices"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/render/materialize"
@@ -49,20 +48,18 @@ func validateConfMounts(f *findings, s *v1alpha1.SparkJobSpec) {
 
 // podVolumeNames counts the volumes of the role's pod by name: sparkcd's
 // own and sparkConf's (materialize.AddedVolumeNames lists both), and the
-// spec.volumes its containers mount. A count above one is a duplicate.
+// spec.volumes its Spark container mounts. A count above one is a duplicate.
 func podVolumeNames(s *v1alpha1.SparkJobSpec, pod *v1alpha1.SparkPodSpec, driver bool) map[string]int {
 	out := map[string]int{}
 	for _, n := range materialize.AddedVolumeNames(s, pod, driver) {
 		out[n]++
 	}
+	// Only the Spark container's mounts put a spec.volumes entry on the pod
+	// beside sparkConf's, as the Operator's webhook adds volumes for those
+	// alone; sparkcd lets sparkConf's volume win for the other mounts.
 	mounted := map[string]bool{}
 	for _, vm := range pod.VolumeMounts {
 		mounted[vm.Name] = true
-	}
-	for _, c := range append(slices.Clone(pod.Sidecars), pod.InitContainers...) {
-		for _, vm := range c.VolumeMounts {
-			mounted[vm.Name] = true
-		}
 	}
 	for _, v := range s.Volumes {
 		if mounted[v.Name] {

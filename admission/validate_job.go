@@ -32,13 +32,26 @@ func validateName(f *findings, job *v1alpha1.SparkJob) {
 		return
 	case len(name) > runid.MaxJobNameLength:
 		f.errorf(RuleNameTooLong, "metadata.name",
-			"name %s has %d characters, at most %d fit: the run '<name>-<suffix>' names the driver pod, its service and the executors (spark.kubernetes.executor.podNamePrefix, at most %d characters)",
-			quoted(name), len(name), runid.MaxJobNameLength, runid.MaxRunNameLength)
+			"name %s is too long: %d characters, at most %d (a DNS-1035 label, as the Spark Operator accepts): the driver service and the run's labels carry it",
+			quoted(name), len(name), runid.MaxJobNameLength)
 	}
-	if errs := validation.IsDNS1035Label(name); len(errs) > 0 {
+	if errs := dnsLabelErrors(name); len(errs) > 0 {
 		f.errorf(RuleInvalidName, "metadata.name",
 			"name %s is not a DNS-1035 label (lowercase letters, digits and '-', starting with a letter): the driver service is named after it", quoted(name))
 	}
+}
+
+// dnsLabelErrors are the reasons name is not a DNS-1035 label, but its
+// length: name-too-long says that one first.
+func dnsLabelErrors(name string) []string {
+	tooLong := validation.MaxLenError(validation.DNS1035LabelMaxLength)
+	var errs []string
+	for _, e := range validation.IsDNS1035Label(name) {
+		if e != tooLong {
+			errs = append(errs, e)
+		}
+	}
+	return errs
 }
 
 func validateApplication(f *findings, job *v1alpha1.SparkJob) {
@@ -171,10 +184,12 @@ func validateVolumes(f *findings, s *v1alpha1.SparkJobSpec) {
 			known[name] = true
 		}
 		check := func(path, name string) {
-			if declared[name] || known[name] {
+			// Spark creates a spark-local-dir-<n> volume itself, and so does
+			// sparkcd for a mount of one the pod does not declare.
+			if declared[name] || known[name] || strings.HasPrefix(name, materialize.LocalDirVolumePrefix) {
 				return
 			}
-			f.errorf(RuleUnknownVolume, path, "volumeMount names volume %s, which is not in spec.volumes: declare it there", quoted(name))
+			f.errorf(RuleUnknownVolume, path, "volumeMount names volume %s, which is not in spec.volumes nor in the pod template: declare it there", quoted(name))
 		}
 		base := "spec." + role.name
 		for i, vm := range role.pod.VolumeMounts {
@@ -188,6 +203,11 @@ func validateVolumes(f *findings, s *v1alpha1.SparkJobSpec) {
 		for i, c := range role.pod.InitContainers {
 			for j, vm := range c.VolumeMounts {
 				check(indexed(indexed(base+".initContainers", i)+".volumeMounts", j), vm.Name)
+			}
+		}
+		for path, c := range templateContainers(base, role.pod) {
+			for j, vm := range c.VolumeMounts {
+				check(indexed(path+".volumeMounts", j), vm.Name)
 			}
 		}
 	}

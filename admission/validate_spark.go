@@ -16,27 +16,26 @@ import (
 
 // managedKeys are set by sparkcd for every run; sparkConf must not set them.
 var managedKeys = map[string]string{
-	sparkconf.KeyMaster:                  "the master is the cluster sparkcd runs in",
-	sparkconf.KeyDeployMode:              "sparkcd runs the driver in cluster mode",
-	sparkconf.KeyAppID:                   "each run gets its own app id",
-	sparkconf.KeyDriverHost:              "the driver is reached through the run's headless service (Spark rejects it on Kubernetes)",
-	sparkconf.KeyDriverBindAddress:       "the driver binds to its pod IP (Spark rejects it on Kubernetes)",
-	sparkconf.KeyDriverPort:              "the driver service exposes port 7078",
-	sparkconf.KeyDriverBlockManagerPort:  "the driver service exposes port 7079",
-	sparkconf.KeyDriverPodName:           "the driver pod is named after the run",
-	sparkconf.KeyExecutorPodTemplateFile: "sparkcd writes the executor pod template from spec.executor",
-	sparkconf.KeyExecutorContainerName:   "sparkcd names the executor container in its template",
-	sparkconf.KeyExecutorPodNamePrefix:   "executors are named after the run",
-	sparkconf.KeySubmitInDriver:          "sparkcd submits in the driver",
-	sparkconf.KeyResourceType:            "spec.type decides it",
+	sparkconf.KeyMaster:                 "the master is the cluster sparkcd runs in",
+	sparkconf.KeyDeployMode:             "sparkcd runs the driver in cluster mode",
+	sparkconf.KeyAppID:                  "each run gets its own app id",
+	sparkconf.KeyDriverHost:             "the driver is reached through the run's headless service (Spark rejects it on Kubernetes)",
+	sparkconf.KeyDriverBindAddress:      "the driver binds to its pod IP (Spark rejects it on Kubernetes)",
+	sparkconf.KeyDriverPort:             "the driver service exposes port 7078",
+	sparkconf.KeyDriverBlockManagerPort: "the driver service exposes port 7079",
+	sparkconf.KeySubmitInDriver:         "sparkcd submits in the driver",
+	sparkconf.KeyResourceType:           "spec.type decides it",
 }
 
 // ignoredKeyPrefixes are read only by spark-submit when it creates the
 // driver pod, which sparkcd does instead.
 var ignoredKeyPrefixes = map[string]string{
 	sparkconf.KeyAppName:                               "the application is named after the job",
-	sparkconf.KeyDriverPodTemplateFile:                 "sparkcd builds the driver pod from spec.driver",
-	"spark.kubernetes.driver.podTemplateContainerName": "sparkcd builds the driver pod from spec.driver",
+	sparkconf.KeyDriverPodTemplateFile:                 "put the template in spec.driver.template, as the Spark Operator replaces this key too",
+	sparkconf.KeyExecutorPodTemplateFile:               "put the template in spec.executor.template, as the Spark Operator replaces this key too",
+	"spark.kubernetes.driver.podTemplateContainerName": "the driver's Spark container is the template's 'spark-kubernetes-driver', else its first, as with the Spark Operator",
+	sparkconf.KeyExecutorContainerName:                 "the executors' Spark container is the template's 'spark-kubernetes-executor', else its first, as with the Spark Operator",
+	sparkconf.KeyDriverPodName:                         "every run's driver pod is named '<run>-driver', so runs never collide and each keeps its own pod and logs",
 	"spark.kubernetes.file.upload.path":                "sparkcd uploads nothing: refer to files in the image or at a remote URL",
 	"spark.kubernetes.submission.waitAppCompletion":    "sparkcd never waits in a submission client",
 }

@@ -13,6 +13,8 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
@@ -249,6 +251,10 @@ func exerciseJobLoop(t *testing.T, e *testenv.Env, ns string) {
 		t.Fatal(err)
 	}
 	job.Namespace = ns
+	// The optional dependents too: the UI's own service and Ingress, the PDB.
+	yes, nodePort := true, corev1.ServiceTypeNodePort
+	job.Spec.DriverPodDisruptionBudget = &yes
+	job.Spec.SparkUIOptions = &v1alpha1.SparkUIConfiguration{ServiceType: &nodePort, IngressURLFormat: "spark.example.com/{{$appName}}"}
 	if err := e.Client.Create(ctx, job); err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +264,9 @@ func exerciseJobLoop(t *testing.T, e *testenv.Env, ns string) {
 	for _, obj := range []client.Object{
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: runid.ConfigMapName(run)}},
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: runid.ServiceName(run, appID)}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: run + "-ui-svc"}},
+		&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: runid.IngressName(run)}},
+		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: driver.Name}},
 	} {
 		eventually(t, fmt.Sprintf("%T '%s'", obj, obj.GetName()), func() (bool, string) {
 			err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: obj.GetName()}, obj)

@@ -112,6 +112,13 @@ func (r *JobReconciler) summarize(rc *reconciliation, err error) {
 		markReady(job, meta.SuspendedReason, "suspended: no run starts until spec.suspend is false")
 		return
 	}
+	if rc.retry != nil {
+		// Not stalled: spec.restartPolicy starts a new attempt by itself.
+		msg := boundMessage(rc.retry.message)
+		conditions.MarkReconciling(job, rc.retry.reason, "%s", msg)
+		conditions.MarkFalse(job, meta.ReadyCondition, rc.retry.reason, "%s", msg)
+		return
+	}
 	if job.Spec.Schedule != "" && r.opts.Scheduler == nil && job.Status.LastRun == nil {
 		msg := boundMessage("this sparkcd runs no scheduler: the job starts only on manual request")
 		conditions.MarkStalled(job, ReasonSchedulerDisabled, "%s", msg)

@@ -61,14 +61,12 @@ func (r *JobReconciler) release(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-// createDependents creates the run's ConfigMap, Service and Ingress; the
-// ones that exist already are left as they are.
+// createDependents creates the run's ConfigMap, Service and its optional
+// objects (UI service and Ingress, driverIngressOptions' Services and
+// Ingresses, the driver's PodDisruptionBudget); the ones that exist
+// already are left as they are.
 func (r *JobReconciler) createDependents(ctx context.Context, objs *materialize.Objects) error {
-	deps := []client.Object{objs.ConfigMap, objs.Service}
-	if objs.Ingress != nil {
-		deps = append(deps, objs.Ingress)
-	}
-	for _, obj := range deps {
+	for _, obj := range objs.Dependents() {
 		if err := r.client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("unable to create %s '%s/%s': %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
 		}

@@ -1,6 +1,8 @@
 package reconciler
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -26,7 +28,11 @@ func (rc *reconciliation) startedRun(run *v1alpha1.RunStatus) {
 	if run.Revision != "" {
 		note += ", revision " + run.Revision
 	}
-	note += ", app id " + run.AppID + ")"
+	note += ", app id " + run.AppID
+	if run.Attempt > 1 {
+		note += fmt.Sprintf(", attempt %d after run '%s'", run.Attempt, run.RetryOf)
+	}
+	note += ")"
 	rc.events = append(rc.events, runEvent{eventType: corev1.EventTypeNormal, reason: EventRunStarted, note: note, run: *run})
 	rc.started = append(rc.started, run.Trigger)
 }
@@ -55,6 +61,9 @@ func (r *JobReconciler) emit(rc *reconciliation) {
 		switch e.reason {
 		case EventRunStarted:
 			runsStarted.WithLabelValues(rc.job.Namespace, string(e.run.Trigger)).Inc()
+		case EventRetrying:
+			runRetries.WithLabelValues(rc.job.Namespace, rc.job.Name, e.run.Reason).Inc()
+		case EventRetriesExhausted:
 		default:
 			runsFinished.WithLabelValues(rc.job.Namespace, string(e.run.Phase), e.run.Reason).Inc()
 		}

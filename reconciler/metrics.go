@@ -23,6 +23,10 @@ var (
 		Name: "sparkcd_job_last_run_phase",
 		Help: "1 for the phase of each SparkJob's last run, 0 for the other phases.",
 	}, []string{"namespace", "job", "phase"})
+	runRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sparkcd_run_retries_total",
+		Help: "New attempts spec.restartPolicy scheduled, by namespace, SparkJob and cause (run: a run ended; submission: the driver was refused).",
+	}, []string{"namespace", "job", "cause"})
 	activeRuns = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "sparkcd_job_active_runs",
 		Help: "Runs of each SparkJob whose driver has not ended.",
@@ -72,7 +76,7 @@ var fenceRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 var phases = []v1alpha1.RunPhase{v1alpha1.RunPending, v1alpha1.RunRunning, v1alpha1.RunSucceeded, v1alpha1.RunFailed, v1alpha1.RunUnknown}
 
 func init() {
-	metrics.Registry.MustRegister(runsStarted, runsFinished, runPhase, activeRuns, reconcileDuration,
+	metrics.Registry.MustRegister(runsStarted, runsFinished, runRetries, runPhase, activeRuns, reconcileDuration,
 		sourceReconcileDuration, sourceRevision, sourceFindings, gitFetchErrors, sourceApplied, sourcePruned,
 		fenceRefusals)
 }
@@ -107,6 +111,7 @@ func forgetJob(namespace, name string) {
 		runPhase.DeleteLabelValues(namespace, name, string(p))
 	}
 	activeRuns.DeleteLabelValues(namespace, name)
+	runRetries.DeletePartialMatch(map[string]string{"namespace": namespace, "job": name})
 }
 
 // observeSource records a source reconcile: its duration, the revision

@@ -27,18 +27,28 @@ type plannedRun struct {
 	tick time.Time
 	// replace are the active runs concurrencyPolicy Replace ends.
 	replace []string
+	// retry is set when the run is an attempt spec.restartPolicy starts
+	// after an ended run; attempt and retryOf are its place in the chain.
+	retry   *retryPlan
+	attempt int32
+	retryOf string
 }
 
 // plan decides which run, if any, is due: one for a spec hash no run has
 // had yet (jobs without a schedule), one for a schedule tick (asked of the
-// Scheduler), one for a new manual request. When several are due at once
-// one run answers them all. A due run that was already started — by a loop
+// Scheduler), one for a new manual request; when none of those is, the
+// attempt spec.restartPolicy has due after the newest run ended
+// (restart.go). When several are due at once one run answers them all. A due run that was already started — by a loop
 // stopped before it wrote the status — is only recorded.
 func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 	job, st := rc.job, &rc.job.Status
 	rc.suspended = rc.admitted.Spec.Suspend != nil && *rc.admitted.Spec.Suspend
 	p := &plannedRun{}
 	var trigger v1alpha1.RunTrigger
+	// The next attempt is planned anew; a refused create's count is kept
+	// only for the run it was refused for (holdSubmission).
+	prevAttempt := st.NextAttempt
+	st.NextAttempt = nil
 	if job.Spec.Schedule == "" {
 		if rc.hash != st.SpecHash {
 			p.commit, trigger = true, v1alpha1.TriggerCommit
@@ -70,7 +80,9 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 		}
 	}
 	if trigger == "" {
-		return nil, nil
+		if trigger = rc.dueRetry(p); trigger == "" {
+			return nil, nil
+		}
 	}
 
 	name, started := rc.runName(trigger, p)
@@ -89,6 +101,9 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 			rc.startedName = name
 		}
 		rc.answered(p)
+		return nil, nil
+	}
+	if rc.holdSubmission(prevAttempt, p, name) {
 		return nil, nil
 	}
 	objs, err := materialize.Materialize(rc.admitted, p.run, r.opts.Materialize)
@@ -110,8 +125,10 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 func (rc *reconciliation) runName(trigger v1alpha1.RunTrigger, p *plannedRun) (string, bool) {
 	job := rc.job
 	var name string
-	switch trigger {
-	case v1alpha1.TriggerCommit:
+	switch {
+	case p.retry != nil:
+		name = p.retry.name
+	case trigger == v1alpha1.TriggerCommit:
 		name = runid.RunName(job.Name, runid.Short(rc.hash))
 		if rc.adopted[name] {
 			return name, true
@@ -119,7 +136,7 @@ func (rc *reconciliation) runName(trigger v1alpha1.RunTrigger, p *plannedRun) (s
 		if rc.taken(name) && !rc.interruptedRun(name) {
 			name = runid.RunName(job.Name, runid.DigestOf(string(job.UID), strconv.FormatInt(job.Generation, 10), rc.hash)[:8])
 		}
-	case v1alpha1.TriggerSchedule:
+	case trigger == v1alpha1.TriggerSchedule:
 		name = runid.ScheduledRunName(job.Name, p.tick)
 	default:
 		name = runid.RunName(job.Name, "m"+runid.DigestOf(string(job.UID), p.request)[:runid.MaxRunSuffixLength-1])

@@ -40,10 +40,16 @@ func (r *JobReconciler) start(ctx context.Context, rc *reconciliation, p *planne
 	pod := p.objs.Pod
 	setJobOwner(pod, rc.job)
 	gateDriver(pod)
+	annotateAttempt(pod, p)
 	created, err := r.createDriver(ctx, rc.job, pod)
 	if err != nil {
+		if refused(err) && rc.admitted.Spec.RestartPolicy.Kind() != v1alpha1.RestartNever {
+			rc.submissionFailed(p, err)
+			return nil
+		}
 		return err
 	}
+	rc.job.Status.NextAttempt = nil
 	materialize.SetDriverOwner(p.objs, pod)
 	if err := r.createDependents(ctx, p.objs); err != nil {
 		return err

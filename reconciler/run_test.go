@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,13 +21,14 @@ import (
 )
 
 // TestRunObjects: a new SparkJob yields exactly one driver pod, the one
-// render makes of the same job, and its ConfigMap, Service and Ingress,
+// render makes of the same job, and its ConfigMap, Service and optional
+// dependents (Ingress, the UI's service, driverIngressOptions, the PDB),
 // owned by the pod; deleting the driver makes the garbage collector delete
 // them, and the run fails for it.
 func TestRunObjects(t *testing.T) {
 	t.Parallel()
 	e := env.Env(t)
-	for _, file := range []string{"pi.yaml", "ui.yaml"} {
+	for _, file := range []string{"pi.yaml", "ui.yaml", "exposed.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			ns := sparkNamespace(t, e)
 			startLoop(t, e, reconciler.JobOptions{}, ns)
@@ -62,10 +62,9 @@ func TestRunObjects(t *testing.T) {
 				t.Errorf("driver ownerReferences = %+v, want one to SparkJob %s", pod.OwnerReferences, job.UID)
 			}
 
-			deps := []client.Object{&corev1.ConfigMap{}, &corev1.Service{}}
-			keys := []string{objs.ConfigMap.Name, objs.Service.Name}
-			if objs.Ingress != nil {
-				deps, keys = append(deps, &networkingv1.Ingress{}), append(keys, objs.Ingress.Name)
+			deps, keys := dependentsOf(objs)
+			if file == "exposed.yaml" && len(deps) != 7 {
+				t.Errorf("%d dependents, want 7: ConfigMap, Service, UI service, UI Ingress, driver service and Ingress, PDB", len(deps))
 			}
 			for i, dep := range deps {
 				if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: keys[i]}, dep); err != nil {
@@ -103,6 +102,18 @@ func TestRunObjects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dependentsOf returns empty objects of the kinds of a run's dependents,
+// to get them into, and their names.
+func dependentsOf(objs *materialize.Objects) ([]client.Object, []string) {
+	var deps []client.Object
+	var keys []string
+	for _, d := range objs.Dependents() {
+		deps = append(deps, d.DeepCopyObject().(client.Object))
+		keys = append(keys, d.GetName())
+	}
+	return deps, keys
 }
 
 // assertPodMatches compares the pod the loop created with the rendered

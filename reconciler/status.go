@@ -50,6 +50,8 @@ type reconciliation struct {
 	suspended bool
 	// wait says why a due run cannot start yet.
 	wait *waiting
+	// retry is set while spec.restartPolicy's next attempt is not due yet.
+	retry *waiting
 	// nextTick is the job's next schedule tick, zero without one.
 	nextTick time.Time
 	// settled is set once this generation's spec is in effect: its run
@@ -86,14 +88,17 @@ func newReconciliation(job *v1alpha1.SparkJob, now time.Time) *reconciliation {
 }
 
 // requeueAfter is when the job must be looked at again without an event:
-// at the next schedule tick, or when a wait asks for a retry.
+// at the next schedule tick, when a wait asks for a retry, or at the time
+// of the restart policy's next attempt.
 func (rc *reconciliation) requeueAfter() time.Duration {
 	var d time.Duration
 	if !rc.nextTick.IsZero() {
 		d = max(rc.nextTick.Sub(rc.now), time.Second)
 	}
-	if rc.wait != nil && rc.wait.retry > 0 && (d == 0 || rc.wait.retry < d) {
-		d = rc.wait.retry
+	for _, w := range []*waiting{rc.wait, rc.retry} {
+		if w != nil && w.retry > 0 && (d == 0 || w.retry < d) {
+			d = w.retry
+		}
 	}
 	return d
 }

@@ -8,16 +8,24 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
 
-// Name limits. Every name sparkcd derives from a job fits Kubernetes' limits
-// when the job's name is at most MaxJobNameLength characters:
+// Name limits. A job's name is any DNS-1035 label (at most 63 characters),
+// as the Spark Operator accepts, and every name sparkcd derives from it
+// fits Kubernetes' limits:
 //
 //   - the run, "<job>-<suffix>", is at most MaxRunNameLength (47) characters,
 //     because it is also spark.kubernetes.executor.podNamePrefix, which Spark
-//     caps at 47 so "<prefix>-exec-<id>" stays a 63-character DNS label;
-//   - the driver pod "<run>-driver" (54), the service "<run>-driver-svc" (58)
-//     and the ConfigMap "<run>-conf" (52) are DNS-1035 labels of at most 63
-//     characters, so Spark's fallback service name is never needed;
+//     caps at 47 so "<prefix>-exec-<id>" stays a 63-character DNS label. A
+//     job name too long for that is cut and ends in a hash of the whole
+//     name ("<start of job>-<8 hex>-<suffix>"), as Spark shortens its
+//     driver service name, so two long names never share their runs;
+//   - the driver pod "<run>-driver" (54), the service "<run>-driver-svc" (58),
+//     the ConfigMap "<run>-conf" (52) and the Ingress "<run>-ui" (50) are
+//     DNS-1035 labels of at most 63 characters, so Spark's fallback service
+//     name is never needed;
 //   - the label values (job, run, spark.app.id) are at most 63 characters.
+//
+// A job name of at most MaxUncutJobNameLength characters is never cut, so
+// the runs of such jobs are named as they always were.
 const (
 	// MaxRunNameLength is the longest run name.
 	MaxRunNameLength = 47
@@ -25,10 +33,16 @@ const (
 	// spec hash, the schedule tick in minutes (8 digits until 2160), or a
 	// manual run's suffix.
 	MaxRunSuffixLength = 10
-	// MaxJobNameLength is the longest SparkJob name.
-	MaxJobNameLength = MaxRunNameLength - 1 - MaxRunSuffixLength
 	// MaxDNSLabelLength is Kubernetes' limit on a DNS label and a label value.
 	MaxDNSLabelLength = 63
+	// MaxJobNameLength is the longest SparkJob name: a DNS-1035 label, as
+	// the Spark Operator's webhook accepts for a SparkApplication.
+	MaxJobNameLength = MaxDNSLabelLength
+	// MaxUncutJobNameLength is the longest job name a run name holds whole
+	// whatever its suffix.
+	MaxUncutJobNameLength = MaxRunNameLength - 1 - MaxRunSuffixLength
+	// jobHashLength is the length of the hash a cut job name ends in.
+	jobHashLength = 8
 )
 
 // Name suffixes of a run's objects.
@@ -41,8 +55,11 @@ const (
 
 // RunName returns the run name "<job>-<suffix>", a valid DNS-1035 label of
 // at most MaxRunNameLength characters: dots become dashes, and a job name too
-// long for the suffix is cut, so the same inputs always give the same name.
+// long for the suffix is cut and ends in a hash of the whole name (see
+// cutJobName), so the same inputs always give the same name and different
+// jobs different names.
 func RunName(job, suffix string) string {
+	full := job
 	job = strings.ToLower(strings.ReplaceAll(job, ".", "-"))
 	suffix = strings.ToLower(suffix)
 	if len(suffix) > MaxRunSuffixLength {
@@ -50,7 +67,7 @@ func RunName(job, suffix string) string {
 	}
 	room := MaxRunNameLength - 1 - len(suffix)
 	if len(job) > room {
-		job = job[:room]
+		job = cutJobName(full, job, room)
 	}
 	job = strings.TrimRight(job, "-")
 	if job == "" || job[0] < 'a' || job[0] > 'z' {
@@ -60,6 +77,14 @@ func RunName(job, suffix string) string {
 		}
 	}
 	return job + "-" + suffix
+}
+
+// cutJobName shortens job to room characters: its start, a dash and the
+// first jobHashLength hex characters of the digest of the full name.
+func cutJobName(full, job string, room int) string {
+	hash := DigestOf("job-name", full)[:jobHashLength]
+	keep := max(room-1-jobHashLength, 0)
+	return strings.TrimRight(job[:keep], "-") + "-" + hash
 }
 
 // AppID returns the run's spark.app.id: "spark-" and 32 lowercase hex

@@ -20,11 +20,19 @@ func TestRunName(t *testing.T) {
 		want        string
 	}{
 		{name: "plain", job: "spark-pi", suffix: "1a2b3c4d", want: "spark-pi-1a2b3c4d"},
-		{name: "max job name", job: strings.Repeat("j", MaxJobNameLength), suffix: "0123456789",
-			want: strings.Repeat("j", MaxJobNameLength) + "-0123456789"},
-		{name: "long job is cut", job: long, suffix: "1a2b3c4d", want: strings.Repeat("a", 38) + "-1a2b3c4d"},
+		{name: "longest uncut job name", job: strings.Repeat("j", MaxUncutJobNameLength), suffix: "0123456789",
+			want: strings.Repeat("j", MaxUncutJobNameLength) + "-0123456789"},
+		// A job name that fits with this suffix is not cut, so the runs of
+		// existing jobs keep their names.
+		{name: "38 characters fit an 8-character suffix", job: strings.Repeat("b", 38), suffix: "1a2b3c4d",
+			want: strings.Repeat("b", 38) + "-1a2b3c4d"},
+		{name: "long job is cut and hashed", job: long, suffix: "1a2b3c4d",
+			want: strings.Repeat("a", 29) + "-" + DigestOf("job-name", long)[:8] + "-1a2b3c4d"},
+		{name: "63 characters", job: strings.Repeat("c", 63), suffix: "m123456789",
+			want: strings.Repeat("c", 27) + "-" + DigestOf("job-name", strings.Repeat("c", 63))[:8] + "-m123456789"},
 		{name: "dots", job: "team.etl", suffix: "29000000", want: "team-etl-29000000"},
-		{name: "cut at dash", job: strings.Repeat("a", 37) + "-b", suffix: "1a2b3c4d", want: strings.Repeat("a", 37) + "-1a2b3c4d"},
+		{name: "cut at dash", job: strings.Repeat("a", 28) + "-" + strings.Repeat("b", 20), suffix: "1a2b3c4d",
+			want: strings.Repeat("a", 28) + "-" + DigestOf("job-name", strings.Repeat("a", 28)+"-"+strings.Repeat("b", 20))[:8] + "-1a2b3c4d"},
 		{name: "leading digit", job: "1job", suffix: "x", want: "r1job-x"},
 		{name: "upper case", job: "Nightly", suffix: "ABC", want: "nightly-abc"},
 	}
@@ -94,5 +102,39 @@ func TestOfflineRun(t *testing.T) {
 	}
 	if run != want {
 		t.Errorf("OfflineRun() = %+v, want %+v", run, want)
+	}
+}
+
+// TestRunNameLongJobs checks every job length the Spark Operator accepts
+// with every kind of suffix: each derived name is within its limit, and two
+// jobs whose names differ only past the cut never share a run name.
+func TestRunNameLongJobs(t *testing.T) {
+	tick := time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC)
+	for n := 1; n <= MaxJobNameLength; n++ {
+		job := "j" + strings.Repeat("x", n-1)
+		other := job[:n-1] + "y"
+		for _, suffix := range []string{"1a2b3c4d", "m123456789", "r123456789"} {
+			run := RunName(job, suffix)
+			if len(run) > MaxRunNameLength {
+				t.Errorf("RunName(%d characters, %q) = %q, %d characters, want at most %d", n, suffix, run, len(run), MaxRunNameLength)
+			}
+			if n > 1 && RunName(other, suffix) == run {
+				t.Errorf("jobs %q and %q share the run %q", job, other, run)
+			}
+			if n <= MaxRunNameLength-1-len(suffix) && run != job+"-"+suffix {
+				t.Errorf("RunName(%q, %q) = %q, want the job name whole", job, suffix, run)
+			}
+			for _, name := range []string{run, DriverPodName(run), ServiceName(run, AppID("ns", run)), ConfigMapName(run), IngressName(run)} {
+				if errs := validation.IsDNS1035Label(name); len(errs) > 0 {
+					t.Errorf("%q is not a DNS-1035 label: %v", name, errs)
+				}
+			}
+			if ServiceName(run, AppID("ns", run)) != run+"-driver-svc" {
+				t.Errorf("the service of %q falls back to Spark's short form", run)
+			}
+		}
+		if run := ScheduledRunName(job, tick); len(run) > MaxRunNameLength {
+			t.Errorf("ScheduledRunName(%d characters) = %q, too long", n, run)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package runid
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -44,12 +45,24 @@ func FromPod(pod *corev1.Pod, now *metav1.Time) *v1alpha1.RunStatus {
 		Revision:  pod.Annotations[v1alpha1.AnnotationRevision],
 		SpecHash:  pod.Annotations[v1alpha1.AnnotationSpecHash],
 		StartTime: pod.CreationTimestamp.DeepCopy(),
+		Attempt:   AttemptOf(pod),
+		RetryOf:   pod.Annotations[v1alpha1.AnnotationRetryOf],
 	}
 	run.Phase, run.Reason, run.Message = DriverPhase(pod)
 	if Finished(run) {
 		run.CompletionTime = completionTime(pod, now)
 	}
 	return run
+}
+
+// AttemptOf is the attempt number a driver pod's sparkcd.io/attempt
+// annotation gives, 0 when it has none: the first attempt of its trigger.
+func AttemptOf(pod *corev1.Pod) int32 {
+	n, err := strconv.ParseInt(pod.Annotations[v1alpha1.AnnotationAttempt], 10, 32)
+	if err != nil || n < 2 {
+		return 0
+	}
+	return int32(n)
 }
 
 // NameOf is the run a driver pod belongs to: its sparkcd.io/run label,

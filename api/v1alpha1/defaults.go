@@ -13,7 +13,9 @@ const (
 // concurrencyPolicy Forbid, successfulRunHistoryLimit and
 // failedRunHistoryLimit 3, mode "cluster", and timeZone "UTC" — the last only
 // when a schedule is set, since without one the time zone means nothing and
-// would only change the spec hash.
+// would only change the spec hash. A restartPolicy that restarts nothing
+// (type Never, whose retry settings have no effect) is cleared, for the
+// same reason.
 //
 // It never sets a Spark setting: Spark's own defaults stay implicit, and the
 // properties say them only where spark-submit would, so a default here can
@@ -37,6 +39,7 @@ func SetDefaults(job *SparkJob) {
 	if s.Mode == "" {
 		s.Mode = ClusterMode
 	}
+	s.RestartPolicy = effectiveRestartPolicy(s.RestartPolicy)
 	if s.Schedule != "" && s.TimeZone == "" {
 		s.TimeZone = DefaultTimeZone
 	}

@@ -28,6 +28,11 @@ const (
 	AnnotationSpecHash = "sparkcd.io/spec-hash"
 	// AnnotationTrigger is what started a run: commit, schedule or manual.
 	AnnotationTrigger = "sparkcd.io/trigger"
+	// AnnotationAttempt is a run's attempt number under spec.restartPolicy,
+	// on drivers of attempts after the first.
+	AnnotationAttempt = "sparkcd.io/attempt"
+	// AnnotationRetryOf names the run an attempt follows.
+	AnnotationRetryOf = "sparkcd.io/retry-of"
 	// AnnotationRunRequestedAt on a SparkJob requests a manual run; any new
 	// value starts one.
 	AnnotationRunRequestedAt = "sparkcd.io/run-requested-at"

@@ -58,6 +58,34 @@ type RunStatus struct {
 	// Executors is the number of executor pods seen last.
 	// +optional
 	Executors int32 `json:"executors,omitempty"`
+	// Attempt is the run's attempt number under spec.restartPolicy: 1 (or
+	// unset) for the run a commit, a schedule tick or a manual request
+	// started, k+1 for the attempt that followed attempt k.
+	// +optional
+	Attempt int32 `json:"attempt,omitempty"`
+	// RetryOf is the run whose end started this attempt.
+	// +optional
+	RetryOf string `json:"retryOf,omitempty"`
+}
+
+// NextAttempt is the attempt spec.restartPolicy starts next, and when.
+type NextAttempt struct {
+	// Run is the name the attempt's run will have.
+	Run string `json:"run"`
+	// Attempt is its attempt number.
+	Attempt int32 `json:"attempt"`
+	// Time is when it starts, at the earliest.
+	Time metav1.Time `json:"time"`
+	// After is the run whose end is retried; empty for a retried submission.
+	// +optional
+	After string `json:"after,omitempty"`
+	// SubmissionFailures counts the creates of the attempt's driver the
+	// API server refused so far.
+	// +optional
+	SubmissionFailures int32 `json:"submissionFailures,omitempty"`
+	// Message says why the attempt is needed.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // SparkJobStatus is the observed state of a SparkJob.
@@ -91,6 +119,10 @@ type SparkJobStatus struct {
 	// NextScheduleTime is the next schedule tick.
 	// +optional
 	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+	// NextAttempt is the attempt spec.restartPolicy starts next: after a
+	// run that ended, or after a refused driver create.
+	// +optional
+	NextAttempt *NextAttempt `json:"nextAttempt,omitempty"`
 	// LastHandledRunRequest is the value of the run-requested-at annotation
 	// last acted on.
 	// +optional

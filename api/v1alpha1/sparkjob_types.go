@@ -143,6 +143,16 @@ type SparkJobSpec struct {
 	// Suspend stops new runs from starting; running drivers are not touched.
 	// +optional
 	Suspend *bool `json:"suspend,omitempty"`
+	// RestartPolicy says whether a run that ended is followed by a new
+	// attempt (Never, OnFailure, Always), as the Spark Operator's does.
+	// +optional
+	RestartPolicy *RestartPolicy `json:"restartPolicy,omitempty"`
+	// Monitoring sets up the Prometheus JMX exporter as the Spark Operator does (docs/monitoring.md).
+	Monitoring *MonitoringSpec `json:"monitoring,omitempty"`
+	// DriverIngressOptions expose more driver ports, one Service and Ingress each.
+	DriverIngressOptions []DriverIngressConfiguration `json:"driverIngressOptions,omitempty"`
+	// DriverPodDisruptionBudget, when true, protects a running driver from eviction.
+	DriverPodDisruptionBudget *bool `json:"driverPodDisruptionBudget,omitempty"`
 
 	// Schedule is a cron schedule (five fields, or a descriptor such as
 	// @daily or @every 1h). Without it the job runs once per distinct spec.
@@ -177,6 +187,17 @@ type SparkJobSpec struct {
 
 // SparkPodSpec is what the driver and the executor pods share.
 type SparkPodSpec struct {
+	// Template is a pod template the driver or executor pod starts from, as
+	// spark.kubernetes.{driver,executor}.podTemplateFile: Spark's settings
+	// and the other fields here win, the template supplies everything else.
+	// Its Spark container is the one named spark-kubernetes-driver
+	// (spark-kubernetes-executor), else the first; other containers run
+	// beside it.
+	// +optional
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:validation:Type:=object
+	// +kubebuilder:pruning:PreserveUnknownFields
+	Template *corev1.PodTemplateSpec `json:"template,omitempty"`
 	// Cores sets spark.driver.cores or spark.executor.cores.
 	// +kubebuilder:validation:Minimum=1
 	// +optional
@@ -194,6 +215,17 @@ type SparkPodSpec struct {
 	// MemoryOverhead is the non-heap memory added to the pod ("384m", "1g").
 	// +optional
 	MemoryOverhead *string `json:"memoryOverhead,omitempty"`
+	// MemoryLimit overrides the Spark container's memory limit, which is
+	// otherwise memory + overhead ("6g", "6Gi"); it must not be below that
+	// request.
+	// +optional
+	MemoryLimit *string `json:"memoryLimit,omitempty"`
+	// GPU adds a GPU resource limit to the Spark container.
+	// +optional
+	GPU *GPUSpec `json:"gpu,omitempty"`
+	// Ports are extra container ports of the Spark container.
+	// +optional
+	Ports []Port `json:"ports,omitempty"`
 	// Image overrides spec.image for this pod.
 	// +optional
 	Image *string `json:"image,omitempty"`
@@ -239,7 +271,8 @@ type SparkPodSpec struct {
 	// InitContainers run before the Spark container.
 	// +optional
 	InitContainers []corev1.Container `json:"initContainers,omitempty"`
-	// HostNetwork requests host networking for the pod.
+	// HostNetwork requests host networking for the pod; its DNS policy is
+	// then ClusterFirstWithHostNet, so the pod still resolves cluster names.
 	// +optional
 	HostNetwork *bool `json:"hostNetwork,omitempty"`
 	// NodeSelector of the pod; overrides spec.nodeSelector.
@@ -278,6 +311,11 @@ type SparkPodSpec struct {
 // DriverSpec describes the driver pod.
 type DriverSpec struct {
 	SparkPodSpec `json:",inline"`
+	// PodName is accepted for compatibility with SparkApplication and not
+	// used: every run's driver pod is named "<run>-driver", so runs never
+	// collide and each keeps its own pod.
+	// +optional
+	PodName *string `json:"podName,omitempty"`
 	// ServiceAnnotations are added to the headless driver service.
 	// +optional
 	ServiceAnnotations map[string]string `json:"serviceAnnotations,omitempty"`
@@ -392,6 +430,10 @@ type SparkUIConfiguration struct {
 	// IngressTLS of the Ingress.
 	// +optional
 	IngressTLS []networkingv1.IngressTLS `json:"ingressTLS,omitempty"`
+	// ServiceType, when set, gives the UI a Service of its own of this type (see docs/monitoring.md).
+	ServiceType *corev1.ServiceType `json:"serviceType,omitempty"`
+	// IngressURLFormat is the Spark Operator's UI address, host[/path] with {{$appName}} and {{$appNamespace}}; ingressHost wins.
+	IngressURLFormat string `json:"ingressURLFormat,omitempty"`
 }
 
 // DynamicAllocation configures Spark's dynamic executor allocation. Unset

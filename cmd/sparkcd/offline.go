@@ -110,7 +110,7 @@ func findRoot(dir string) string {
 
 func newRenderCommand() *cobra.Command {
 	var f offlineFlags
-	var output, revision string
+	var output, revision, ingressURLFormat string
 	cmd := &cobra.Command{
 		Use:   "render PATH",
 		Short: "Print the SparkJobs of PATH after defaults, and the objects each run would create",
@@ -126,7 +126,12 @@ ConfigMap, Service, Pod and Ingress of the run it would start, named
 			if err != nil {
 				return err
 			}
-			objs, err := report.RunObjects(revision, materialize.DefaultOptions())
+			if err := materialize.CheckIngressURLFormat(ingressURLFormat); err != nil {
+				return inputError(err)
+			}
+			mopts := materialize.DefaultOptions()
+			mopts.IngressURLFormat = ingressURLFormat
+			objs, err := report.RunObjects(revision, mopts)
 			if err != nil {
 				return inputError(err)
 			}
@@ -149,6 +154,7 @@ ConfigMap, Service, Pod and Ingress of the run it would start, named
 	f.bind(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
 	cmd.Flags().StringVar(&revision, "revision", "", "revision recorded in the sparkcd.io/revision annotation")
+	cmd.Flags().StringVar(&ingressURLFormat, "ingress-url-format", "", "as serve's flag: the UI Ingress every run without its own gets")
 	return cmd
 }
 

@@ -35,6 +35,7 @@ type serveFlags struct {
 	policies                string
 	clusterPolicies         bool
 	masterURL               string
+	ingressURLFormat        string
 	qps                     float32
 	burst                   int
 	concurrency             int
@@ -97,6 +98,7 @@ command line wins.`,
 	fl.StringVar(&f.policies, "policies", "", "directory of AllocationPolicy files every job is defaulted and judged with")
 	fl.BoolVar(&f.clusterPolicies, "cluster-policies", true, "also judge jobs with the cluster's AllocationPolicy objects, followed live (a --policies file wins a name)")
 	fl.StringVar(&f.masterURL, "master-url", materialize.DefaultMasterURL, "spark.master the drivers use to reach the API server")
+	fl.StringVar(&f.ingressURLFormat, "ingress-url-format", "", "like the Spark Operator's flag: a UI Ingress at this host[/path] ({{$appName}}, {{$appNamespace}}, {{$appId}} filled in) for every run whose job sets no ingressHost or ingressURLFormat")
 	fl.Float32Var(&f.qps, "kube-api-qps", d.QPS, "requests per second to the API server")
 	fl.IntVar(&f.burst, "kube-api-burst", d.Burst, "burst of requests to the API server")
 	fl.IntVar(&f.concurrency, "concurrency", reconciler.DefaultJobOptions().MaxConcurrentReconciles, "SparkJobs reconciled at once")
@@ -117,6 +119,9 @@ command line wins.`,
 }
 
 func (f *serveFlags) run(cmd *cobra.Command) error {
+	if err := materialize.CheckIngressURLFormat(f.ingressURLFormat); err != nil {
+		return inputError(err)
+	}
 	log, rlog, err := f.log.logger(cmd)
 	if err != nil {
 		return err
@@ -161,6 +166,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	}
 	jopts := reconciler.DefaultJobOptions()
 	jopts.Materialize.MasterURL = f.masterURL
+	jopts.Materialize.IngressURLFormat = f.ingressURLFormat
 	jopts.MaxConcurrentReconciles = f.concurrency
 	jopts.SkipDriverAccessReview = f.skipDriverAccessReview
 	jopts.Scheduler = schedule.NewScheduler()

@@ -31,7 +31,8 @@ func newStatusCommand() *cobra.Command {
 		Short: "Show JobSources and SparkJobs: conditions, revisions, last runs, next ticks",
 		Long: `status lists the JobSources and SparkJobs of a namespace (or of all, with -A)
 as kubectl get would, with their Ready condition and its reason, the applied
-revision, the last run and its phase, and the next schedule tick.`,
+revision, the last run, its phase and attempt number, the restart policy's
+next attempt, and the next schedule tick.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "text" && output != "json" {
@@ -85,13 +86,13 @@ func writeStatusText(w io.Writer, sources []v1alpha1.JobSource, jobs []v1alpha1.
 		fmt.Fprintln(tw, "no SparkJobs")
 		return tw.Flush()
 	}
-	fmt.Fprintln(tw, "SPARKJOB\tREADY\tREASON\tLAST RUN\tPHASE\tEXECUTORS\tACTIVE\tNEXT SCHEDULE\tREVISION\tAGE")
+	fmt.Fprintln(tw, "SPARKJOB\tREADY\tREASON\tLAST RUN\tPHASE\tATTEMPT\tEXECUTORS\tACTIVE\tNEXT ATTEMPT\tNEXT SCHEDULE\tREVISION\tAGE")
 	for i := range jobs {
 		j := &jobs[i]
 		ready, reason, _ := readyOf(j.Status.Conditions)
-		run, phase, executors := "-", "-", "-"
+		run, phase, attempt, executors := "-", "-", "-", "-"
 		if r := j.Status.LastRun; r != nil {
-			run, phase, executors = r.Name, string(r.Phase), fmt.Sprint(r.Executors)
+			run, phase, attempt, executors = r.Name, string(r.Phase), fmt.Sprint(max(r.Attempt, 1)), fmt.Sprint(r.Executors)
 			if r.Reason != "" {
 				phase += " (" + r.Reason + ")"
 			}
@@ -100,8 +101,9 @@ func writeStatusText(w io.Writer, sources []v1alpha1.JobSource, jobs []v1alpha1.
 		if t := j.Status.NextScheduleTime; t != nil {
 			next = t.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", j.Namespace, j.Name, ready, reason,
-			run, phase, executors, len(j.Status.ActiveRuns), next, orDash(j.Status.LastAppliedRevision), age(j.CreationTimestamp, now))
+		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", j.Namespace, j.Name, ready, reason,
+			run, phase, attempt, executors, len(j.Status.ActiveRuns), nextAttempt(j.Status.NextAttempt), next,
+			orDash(j.Status.LastAppliedRevision), age(j.CreationTimestamp, now))
 	}
 	return tw.Flush()
 }
@@ -127,6 +129,19 @@ func writeStatusJSON(w io.Writer, sources []v1alpha1.JobSource, jobs []v1alpha1.
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
+}
+
+// nextAttempt shows the restart policy's next attempt: its number and
+// time, and the refused creates it follows.
+func nextAttempt(a *v1alpha1.NextAttempt) string {
+	if a == nil {
+		return "-"
+	}
+	s := fmt.Sprintf("%d at %s", a.Attempt, a.Time.UTC().Format(time.RFC3339))
+	if a.SubmissionFailures > 0 {
+		s += fmt.Sprintf(" (%d refused)", a.SubmissionFailures)
+	}
+	return s
 }
 
 func key(o client.Object) string { return o.GetNamespace() + "/" + o.GetName() }

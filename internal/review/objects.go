@@ -58,8 +58,8 @@ func (j *JobReport) Objects(run runid.Identity, opts materialize.Options, force 
 		return nil, fmt.Errorf("unable to render job '%s/%s' from '%s': %w", j.Namespace, j.Name, j.Source, err)
 	}
 	out := []kruntime.Object{job, objs.ConfigMap, objs.Service, objs.Pod}
-	if objs.Ingress != nil {
-		out = append(out, objs.Ingress)
+	for _, d := range objs.Dependents()[2:] {
+		out = append(out, d)
 	}
 	return out, nil
 }

@@ -109,6 +109,9 @@ func (env *buildEnv) tryBuild(unit string, exclusive bool) unitResult {
 		if file == "" {
 			file = unit
 		}
+		if data, rerr := fsys.ReadFile(file); rerr == nil {
+			err = syntaxErrorLines(data, err)
+		}
 		return fail(file, fmt.Errorf("%w: %w", ErrKustomize, err))
 	}
 	var jobs []Job
@@ -117,6 +120,7 @@ func (env *buildEnv) tryBuild(unit string, exclusive bool) unitResult {
 			jobs = append(jobs, job)
 		}
 	}
+	placeFindings(fsys.ReadFile, jobs)
 	return unitResult{jobs: jobs, rec: rec}
 }
 

@@ -22,9 +22,10 @@ const (
 
 // converter turns Spark Operator objects into SparkJobs. A field sparkcd
 // cannot honour is a finding naming it: a warning when dropping it leaves
-// the job's behaviour as it was (metrics, ports, scheduler hints), an
-// error when the job would run differently (retries, GPUs, pod templates,
-// client mode).
+// the job's behaviour as it was (metrics, scheduler hints), an error when
+// the job would run differently (retries, client mode). Fields SparkJob
+// shares (pod templates, GPUs, ports, driver.podName) are copied, and
+// admission judges them the same way for both kinds.
 type converter struct {
 	prefix   string // "spec." or "spec.template."
 	findings []v1alpha1.Finding
@@ -38,7 +39,7 @@ func (c *converter) drop(sev v1alpha1.Severity, field, why string) {
 // convertSparkApplication converts a SparkApplication; it runs once per
 // distinct spec, as the operator runs it once.
 func convertSparkApplication(app *sparkApplication, findings []v1alpha1.Finding) (*v1alpha1.SparkJob, []v1alpha1.Finding) {
-	c := &converter{prefix: "spec.", findings: findings}
+	c := &converter{prefix: "spec.", findings: relaxTemplateFindings(findings)}
 	job := &v1alpha1.SparkJob{ObjectMeta: *app.ObjectMeta.DeepCopy(), Spec: c.spec(&app.Spec)}
 	return job, c.findings
 }
@@ -46,10 +47,15 @@ func convertSparkApplication(app *sparkApplication, findings []v1alpha1.Finding)
 // convertScheduledSparkApplication converts a ScheduledSparkApplication:
 // its template becomes the spec, its schedule sparkcd's schedule.
 func convertScheduledSparkApplication(app *scheduledSparkApplication, findings []v1alpha1.Finding) (*v1alpha1.SparkJob, []v1alpha1.Finding) {
-	c := &converter{prefix: "spec.template.", findings: findings}
+	c := &converter{prefix: "spec.template.", findings: relaxTemplateFindings(findings)}
 	s := &app.Spec
 	spec := c.spec(&s.Template)
-	spec.Schedule, spec.TimeZone, spec.Suspend = s.Schedule, s.TimeZone, s.Suspend
+	spec.Schedule, spec.TimeZone = s.Schedule, s.TimeZone
+	// A suspended template makes applications the Operator never submits.
+	if s.Suspend != nil || spec.Suspend != nil {
+		suspend := (s.Suspend != nil && *s.Suspend) || (spec.Suspend != nil && *spec.Suspend)
+		spec.Suspend = &suspend
+	}
 	spec.ConcurrencyPolicy = v1alpha1.ConcurrencyPolicy(s.ConcurrencyPolicy)
 	if spec.ConcurrencyPolicy == "" {
 		spec.ConcurrencyPolicy = operatorConcurrencyPolicy
@@ -102,6 +108,8 @@ func (c *converter) spec(s *sparkApplicationSpec) v1alpha1.SparkJobSpec {
 		SparkUIOptions:       c.sparkUI(s.SparkUIOptions),
 		DynamicAllocation:    dynamicAllocation(s.DynamicAllocation),
 	}
+	out.Monitoring, out.DriverIngressOptions = monitoring(s.Monitoring), driverIngressOptions(s.DriverIngressOptions)
+	out.Suspend, out.DriverPodDisruptionBudget = s.Suspend, s.DriverPodDisruptionBudget
 	switch s.Mode {
 	case "", string(v1alpha1.ClusterMode):
 		out.Mode = v1alpha1.DeployMode(s.Mode)
@@ -111,50 +119,50 @@ func (c *converter) spec(s *sparkApplicationSpec) v1alpha1.SparkJobSpec {
 	// pythonVersion passes through as the Operator passes it to spark-submit
 	// (spark.kubernetes.pyspark.pythonVersion); admission refuses "2" where
 	// the job's Spark does.
-	c.restartPolicy(s)
-	if s.Monitoring != nil {
-		c.drop(v1alpha1.SeverityWarning, "monitoring", "the Prometheus JMX exporter is not set up; configure Spark's metrics in sparkConf")
-	}
+	out.RestartPolicy = c.restartPolicy(s)
 	if s.BatchScheduler != nil {
 		c.drop(v1alpha1.SeverityWarning, "batchScheduler", "pods use the default scheduler unless driver/executor schedulerName says otherwise")
 	}
 	if s.BatchSchedulerOptions != nil {
 		c.drop(v1alpha1.SeverityWarning, "batchSchedulerOptions", "there is no batch scheduler integration")
 	}
-	if len(s.DriverIngressOptions) > 0 {
-		c.drop(v1alpha1.SeverityWarning, "driverIngressOptions", "only the Spark UI is exposed (sparkUIOptions)")
-	}
 	return out
 }
 
-// restartPolicy: sparkcd never restarts a finished driver, which is the
-// operator's "Never". Asking for retries would change behaviour.
-func (c *converter) restartPolicy(s *sparkApplicationSpec) {
-	if rp := s.RestartPolicy; rp != nil {
-		switch rp.Type {
-		case "", "Never":
-			if rp.OnFailureRetries != nil || rp.OnSubmissionFailureRetries != nil ||
-				rp.OnFailureRetryInterval != nil || rp.OnSubmissionFailureRetryInterval != nil {
-				c.drop(v1alpha1.SeverityWarning, "restartPolicy", "retry settings have no effect with type 'Never'")
-			}
-		default:
-			c.drop(v1alpha1.SeverityError, "restartPolicy.type",
-				fmt.Sprintf("sparkcd never restarts a finished driver; '%s' would", rp.Type))
-		}
-	}
-	if s.FailureRetries != nil && *s.FailureRetries > 0 {
-		c.drop(v1alpha1.SeverityError, "failureRetries", "sparkcd never retries a failed run")
+// restartPolicy carries the Operator's restart policy over field by field:
+// sparkcd's spec.restartPolicy has the same names, defaults and meaning
+// (docs/restarts.md). The deprecated top-level failureRetries and
+// retryInterval are read by no part of the Operator v2, so they change
+// nothing there either; a warning says where the setting belongs.
+func (c *converter) restartPolicy(s *sparkApplicationSpec) *v1alpha1.RestartPolicy {
+	if s.FailureRetries != nil {
+		c.drop(v1alpha1.SeverityWarning, "failureRetries",
+			"the Spark Operator v2 ignores it as well; set restartPolicy.onFailureRetries")
 	}
 	if s.RetryInterval != nil {
-		c.drop(v1alpha1.SeverityWarning, "retryInterval", "sparkcd never retries a failed run")
+		c.drop(v1alpha1.SeverityWarning, "retryInterval",
+			"the Spark Operator v2 ignores it as well; set restartPolicy.onFailureRetryInterval")
+	}
+	rp := s.RestartPolicy
+	if rp == nil {
+		return nil
+	}
+	return &v1alpha1.RestartPolicy{
+		Type:                             v1alpha1.RestartPolicyType(rp.Type),
+		OnSubmissionFailureRetries:       rp.OnSubmissionFailureRetries,
+		OnFailureRetries:                 rp.OnFailureRetries,
+		OnSubmissionFailureRetryInterval: rp.OnSubmissionFailureRetryInterval,
+		OnFailureRetryInterval:           rp.OnFailureRetryInterval,
 	}
 }
 
-func (c *converter) podSpec(role string, p *operatorPodSpec) v1alpha1.SparkPodSpec {
+func (c *converter) podSpec(p *operatorPodSpec, ports []operatorPort) v1alpha1.SparkPodSpec {
 	out := v1alpha1.SparkPodSpec{
 		Cores:                         p.Cores,
 		CoreLimit:                     p.CoreLimit,
 		Memory:                        p.Memory,
+		MemoryLimit:                   p.MemoryLimit,
+		Template:                      p.Template,
 		MemoryOverhead:                p.MemoryOverhead,
 		Image:                         p.Image,
 		Env:                           envFrom(p.Env, p.EnvVars, p.EnvSecretKeyRefs),
@@ -178,52 +186,44 @@ func (c *converter) podSpec(role string, p *operatorPodSpec) v1alpha1.SparkPodSp
 		ShareProcessNamespace:         p.ShareProcessNamespace,
 		RuntimeClassName:              p.RuntimeClassName,
 	}
+	for _, port := range ports {
+		out.Ports = append(out.Ports, v1alpha1.Port{Name: port.Name, Protocol: port.Protocol, ContainerPort: port.ContainerPort})
+	}
 	for _, cm := range p.ConfigMaps {
 		out.ConfigMaps = append(out.ConfigMaps, v1alpha1.NamePath{Name: cm.Name, Path: cm.Path})
 	}
 	for _, s := range p.Secrets {
 		out.Secrets = append(out.Secrets, v1alpha1.SecretInfo{Name: s.Name, Path: s.Path, Type: v1alpha1.SecretType(s.Type)})
 	}
-	if p.Template != nil {
-		c.drop(v1alpha1.SeverityError, role+".template", "pod templates are not merged; move what it sets into the driver/executor fields")
-	}
 	if p.GPU != nil {
-		c.drop(v1alpha1.SeverityError, role+".gpu", "the pods would get no GPU")
+		out.GPU = &v1alpha1.GPUSpec{Name: p.GPU.Name, Quantity: p.GPU.Quantity}
 	}
 	return out
 }
 
 func (c *converter) driver(d *operatorDriverSpec) v1alpha1.DriverSpec {
 	out := v1alpha1.DriverSpec{
-		SparkPodSpec:       c.podSpec("driver", &d.operatorPodSpec),
+		SparkPodSpec:       c.podSpec(&d.operatorPodSpec, d.Ports),
+		PodName:            d.PodName,
 		ServiceAnnotations: d.ServiceAnnotations,
 		ServiceLabels:      d.ServiceLabels,
 	}
 	out.CoreRequest, out.JavaOptions, out.Lifecycle, out.PriorityClassName = d.CoreRequest, d.JavaOptions, d.Lifecycle, d.PriorityClassName
-	if d.PodName != nil {
-		c.drop(v1alpha1.SeverityWarning, "driver.podName", "sparkcd names the driver pod '<run>-driver'")
-	}
 	if d.KubernetesMaster != nil && *d.KubernetesMaster != operatorDefaultMaster {
 		c.drop(v1alpha1.SeverityError, "driver.kubernetesMaster", "drivers always talk to the API server of their own cluster")
 	} else if d.KubernetesMaster != nil {
 		c.drop(v1alpha1.SeverityWarning, "driver.kubernetesMaster", "it is the default")
-	}
-	if len(d.Ports) > 0 {
-		c.drop(v1alpha1.SeverityWarning, "driver.ports", "extra container ports are not declared; the processes still listen")
 	}
 	return out
 }
 
 func (c *converter) executor(e *operatorExecutorSpec) v1alpha1.ExecutorSpec {
 	out := v1alpha1.ExecutorSpec{
-		SparkPodSpec:        c.podSpec("executor", &e.operatorPodSpec),
+		SparkPodSpec:        c.podSpec(&e.operatorPodSpec, e.Ports),
 		Instances:           e.Instances,
 		DeleteOnTermination: e.DeleteOnTermination,
 	}
 	out.CoreRequest, out.JavaOptions, out.Lifecycle, out.PriorityClassName = e.CoreRequest, e.JavaOptions, e.Lifecycle, e.PriorityClassName
-	if len(e.Ports) > 0 {
-		c.drop(v1alpha1.SeverityWarning, "executor.ports", "extra container ports are not declared; the processes still listen")
-	}
 	return out
 }
 
@@ -238,12 +238,11 @@ func (c *converter) sparkUI(ui *operatorSparkUI) *v1alpha1.SparkUIConfiguration 
 		ServiceLabels:      ui.ServiceLabels,
 		IngressAnnotations: ui.IngressAnnotations,
 		IngressTLS:         ui.IngressTLS,
+		IngressURLFormat:   ui.IngressURLFormat,
 	}
-	if ui.ServiceType != nil && *ui.ServiceType != string(corev1.ServiceTypeClusterIP) {
-		c.drop(v1alpha1.SeverityWarning, "sparkUIOptions.serviceType", "the driver service is headless; expose the UI with an Ingress (ingressHost)")
-	}
-	if ui.IngressURLFormat != "" {
-		c.drop(v1alpha1.SeverityWarning, "sparkUIOptions.ingressURLFormat", "set sparkUIOptions.ingressHost and ingressPath instead")
+	if ui.ServiceType != nil {
+		t := corev1.ServiceType(*ui.ServiceType)
+		out.ServiceType = &t
 	}
 	return out
 }

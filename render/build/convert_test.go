@@ -31,7 +31,8 @@ func operatorPiCases() []operatorExampleCase {
 				ObjectMeta: metav1.ObjectMeta{Name: "spark-pi", Namespace: "spark-jobs"},
 				Spec: v1alpha1.SparkJobSpec{
 					Type: v1alpha1.ScalaApplication, Mode: v1alpha1.ClusterMode, SparkVersion: "3.5.3",
-					Image: refOf("docker.io/apache/spark:3.5.3"), ImagePullPolicy: refOf("Always"),
+					RestartPolicy: &v1alpha1.RestartPolicy{Type: v1alpha1.RestartNever},
+					Image:         refOf("docker.io/apache/spark:3.5.3"), ImagePullPolicy: refOf("Always"),
 					MainClass:           refOf("org.apache.spark.examples.SparkPi"),
 					MainApplicationFile: refOf("local:///opt/spark/examples/jars/spark-examples.jar"),
 					Arguments:           []string{"1000"},
@@ -113,6 +114,7 @@ func operatorAllocationCases() []operatorExampleCase {
 					Labels: map[string]string{"sparkoperator.k8s.io/scheduled-app-name": "spark-pi-scheduled"}},
 				Spec: v1alpha1.SparkJobSpec{
 					Type: v1alpha1.ScalaApplication, Mode: v1alpha1.ClusterMode, SparkVersion: "3.5.3",
+					RestartPolicy:       &v1alpha1.RestartPolicy{Type: v1alpha1.RestartNever},
 					Image:               refOf("docker.io/apache/spark:3.5.3"),
 					MainClass:           refOf("org.apache.spark.examples.SparkPi"),
 					MainApplicationFile: refOf("local:///opt/spark/examples/jars/spark-examples.jar"),
@@ -168,19 +170,18 @@ func TestConvertFindings(t *testing.T) {
 		{
 			name: "retries",
 			spec: "type: Scala\nrestartPolicy: {type: Always}\nfailureRetries: 3\nretryInterval: 10\n",
-			want: []string{"error spec.restartPolicy.type", "error spec.failureRetries", "warning spec.retryInterval"},
+			want: []string{"warning spec.failureRetries", "warning spec.retryInterval"},
 		},
 		{
 			name: "harmless settings",
 			spec: "type: Scala\nbatchScheduler: volcano\ndriver: {podName: my-driver, ports: [{name: m, protocol: TCP, containerPort: 9090}]}\n" +
 				"sparkUIOptions: {serviceType: NodePort}\n",
-			want: []string{"warning spec.driver.podName", "warning spec.driver.ports", "warning spec.sparkUIOptions.serviceType",
-				"warning spec.batchScheduler"},
+			want: []string{"warning spec.batchScheduler"},
 		},
 		{
 			name: "behaviour-changing settings",
 			spec: "type: Python\ndriver: {kubernetesMaster: https://other:6443, template: {metadata: {labels: {a: b}}}}\n",
-			want: []string{"error spec.driver.template", "error spec.driver.kubernetesMaster"},
+			want: []string{"error spec.driver.kubernetesMaster"},
 		},
 	}
 	for _, tt := range tests {
@@ -210,4 +211,94 @@ func indent(s string) string {
 		b.WriteString("  " + line + "\n")
 	}
 	return b.String()
+}
+
+// TestConvertPodFields checks the pod fields SparkJob shares with the
+// Operator: the template, memoryLimit, gpu, ports and driver.podName are
+// copied as they are.
+func TestConvertPodFields(t *testing.T) {
+	doc := `apiVersion: sparkoperator.k8s.io/v1beta2
+kind: ScheduledSparkApplication
+metadata: {name: a, namespace: ns}
+spec:
+  schedule: "@daily"
+  template:
+    type: Scala
+    driver:
+      podName: fixed-driver
+      memoryLimit: 2g
+      ports: [{name: jmx, protocol: TCP, containerPort: 9090}]
+      template:
+        metadata: {labels: {team: x}}
+        spec:
+          securityContext: {runAsUser: 185, capabilities: {drop: [ALL]}}
+          containers: [{name: spark-kubernetes-driver, env: [{name: A, value: b}]}]
+    executor:
+      gpu: {name: nvidia.com/gpu, quantity: 2}
+      ports: [{name: p, containerPort: 8000}]
+`
+	jobs, err := Decode([]byte(doc), Origin{File: "a.yaml"})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("Decode: %v, %d jobs", err, len(jobs))
+	}
+	wantFindings := []v1alpha1.Finding{{Severity: v1alpha1.SeverityWarning, Rule: RuleTemplateField,
+		Field:   "spec.template.driver.template.spec.securityContext.capabilities",
+		Message: "unknown field 'spec.template.driver.template.spec.securityContext.capabilities': a Pod has no such field, so it is dropped from the pod template and has no effect"}}
+	if diff := cmp.Diff(wantFindings, jobs[0].Findings); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+	spec := jobs[0].Object.Spec
+	uid := int64(185)
+	want := v1alpha1.DriverSpec{PodName: refOf("fixed-driver"), SparkPodSpec: v1alpha1.SparkPodSpec{
+		MemoryLimit: refOf("2g"),
+		Ports:       []v1alpha1.Port{{Name: "jmx", Protocol: "TCP", ContainerPort: 9090}},
+		Template: &corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"team": "x"}},
+			Spec: corev1.PodSpec{
+				SecurityContext: &corev1.PodSecurityContext{RunAsUser: &uid},
+				Containers:      []corev1.Container{{Name: "spark-kubernetes-driver", Env: []corev1.EnvVar{{Name: "A", Value: "b"}}}},
+			},
+		},
+	}}
+	if diff := cmp.Diff(want, spec.Driver); diff != "" {
+		t.Errorf("driver (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(&v1alpha1.GPUSpec{Name: "nvidia.com/gpu", Quantity: 2}, spec.Executor.GPU); diff != "" {
+		t.Errorf("executor gpu (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]v1alpha1.Port{{Name: "p", ContainerPort: 8000}}, spec.Executor.Ports); diff != "" {
+		t.Errorf("executor ports (-want +got):\n%s", diff)
+	}
+}
+
+// TestTemplateUnknownFieldSparkJob checks that a SparkJob's pod template
+// field a Pod does not have is a warning, and any other unknown field still
+// an error.
+func TestTemplateUnknownFieldSparkJob(t *testing.T) {
+	doc := `apiVersion: sparkcd.io/v1alpha1
+kind: SparkJob
+metadata: {name: a, namespace: ns}
+spec:
+  type: Scala
+  executor:
+    template:
+      spec:
+        containers: [{name: spark-kubernetes-executor, capabilities: {}}]
+    templat: {}
+`
+	jobs, err := Decode([]byte(doc), Origin{File: "a.yaml"})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("Decode: %v, %d jobs", err, len(jobs))
+	}
+	var got []string
+	for _, f := range jobs[0].Findings {
+		got = append(got, string(f.Severity)+" "+f.Rule+" "+f.Field)
+	}
+	want := []string{
+		"error unknown-field spec.executor.templat",
+		"warning template-field spec.executor.template.spec.containers[0].capabilities",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
 }

@@ -70,6 +70,9 @@ type sparkApplicationSpec struct {
 	SparkUIOptions        *operatorSparkUI           `json:"sparkUIOptions,omitempty"`
 	DriverIngressOptions  []operatorDriverIngress    `json:"driverIngressOptions,omitempty"`
 	DynamicAllocation     *operatorDynamicAllocation `json:"dynamicAllocation,omitempty"`
+
+	Suspend                   *bool `json:"suspend,omitempty"`
+	DriverPodDisruptionBudget *bool `json:"driverPodDisruptionBudget,omitempty"`
 }
 
 type operatorRestartPolicy struct {
@@ -123,6 +126,7 @@ type operatorPodSpec struct {
 	Cores                         *int32                     `json:"cores,omitempty"`
 	CoreLimit                     *string                    `json:"coreLimit,omitempty"`
 	Memory                        *string                    `json:"memory,omitempty"`
+	MemoryLimit                   *string                    `json:"memoryLimit,omitempty"`
 	MemoryOverhead                *string                    `json:"memoryOverhead,omitempty"`
 	GPU                           *operatorGPU               `json:"gpu,omitempty"`
 	Image                         *string                    `json:"image,omitempty"`

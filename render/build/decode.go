@@ -33,8 +33,9 @@ const originAnnotation = "config.kubernetes.io/origin"
 // Decode decodes every document of a YAML stream, such as one job file,
 // into jobs: sparkcd.io/v1alpha1 SparkJobs strictly, and the Spark
 // Operator's SparkApplication and ScheduledSparkApplication converted to
-// SparkJobs. Problems with a job's fields are findings on that job; other
-// kinds of object are skipped. The error, wrapping ErrMalformed, is for a
+// SparkJobs. Problems with a job's fields are findings on that job; an
+// object of a Spark kind sparkcd does not read (see readsObject) is a job
+// with an unknown-kind finding; other kinds of object are skipped. The error, wrapping ErrMalformed, is for a
 // stream that is not YAML or a document that is not an object.
 func Decode(data []byte, origin Origin) ([]Job, error) {
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
@@ -78,7 +79,7 @@ func Decode(data []byte, origin Origin) ([]Job, error) {
 // annotation itself is removed.
 func decodeResource(r *resource.Resource, unit, unitDir string) (Job, bool) {
 	apiVersion, kind := r.GetApiVersion(), r.GetKind()
-	if !isJobGroup(apiVersion) {
+	if !readsObject(apiVersion, kind) {
 		return Job{}, false
 	}
 	o := Origin{Unit: unit, Kind: kind}
@@ -129,14 +130,14 @@ func isJobGroup(apiVersion string) bool {
 // decodeObject decodes one object of the job groups. It returns false for
 // objects that are not jobs at all.
 func decodeObject(doc []byte, apiVersion, kind string, o Origin) (Job, bool) {
-	gv, err := schema.ParseGroupVersion(apiVersion)
-	if err != nil || gv.Group != v1alpha1.GroupVersion.Group && gv.Group != OperatorGroup {
+	if !readsObject(apiVersion, kind) {
 		return Job{}, false
 	}
+	gv, _ := schema.ParseGroupVersion(apiVersion)
 	switch {
 	case gv == v1alpha1.GroupVersion && kind == v1alpha1.SparkJobKind:
 		obj, findings := strictDecode[v1alpha1.SparkJob](doc)
-		return finishJob(doc, obj, findings, o), true
+		return finishJob(doc, obj, relaxTemplateFindings(findings), o), true
 	case gv.Group == OperatorGroup && gv.Version == OperatorVersion && kind == SparkApplicationKind:
 		app, findings := strictDecode[sparkApplication](doc)
 		var obj *v1alpha1.SparkJob
@@ -155,10 +156,7 @@ func decodeObject(doc []byte, apiVersion, kind string, o Origin) (Job, bool) {
 		return Job{}, false
 	}
 	job := finishJob(doc, nil, nil, o)
-	job.Findings = append([]v1alpha1.Finding{{Severity: v1alpha1.SeverityError, Rule: RuleUnknownKind, Field: "apiVersion",
-		Message: fmt.Sprintf("apiVersion '%s' and kind '%s' are not a job sparkcd reads: use '%s' '%s', or '%s/%s' '%s' or '%s'",
-			apiVersion, kind, v1alpha1.GroupVersion, v1alpha1.SparkJobKind,
-			OperatorGroup, OperatorVersion, SparkApplicationKind, ScheduledSparkApplicationKind)}}, job.Findings...)
+	job.Findings = append([]v1alpha1.Finding{kindFinding(apiVersion, kind, job.Name)}, job.Findings...)
 	return job, true
 }
 

@@ -84,12 +84,7 @@ func decodeCases() []decodeCase {
 		{name: "scheduled-unknown-field", findings: []string{"spark-pi-scheduled error unknown-field spec.template.driver.memroy"}, decoded: true},
 		{name: "client-mode", findings: []string{"spark-pi-client error unsupported-field spec.mode"}, decoded: true},
 		{
-			name: "operator-unsupported",
-			findings: []string{
-				"spark-pi-gpu error unsupported-field spec.executor.gpu",
-				"spark-pi-gpu error unsupported-field spec.restartPolicy.type",
-				"spark-pi-gpu warning unsupported-field spec.monitoring",
-			},
+			name:    "operator-unsupported",
 			decoded: true,
 		},
 		{

@@ -2,8 +2,6 @@ package build
 
 import (
 	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,15 +32,22 @@ func Locate(root string, o Origin, name, field string) int {
 
 // LocateIn is Locate on the content of a file.
 func LocateIn(data []byte, kind, name, field string) int {
+	top := findDocument(data, kind, name)
+	if top == nil {
+		return 1
+	}
+	return lineIn(top, field)
+}
+
+// findDocument returns the top mapping of the document of kind called name
+// in a YAML stream, else of the only document of that kind, else nil. Its
+// nodes carry their lines in the stream, not in the document.
+func findDocument(data []byte, kind, name string) *yaml.Node {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var ofKind []*yaml.Node
 	for {
 		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
+		if err := dec.Decode(&doc); err != nil {
 			break
 		}
 		if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
@@ -53,14 +58,14 @@ func LocateIn(data []byte, kind, name, field string) int {
 			continue
 		}
 		if name != "" && scalarAt(lookupKey(top, "metadata"), "name") == name {
-			return lineIn(top, field)
+			return top
 		}
 		ofKind = append(ofKind, top)
 	}
 	if len(ofKind) == 1 {
-		return lineIn(ofKind[0], field)
+		return ofKind[0]
 	}
-	return 1
+	return nil
 }
 
 // lineIn walks the field path down from a document's top mapping and
@@ -79,7 +84,8 @@ func lineIn(top *yaml.Node, field string) int {
 				line = next.Line
 			}
 		} else if node.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(node.Content); i += 2 {
+			// The last of a key written twice: the one at fault.
+			for i := len(node.Content) - 2; i >= 0; i -= 2 {
 				if node.Content[i].Value == part {
 					next = node.Content[i+1]
 					line = node.Content[i].Line

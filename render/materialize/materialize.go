@@ -51,6 +51,11 @@ const (
 type Options struct {
 	// MasterURL is spark.master; default DefaultMasterURL.
 	MasterURL string
+	// IngressURLFormat, like the Spark Operator's --ingress-url-format,
+	// gives every run whose job sets neither sparkUIOptions.ingressHost nor
+	// ingressURLFormat a UI Ingress at this host[/path], with {{$appName}},
+	// {{$appNamespace}} and {{$appId}} filled in.
+	IngressURLFormat string
 }
 
 // DefaultOptions returns the options for a driver in the cluster
@@ -96,6 +101,9 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 	}
 	j := job.DeepCopy()
 	v1alpha1.SetDefaults(j)
+	if err := applyMonitoring(j); err != nil {
+		return nil, err
+	}
 	props, err := sparkconf.JobProperties(j)
 	if err != nil {
 		return nil, fmt.Errorf("unable to map job '%s' to Spark properties: %w", j.Name, err)
@@ -113,9 +121,15 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 		return nil, err
 	}
 	m.addRunProperties()
+	if err := m.addURLProperties(); err != nil {
+		return nil, err
+	}
 
 	template, err := m.executorTemplate()
 	if err != nil {
+		return nil, err
+	}
+	if err := m.monitorPod(template, monitoringExposed(&j.Spec, false)); err != nil {
 		return nil, err
 	}
 	templateYAML, err := templateYAML(template)
@@ -126,6 +140,9 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 	if err != nil {
 		return nil, err
 	}
+	if err := m.monitorPod(pod, monitoringExposed(&j.Spec, true)); err != nil {
+		return nil, err
+	}
 	svc, err := m.service()
 	if err != nil {
 		return nil, fmt.Errorf("unable to build the driver service of run '%s': %w", id.Name, err)
@@ -134,7 +151,9 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 		Pod:       pod,
 		ConfigMap: m.configMap(templateYAML),
 		Service:   svc,
-		Ingress:   m.ingress(),
+	}
+	if err := m.expose(objs); err != nil {
+		return nil, err
 	}
 	return objs, nil
 }
@@ -171,32 +190,9 @@ func SetDriverOwner(objs *Objects, pod *corev1.Pod) {
 		Controller:         &yes,
 		BlockOwnerDeletion: &yes,
 	}
-	for _, meta := range []*metav1.ObjectMeta{configMapMeta(objs), serviceMeta(objs), ingressMeta(objs)} {
-		if meta != nil {
-			meta.OwnerReferences = []metav1.OwnerReference{ref}
-		}
+	for _, obj := range objs.Dependents() {
+		obj.SetOwnerReferences([]metav1.OwnerReference{ref})
 	}
-}
-
-func configMapMeta(o *Objects) *metav1.ObjectMeta {
-	if o.ConfigMap == nil {
-		return nil
-	}
-	return &o.ConfigMap.ObjectMeta
-}
-
-func serviceMeta(o *Objects) *metav1.ObjectMeta {
-	if o.Service == nil {
-		return nil
-	}
-	return &o.Service.ObjectMeta
-}
-
-func ingressMeta(o *Objects) *metav1.ObjectMeta {
-	if o.Ingress == nil {
-		return nil
-	}
-	return &o.Ingress.ObjectMeta
 }
 
 // runLabels are the labels every object of the run carries.
@@ -232,6 +228,9 @@ func (m *materializer) configMap(template string) *corev1.ConfigMap {
 	}
 	if l := log4j2Properties(m.job.Spec.LogLevel); l != "" {
 		data[log4j2File] = l
+	}
+	for k, v := range monitoringData(&m.job.Spec) {
+		data[k] = v
 	}
 	return &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},

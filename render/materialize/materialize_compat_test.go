@@ -1,16 +1,21 @@
 package materialize
 
 import (
+	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -260,7 +265,10 @@ func TestMaterializeServiceIPFamilies(t *testing.T) {
 // server in the order the job loop does (driver pod, then its dependents
 // owned by it) and checks that the server keeps what Spark relies on: the
 // conf volume's items and modes, the custom resource limits, the service's
-// IP families, and an executor pod template that decodes as a Pod.
+// IP families, the containers, ports, resources (GPUs, memoryLimit), host
+// networking's DNS policy and volumes of a merged pod template, and an
+// executor pod template that decodes as a Pod and, given what Spark adds,
+// is itself a pod the API server accepts.
 func TestMaterializeAcceptedByAPIServer(t *testing.T) {
 	e := env.Env(t)
 	files, err := filepath.Glob("testdata/materialize/*.job.yaml")
@@ -278,14 +286,7 @@ func TestMaterializeAcceptedByAPIServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if pc := objs.Pod.Spec.PriorityClassName; pc != "" {
-				// The Priority admission plugin resolves the class on create;
-				// the platform team creates it once per cluster.
-				_, err := cs.SchedulingV1().PriorityClasses().Create(ctx, &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: pc}, Value: 1000}, metav1.CreateOptions{})
-				if err != nil && !apierrors.IsAlreadyExists(err) {
-					t.Fatalf("creating priority class '%s': %v", pc, err)
-				}
-			}
+			createPriorityClasses(t, cs, job, objs)
 			pod, err := cs.CoreV1().Pods(job.Namespace).Create(ctx, objs.Pod, metav1.CreateOptions{})
 			if err != nil {
 				t.Fatalf("creating the driver pod: %v", err)
@@ -300,15 +301,19 @@ func TestMaterializeAcceptedByAPIServer(t *testing.T) {
 			if err != nil {
 				t.Fatalf("creating the Service: %v", err)
 			}
-			if objs.Ingress != nil {
-				if _, err := cs.NetworkingV1().Ingresses(job.Namespace).Create(ctx, objs.Ingress, metav1.CreateOptions{}); err != nil {
-					t.Fatalf("creating the Ingress: %v", err)
+			owners := map[string][]metav1.OwnerReference{"configmap": cm.OwnerReferences, "service": svc.OwnerReferences}
+			for _, d := range objs.Dependents()[2:] {
+				created, err := createDependent(ctx, cs, d)
+				if err != nil {
+					t.Fatalf("creating %T '%s': %v", d, d.GetName(), err)
 				}
+				owners[d.GetName()] = created.GetOwnerReferences()
 			}
 
-			if diff := cmp.Diff(objs.Pod.Spec.Volumes[0].ConfigMap.Items, pod.Spec.Volumes[0].ConfigMap.Items); diff != "" {
+			if diff := cmp.Diff(confVolume(t, objs.Pod).ConfigMap.Items, confVolume(t, pod).ConfigMap.Items); diff != "" {
 				t.Errorf("conf volume items changed by the API server (-rendered +stored):\n%s", diff)
 			}
+			checkStoredPod(t, objs.Pod, pod)
 			if got, want := pod.Spec.Containers[0].Resources.Limits, objs.Pod.Spec.Containers[0].Resources.Limits; !quantitiesEqual(got, want) {
 				t.Errorf("driver limits stored as %v, rendered %v", got, want)
 			}
@@ -323,19 +328,125 @@ func TestMaterializeAcceptedByAPIServer(t *testing.T) {
 			if svc.Spec.ClusterIP != corev1.ClusterIPNone {
 				t.Errorf("service clusterIP = %q, want None", svc.Spec.ClusterIP)
 			}
-			for name, refs := range map[string][]metav1.OwnerReference{"configmap": cm.OwnerReferences, "service": svc.OwnerReferences} {
+			for name, refs := range owners {
 				if len(refs) != 1 || refs[0].UID != pod.UID || refs[0].Controller == nil || !*refs[0].Controller {
 					t.Errorf("%s ownerReferences = %+v, want the driver pod as controller", name, refs)
 				}
 			}
-			template := &corev1.Pod{}
-			if err := yaml.UnmarshalStrict([]byte(cm.Data[podTemplateKey]), template); err != nil {
-				t.Fatalf("executor pod template does not decode as a Pod: %v", err)
-			}
-			if got := template.Spec.Containers[0].Name; got != executorContainerName {
-				t.Errorf("executor template container = %q, want %q", got, executorContainerName)
-			}
+			checkExecutorTemplate(t, cs, job, cm)
 		})
+	}
+}
+
+// createPriorityClasses creates the classes the driver and the executors
+// name: the Priority admission plugin resolves a class on create; the
+// platform team creates it once per cluster.
+func createPriorityClasses(t *testing.T, cs kubernetes.Interface, job *v1alpha1.SparkJob, objs *Objects) {
+	t.Helper()
+	executorClass := ""
+	if p := job.Spec.Executor.PriorityClassName; p != nil {
+		executorClass = *p
+	}
+	for _, pc := range []string{objs.Pod.Spec.PriorityClassName, executorClass} {
+		if pc == "" {
+			continue
+		}
+		_, err := cs.SchedulingV1().PriorityClasses().Create(t.Context(), &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: pc}, Value: 1000}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("creating priority class '%s': %v", pc, err)
+		}
+	}
+}
+
+// checkExecutorTemplate decodes the executor pod template of the stored
+// ConfigMap and creates an executor from it as Spark would (its name and
+// Spark's settings aside), which the API server must accept too.
+func checkExecutorTemplate(t *testing.T, cs kubernetes.Interface, job *v1alpha1.SparkJob, cm *corev1.ConfigMap) {
+	t.Helper()
+	template := &corev1.Pod{}
+	if err := yaml.UnmarshalStrict([]byte(cm.Data[podTemplateKey]), template); err != nil {
+		t.Fatalf("executor pod template does not decode as a Pod: %v", err)
+	}
+	if got := template.Spec.Containers[0].Name; got != executorContainerName {
+		t.Errorf("executor template container = %q, want %q", got, executorContainerName)
+	}
+	executor := template.DeepCopy()
+	executor.Name, executor.Namespace = runid.DriverPodName(job.Name)+"-exec-1", job.Namespace
+	executor.Spec.RestartPolicy = corev1.RestartPolicyNever
+	executor.Spec.Containers[0].Image = "registry.example.com/spark:3.5.3"
+	applyExecutorConfMounts(t, executor, job.Spec.SparkConf) // materialize_confmounts_test.go
+	stored, err := cs.CoreV1().Pods(job.Namespace).Create(t.Context(), executor, metav1.CreateOptions{})
+	if err != nil {
+		t.Errorf("creating an executor pod from the template: %v", err)
+		return
+	}
+	checkStoredPod(t, executor, stored)
+}
+
+func confVolume(t *testing.T, pod *corev1.Pod) corev1.Volume {
+	t.Helper()
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == confVolumeName {
+			return v
+		}
+	}
+	t.Fatalf("pod %s has no volume %s", pod.Name, confVolumeName)
+	return corev1.Volume{}
+}
+
+// checkStoredPod checks that the API server keeps what the pod fields and
+// the template merge rendered: containers in order, every container's
+// ports and resources, the DNS policy of host networking, and the volumes.
+func checkStoredPod(t *testing.T, rendered, stored *corev1.Pod) {
+	t.Helper()
+	if rendered.Spec.DNSPolicy != "" && stored.Spec.DNSPolicy != rendered.Spec.DNSPolicy {
+		t.Errorf("dnsPolicy stored as %q, rendered %q", stored.Spec.DNSPolicy, rendered.Spec.DNSPolicy)
+	}
+	if stored.Spec.HostNetwork != rendered.Spec.HostNetwork {
+		t.Errorf("hostNetwork stored as %t, rendered %t", stored.Spec.HostNetwork, rendered.Spec.HostNetwork)
+	}
+	if len(stored.Spec.Containers) != len(rendered.Spec.Containers) || len(stored.Spec.InitContainers) != len(rendered.Spec.InitContainers) {
+		t.Fatalf("stored %d containers and %d init containers, rendered %d and %d",
+			len(stored.Spec.Containers), len(stored.Spec.InitContainers), len(rendered.Spec.Containers), len(rendered.Spec.InitContainers))
+	}
+	for i, c := range rendered.Spec.Containers {
+		s := stored.Spec.Containers[i]
+		if s.Name != c.Name {
+			t.Errorf("container %d stored as %q, rendered %q", i, s.Name, c.Name)
+		}
+		ports := append([]corev1.ContainerPort(nil), s.Ports...)
+		for j := range ports {
+			if stored.Spec.HostNetwork {
+				ports[j].HostPort = 0 // defaulted to the container port
+			}
+		}
+		if diff := cmp.Diff(c.Ports, ports); diff != "" {
+			t.Errorf("container %q ports changed (-rendered +stored):\n%s", c.Name, diff)
+		}
+		// The API server defaults an extended resource's request to its limit.
+		requests := c.Resources.Requests.DeepCopy()
+		for k, v := range c.Resources.Limits {
+			if _, ok := requests[k]; !ok && strings.Contains(string(k), "/") {
+				if requests == nil {
+					requests = corev1.ResourceList{}
+				}
+				requests[k] = v
+			}
+		}
+		if !quantitiesEqual(requests, s.Resources.Requests) || !quantitiesEqual(c.Resources.Limits, s.Resources.Limits) {
+			t.Errorf("container %q resources stored as %v, rendered %v", c.Name, s.Resources, c.Resources)
+		}
+	}
+	var names []string
+	for _, v := range stored.Spec.Volumes {
+		names = append(names, v.Name)
+	}
+	var want []string
+	for _, v := range rendered.Spec.Volumes {
+		want = append(want, v.Name)
+	}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("volumes changed (-rendered +stored):\n%s", diff)
 	}
 }
 
@@ -350,4 +461,19 @@ func quantitiesEqual(a, b corev1.ResourceList) bool {
 		}
 	}
 	return true
+}
+
+// createDependent creates one of a run's optional objects the way the job
+// loop does, and returns what the API server stored.
+func createDependent(ctx context.Context, cs kubernetes.Interface, d Dependent) (metav1.Object, error) {
+	opts := metav1.CreateOptions{}
+	switch o := d.(type) {
+	case *corev1.Service:
+		return cs.CoreV1().Services(o.Namespace).Create(ctx, o, opts)
+	case *networkingv1.Ingress:
+		return cs.NetworkingV1().Ingresses(o.Namespace).Create(ctx, o, opts)
+	case *policyv1.PodDisruptionBudget:
+		return cs.PolicyV1().PodDisruptionBudgets(o.Namespace).Create(ctx, o, opts)
+	}
+	return nil, fmt.Errorf("no client for %T", d)
 }

@@ -25,6 +25,8 @@ const (
 
 	// pvcOnDemand in a claimName asks Spark to create the claim per pod.
 	pvcOnDemand = "OnDemand"
+	// envExecutorID in an executor's claimName is replaced by its id.
+	envExecutorID = "SPARK_EXECUTOR_ID"
 	// keyLegacyPVCAccessMode makes Spark's on-demand claims ReadWriteOnce
 	// instead of ReadWriteOncePod.
 	keyLegacyPVCAccessMode = "spark.kubernetes.legacy.useReadWriteOnceAccessMode"
@@ -42,15 +44,19 @@ const (
 // keys add to its Spark container, in the order Spark's steps add them.
 type confMounts struct {
 	volumes []corev1.Volume
+	mounts  []corev1.VolumeMount
 	env     []corev1.EnvVar
 }
 
-// confMounts applies the driver's sparkConf secret and volume keys to the
-// driver's Spark container c, as Spark's feature steps do before
-// LocalDirsFeatureStep: a volume named spark-local-dir-* mounted this way is
-// a local dir, and Spark then adds no emptyDir of its own. The volumes and
-// environment are added to the pod by apply.
-func (m *materializer) confMounts(c *corev1.Container) (confMounts, error) {
+// driverConfMounts reads the driver's sparkConf secret and volume keys as
+// Spark's feature steps apply them before LocalDirsFeatureStep: a volume
+// named spark-local-dir-* mounted this way is a local dir, and Spark then
+// adds no emptyDir of its own. The mounts and the environment go before
+// spec.driver's (whose variable of the same name wins, as the Operator's
+// webhook adds it last); the volumes win over a spec.volumes entry of the
+// same name that only their mount made the pod reference (a spec.driver
+// mount of it would be a duplicate, which admission refuses).
+func (m *materializer) driverConfMounts() (confMounts, error) {
 	var out confMounts
 	secrets, err := ConfSecretVolumes(m.props, v1alpha1.RoleDriver)
 	if err != nil {
@@ -58,13 +64,11 @@ func (m *materializer) confMounts(c *corev1.Container) (confMounts, error) {
 	}
 	for _, s := range secrets {
 		out.volumes = append(out.volumes, s.Volume)
-		c.VolumeMounts = append(c.VolumeMounts, s.Mount)
+		out.mounts = append(out.mounts, s.Mount)
 	}
-	env, err := confSecretEnv(m.props, v1alpha1.RoleDriver)
-	if err != nil {
+	if out.env, err = confSecretEnv(m.props, v1alpha1.RoleDriver); err != nil {
 		return out, err
 	}
-	out.env = env
 	vols, err := ConfVolumes(m.props, v1alpha1.RoleDriver)
 	if err != nil {
 		return out, err
@@ -75,46 +79,9 @@ func (m *materializer) confMounts(c *corev1.Container) (confMounts, error) {
 			return out, err
 		}
 		out.volumes = append(out.volumes, vol)
-		c.VolumeMounts = append(c.VolumeMounts, v.Mount)
+		out.mounts = append(out.mounts, v.Mount)
 	}
 	return out, nil
-}
-
-// apply adds the sparkConf volumes to the pod and the secret environment to
-// its Spark container (a spec.driver.env entry of the same name, added later
-// by the Spark Operator's webhook, wins). A volume of one name appears once:
-// the sparkConf one when spec.volumes has one of its name too (only its
-// mount made it referenced; a spec.driver mount of it is a duplicate
-// admission refuses), else the first, since a spark-local-dir-* volume of
-// spec.volumes is both referenced and copied as the local dir.
-func (cm confMounts) apply(ps *corev1.PodSpec) {
-	seen := map[string]bool{}
-	for _, v := range cm.volumes {
-		seen[v.Name] = true
-	}
-	kept := append([]corev1.Volume(nil), ps.Volumes...)[:0]
-	for _, v := range ps.Volumes {
-		if !seen[v.Name] {
-			seen[v.Name] = true
-			kept = append(kept, v)
-		}
-	}
-	ps.Volumes = append(kept, cm.volumes...)
-	for i := range ps.Containers {
-		c := &ps.Containers[i]
-		if c.Name != driverContainerName {
-			continue
-		}
-		have := map[string]bool{}
-		for _, e := range c.Env {
-			have[e.Name] = true
-		}
-		for _, e := range cm.env {
-			if !have[e.Name] {
-				c.Env = append(c.Env, e)
-			}
-		}
-	}
 }
 
 // onDemandClaim turns a driver claim named OnDemand into a generic
@@ -125,6 +92,11 @@ func (cm confMounts) apply(ps *corev1.PodSpec) {
 // gives it.
 func (m *materializer) onDemandClaim(vol *corev1.Volume, v ConfVolume) error {
 	pvc := vol.PersistentVolumeClaim
+	if pvc != nil && strings.Contains(pvc.ClaimName, envExecutorID) {
+		return confErrorf(v.Key("options.claimName"),
+			"%s is '%s': the driver has no executor id, Spark leaves %s as it is, so the driver would wait for a claim nobody creates; use it in the executor's keys",
+			v.Key("options.claimName"), pvc.ClaimName, envExecutorID)
+	}
 	if pvc == nil || !strings.Contains(pvc.ClaimName, pvcOnDemand) {
 		return nil
 	}
@@ -458,4 +430,23 @@ func CheckConfMounts(conf map[string]string, role string) error {
 // secret and volume keys add to its pods.
 func RoleConfVolumeNames(conf map[string]string, role string) []string {
 	return confVolumeNames(conf, role)
+}
+
+// withoutConfVolumes drops from an executor pod template the volumes the
+// executors' sparkConf keys declare: Spark's driver adds those to each
+// executor pod (MountVolumesFeatureStep, MountSecretsFeatureStep), and a
+// second volume of the name would make the API server refuse the pod. An
+// init container's mount of spark-local-dir-1 then finds Spark's volume.
+func withoutConfVolumes(volumes []corev1.Volume, props map[string]string, role string) []corev1.Volume {
+	declared := map[string]bool{}
+	for _, n := range confVolumeNames(props, role) {
+		declared[n] = true
+	}
+	var out []corev1.Volume
+	for _, v := range volumes {
+		if !declared[v.Name] {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package materialize
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -159,5 +160,39 @@ func TestConfMountsWinOverUnmountedSpecVolume(t *testing.T) {
 	want := []corev1.Volume{{Name: "spark-local-dir-1", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/mnt/disks"}}}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("spark-local-dir-1 volumes (-want +got):\n%s", diff)
+	}
+}
+
+// applyExecutorConfMounts adds to an executor pod what Spark's driver adds
+// from the executors' sparkConf volume, secret and secretKeyRef keys when
+// it builds executor 1 (MountSecretsFeatureStep, EnvSecretsFeatureStep,
+// MountVolumesFeatureStep): an OnDemand claim is named as Spark names it.
+func applyExecutorConfMounts(t *testing.T, pod *corev1.Pod, conf map[string]string) {
+	t.Helper()
+	c := &pod.Spec.Containers[0]
+	secrets, err := ConfSecretVolumes(conf, v1alpha1.RoleExecutor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		pod.Spec.Volumes = append(pod.Spec.Volumes, s.Volume)
+		c.VolumeMounts = append(c.VolumeMounts, s.Mount)
+	}
+	env, err := confSecretEnv(conf, v1alpha1.RoleExecutor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Env = append(c.Env, env...)
+	vols, err := ConfVolumes(conf, v1alpha1.RoleExecutor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vols {
+		if pvc := v.Volume.PersistentVolumeClaim; pvc != nil {
+			pvc.ClaimName = strings.ReplaceAll(pvc.ClaimName, pvcOnDemand, pod.Name+"-pvc-"+strconv.Itoa(i))
+			pvc.ClaimName = strings.ReplaceAll(pvc.ClaimName, envExecutorID, "1")
+		}
+		pod.Spec.Volumes = append(pod.Spec.Volumes, v.Volume)
+		c.VolumeMounts = append(c.VolumeMounts, v.Mount)
 	}
 }

@@ -21,75 +21,83 @@ const (
 	rRunner      = "org.apache.spark.deploy.RRunner"
 )
 
-// driverPod builds the driver pod as Spark's driver feature steps do.
+// driverPod builds the driver pod as Spark's driver feature steps do,
+// starting from spec.driver.template when there is one.
 func (m *materializer) driverPod() (*corev1.Pod, error) {
 	spec := &m.job.Spec
 	d := &spec.Driver.SparkPodSpec
-	res, err := sparkconf.DriverResources(m.job)
-	if err != nil {
-		return nil, fmt.Errorf("unable to size the driver of job '%s': %w", m.job.Name, err)
-	}
-	args, err := m.driverArgs()
-	if err != nil {
-		return nil, err
-	}
-	image, pullPolicy, err := m.driverImage()
-	if err != nil {
-		return nil, err
-	}
+	tpl := splitTemplate(d.Template, driverContainerName)
 	pm := roleMounts(spec, d)
 	hadoop := m.hadoopConfMount()
-	extraLimits, err := m.driverResourceLimits()
+	conf, err := m.driverConfMounts() // sparkConf secrets and volumes: materialize_confmounts.go
+	if err != nil {
+		return nil, err
+	}
+	pm.mounts, pm.env = append(pm.mounts, conf.mounts...), append(pm.env, conf.env...)
+	c, localVolumes, err := m.driverContainer(tpl.spark, pm, hadoop)
 	if err != nil {
 		return nil, err
 	}
 
-	c := corev1.Container{
-		Name:            driverContainerName,
-		Image:           image,
-		ImagePullPolicy: pullPolicy,
-		Args:            args,
-		Ports: []corev1.ContainerPort{
-			{Name: driverPortName, ContainerPort: sparkconf.DefaultDriverPort, Protocol: corev1.ProtocolTCP},
-			{Name: blockManagerPortName, ContainerPort: sparkconf.DefaultBlockManagerPort, Protocol: corev1.ProtocolTCP},
-			{Name: uiPortName, ContainerPort: m.uiPort, Protocol: corev1.ProtocolTCP},
-		},
-		Resources: podResources(res, extraLimits),
-		VolumeMounts: append(append([]corev1.VolumeMount{
-			{Name: confVolumeName, MountPath: sparkConfDir},
-			{Name: podTemplateVolumeName, MountPath: podTemplateDir},
-		}, pm.mounts...), hadoop.mounts...),
-	}
-	applyContainer(&c, d)
-	conf, err := m.confMounts(&c) // sparkConf secrets and volumes: materialize_confmounts.go
-	if err != nil {
-		return nil, err
-	}
-	localVolumes, localEnv := m.localDirs(&c)
-	c.Env = mergeEnv(m.driverSystemEnv(), localEnv, pm.env, hadoop.env, sortedEnv(m.prefixed("spark.kubernetes.driverEnv.")), d.Env)
-
-	ps := corev1.PodSpec{
-		RestartPolicy:    corev1.RestartPolicyNever,
-		Containers:       append([]corev1.Container{c}, sidecars(d)...),
-		ImagePullSecrets: m.imagePullSecrets(),
-	}
+	ps := tpl.spec
+	ps.RestartPolicy = corev1.RestartPolicyNever
+	ps.Containers = append(append([]corev1.Container{c}, tpl.others...), sidecars(d)...)
+	ps.ImagePullSecrets = mergePullSecrets(ps.ImagePullSecrets, m.imagePullSecrets())
+	// Spark's settings win over the template's, the typed fields (which
+	// the Operator's webhook applies last) over both.
+	ps.ServiceAccountName = cmp.Or(m.props[sparkconf.KeyDriverServiceAccount], ps.ServiceAccountName)
+	ps.SchedulerName = cmp.Or(m.props["spark.kubernetes.driver.scheduler.name"], m.props["spark.kubernetes.scheduler.name"], ps.SchedulerName)
 	applyPlacement(&ps, spec, d, mergeMaps(m.prefixed("spark.kubernetes.node.selector."), m.prefixed("spark.kubernetes.driver.node.selector.")))
-	if ps.ServiceAccountName == "" {
-		ps.ServiceAccountName = m.props[sparkconf.KeyDriverServiceAccount]
-	}
-	if ps.SchedulerName == "" {
-		ps.SchedulerName = cmp.Or(m.props["spark.kubernetes.driver.scheduler.name"], m.props["spark.kubernetes.scheduler.name"])
-	}
-	ps.Volumes = append(append([]corev1.Volume{m.confVolume(), m.podTemplateVolume()}, pm.volumes...), hadoop.volumes...)
-	ps.Volumes = append(ps.Volumes, referencedVolumes(spec, ps.InitContainers, ps.Containers)...)
-	ps.Volumes = append(ps.Volumes, localVolumes...)
-	conf.apply(&ps)
+	own := append(append([]corev1.Volume{m.confVolume(), m.podTemplateVolume()}, pm.volumes...), hadoop.volumes...)
+	ps.Volumes = mergeVolumes(ps.Volumes, own, referencedVolumes(spec, ps.InitContainers, ps.Containers), localVolumes, conf.volumes)
+	m.addLocalDirVolumes(&ps)
+	hostNetworkDNS(&ps)
 
 	return &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
-		ObjectMeta: m.driverObjectMeta(d),
+		ObjectMeta: m.driverObjectMeta(d, tpl),
 		Spec:       ps,
 	}, nil
+}
+
+// driverContainer builds the Spark container of the driver over the
+// template's: Spark's image, arguments, ports, resources, mounts and
+// environment win, the typed fields after them.
+func (m *materializer) driverContainer(c corev1.Container, pm, hadoop podMounts) (corev1.Container, []corev1.Volume, error) {
+	d := &m.job.Spec.Driver.SparkPodSpec
+	res, err := sparkconf.DriverResources(m.job)
+	if err != nil {
+		return c, nil, fmt.Errorf("unable to size the driver of job '%s': %w", m.job.Name, err)
+	}
+	args, err := m.driverArgs()
+	if err != nil {
+		return c, nil, err
+	}
+	image, pullPolicy, err := m.driverImage()
+	if err != nil {
+		return c, nil, err
+	}
+	extraLimits, err := m.driverResourceLimits()
+	if err != nil {
+		return c, nil, err
+	}
+	c.Image, c.ImagePullPolicy, c.Args = image, pullPolicy, args
+	c.Ports = mergePorts(c.Ports, []corev1.ContainerPort{
+		{Name: driverPortName, ContainerPort: sparkconf.DefaultDriverPort, Protocol: corev1.ProtocolTCP},
+		{Name: blockManagerPortName, ContainerPort: sparkconf.DefaultBlockManagerPort, Protocol: corev1.ProtocolTCP},
+		{Name: uiPortName, ContainerPort: m.uiPort, Protocol: corev1.ProtocolTCP},
+	}, rolePorts(d))
+	c.Resources = overlayResources(c.Resources, podResources(res, extraLimits))
+	c.Resources = overlayResources(c.Resources, corev1.ResourceRequirements{Limits: roleLimits(d, true)})
+	c.VolumeMounts = mergeMounts(c.VolumeMounts, []corev1.VolumeMount{
+		{Name: confVolumeName, MountPath: sparkConfDir},
+		{Name: podTemplateVolumeName, MountPath: podTemplateDir},
+	}, pm.mounts, hadoop.mounts)
+	applyContainer(&c, d)
+	localVolumes, localEnv := m.localDirs(&c)
+	env := mergeEnv(m.driverSystemEnv(), localEnv, pm.env, hadoop.env, sortedEnv(m.prefixed("spark.kubernetes.driverEnv.")), d.Env)
+	c.Env = overlayEnv(c.Env, env)
+	return c, localVolumes, nil
 }
 
 // driverImage is the driver's image and pull policy: the driver's own
@@ -131,8 +139,9 @@ func (m *materializer) driverSystemEnv() []corev1.EnvVar {
 // driverObjectMeta names the driver pod and gives it its labels (the
 // job's propagated ones, the conf's, the spec's, then sparkcd's and
 // Spark's own, which win) and annotations, {{APP_ID}} expanded.
-func (m *materializer) driverObjectMeta(d *v1alpha1.SparkPodSpec) metav1.ObjectMeta {
+func (m *materializer) driverObjectMeta(d *v1alpha1.SparkPodSpec, tpl podTemplate) metav1.ObjectMeta {
 	labels := mergeMaps(
+		tpl.labels,
 		runid.PropagatedLabels(m.job.Labels),
 		m.prefixed("spark.kubernetes.driver.label."),
 		d.Labels,
@@ -144,7 +153,7 @@ func (m *materializer) driverObjectMeta(d *v1alpha1.SparkPodSpec) metav1.ObjectM
 			v1alpha1.LabelOperatorAppName: m.job.Name,
 		},
 	)
-	annotations := mergeMaps(m.prefixed("spark.kubernetes.driver.annotation."), d.Annotations)
+	annotations := mergeMaps(tpl.annotations, m.prefixed("spark.kubernetes.driver.annotation."), d.Annotations)
 	for k, v := range annotations {
 		annotations[k] = strings.NewReplacer("{{APP_ID}}", m.id.AppID, "{{EXECUTOR_ID}}", "").Replace(v)
 	}

@@ -166,7 +166,7 @@ func referencedVolumes(spec *v1alpha1.SparkJobSpec, containers ...[]corev1.Conta
 // per key, as Spark merges spark.kubernetes.node.selector.* with
 // spark.kubernetes.<role>.node.selector.*.
 func applyPlacement(ps *corev1.PodSpec, spec *v1alpha1.SparkJobSpec, pod *v1alpha1.SparkPodSpec, confSelector map[string]string) {
-	ps.NodeSelector = mergeMaps(confSelector, spec.NodeSelector, pod.NodeSelector)
+	ps.NodeSelector = mergeMaps(ps.NodeSelector, confSelector, spec.NodeSelector, pod.NodeSelector)
 	if pod.Affinity != nil {
 		ps.Affinity = pod.Affinity.DeepCopy()
 	}
@@ -182,8 +182,9 @@ func applyPlacement(ps *corev1.PodSpec, spec *v1alpha1.SparkJobSpec, pod *v1alph
 	if pod.SchedulerName != nil {
 		ps.SchedulerName = *pod.SchedulerName
 	}
-	if pod.HostNetwork != nil {
-		ps.HostNetwork = *pod.HostNetwork
+	if pod.HostNetwork != nil && *pod.HostNetwork {
+		ps.HostNetwork = true
+		ps.DNSPolicy = corev1.DNSClusterFirstWithHostNet
 	}
 	if pod.DNSConfig != nil {
 		ps.DNSConfig = pod.DNSConfig.DeepCopy()
@@ -236,8 +237,9 @@ func sidecars(pod *v1alpha1.SparkPodSpec) []corev1.Container {
 
 // AddedVolumeNames are the names of the volumes sparkcd adds to a role's pod
 // on its own (configMaps, secrets, sparkConfigMap, hadoopConfigMap and, for
-// the driver, its Spark configuration and executor pod template): a
-// volumeMount may name them without declaring them in spec.volumes.
+// the driver, its Spark configuration and executor pod template) and those
+// of the role's pod template: a volumeMount may name them without declaring
+// them in spec.volumes.
 func AddedVolumeNames(spec *v1alpha1.SparkJobSpec, pod *v1alpha1.SparkPodSpec, driver bool) []string {
 	var names []string
 	for _, v := range roleMounts(spec, pod).volumes {
@@ -245,6 +247,11 @@ func AddedVolumeNames(spec *v1alpha1.SparkJobSpec, pod *v1alpha1.SparkPodSpec, d
 	}
 	if driver {
 		names = append(names, confVolumeName, podTemplateVolumeName)
+	}
+	if pod.Template != nil {
+		for _, v := range pod.Template.Spec.Volumes {
+			names = append(names, v.Name)
+		}
 	}
 	return append(names, roleConfVolumeNames(spec, driver)...) // materialize_confmounts.go
 }

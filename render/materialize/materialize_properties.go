@@ -10,6 +10,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/render/sparkconf"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // addRunProperties adds what depends on the run and on sparkcd creating the
@@ -26,9 +27,7 @@ func (m *materializer) addRunProperties() {
 	p[sparkconf.KeyDriverBlockManagerPort] = strconv.Itoa(sparkconf.DefaultBlockManagerPort)
 	p[sparkconf.KeyExecutorPodTemplateFile] = podTemplatePath
 	p[sparkconf.KeyExecutorContainerName] = executorContainerName
-	// Executors are named "<run>-exec-<id>" rather than Spark's
-	// "<app name>-<random>-exec-<id>", so they are told apart by run.
-	p[sparkconf.KeyExecutorPodNamePrefix] = m.id.Name
+	p[sparkconf.KeyExecutorPodNamePrefix] = ExecutorPodNamePrefix(m.job.Spec.SparkConf[sparkconf.KeyExecutorPodNamePrefix], m.id.Name)
 	// HadoopConfDriverFeatureStep hands an existing Hadoop ConfigMap on to
 	// the executors under this key.
 	if name := m.hadoopConfMapName(); name != "" {
@@ -38,6 +37,22 @@ func (m *materializer) addRunProperties() {
 		p[sparkconf.KeyUIProxyBase] = base
 		p[sparkconf.KeyUIProxyRedirectURI] = m.uiRedirectURI()
 	}
+}
+
+// ExecutorPodNamePrefix is spark.kubernetes.executor.podNamePrefix of a
+// run. Executors are named "<prefix>-exec-<id>" and every run's ids start at
+// 1, so the prefix must differ per run, or the executors of two runs (the
+// previous one's kept by deleteOnTermination: false, or concurrent ones)
+// would collide. Without a prefix of the job's it is the run name
+// ("<job>-<suffix>"), rather than Spark's "<app name>-<random>"; with one,
+// the run's suffix is replaced by 8 hex characters of the run name:
+// "<prefix>-<hash>", at most 47 characters as Spark requires.
+func ExecutorPodNamePrefix(jobPrefix, run string) string {
+	jobPrefix = strings.TrimSpace(jobPrefix)
+	if jobPrefix == "" {
+		return run
+	}
+	return runid.RunName(jobPrefix, runid.DigestOf("executor-prefix", run)[:8])
 }
 
 // intProperty reads an int property with a default.

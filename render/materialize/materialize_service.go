@@ -36,10 +36,13 @@ func (m *materializer) service() (*corev1.Service, error) {
 		return nil, err
 	}
 	var uiLabels, uiAnnotations map[string]string
-	if ui := spec.SparkUIOptions; ui != nil {
+	uiPort, uiName := m.uiServicePort()
+	if ui := spec.SparkUIOptions; ui != nil && ui.ServiceType != nil {
+		// The UI has a service of its own (uiService); this one stays Spark's.
+		uiPort, uiName = m.uiPort, uiPortName
+	} else if ui != nil {
 		uiLabels, uiAnnotations = ui.ServiceLabels, ui.ServiceAnnotations
 	}
-	uiPort, uiName := m.uiServicePort()
 	return &corev1.Service{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: metav1.ObjectMeta{

@@ -37,13 +37,13 @@ func decodeJobFile(t *testing.T, file string) *v1alpha1.SparkJob {
 }
 
 // objectsYAML writes the objects as one multi-document YAML: ConfigMap,
-// Service, Pod, Ingress.
+// Service, Pod, then the optional dependents in their order.
 func objectsYAML(t *testing.T, objs *Objects) []byte {
 	t.Helper()
 	var docs []any
 	docs = append(docs, objs.ConfigMap, objs.Service, objs.Pod)
-	if objs.Ingress != nil {
-		docs = append(docs, objs.Ingress)
+	for _, d := range objs.Dependents()[2:] {
+		docs = append(docs, d)
 	}
 	var out bytes.Buffer
 	for i, d := range docs {

@@ -5,6 +5,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // Objects are what one run of a job creates. The Pod is created first; the
@@ -16,6 +19,49 @@ type Objects struct {
 	Service   *corev1.Service
 	// Ingress is nil unless the job asks for one.
 	Ingress *networkingv1.Ingress
+	// UIService is the Spark UI's own Service, of sparkUIOptions.serviceType;
+	// nil unless that is set.
+	UIService *corev1.Service
+	// DriverServices and DriverIngresses are those of driverIngressOptions.
+	DriverServices  []*corev1.Service
+	DriverIngresses []*networkingv1.Ingress
+	// PodDisruptionBudget keeps the driver from eviction, when the job sets
+	// driverPodDisruptionBudget.
+	PodDisruptionBudget *policyv1.PodDisruptionBudget
+}
+
+// Dependent is one object the driver pod owns.
+type Dependent interface {
+	metav1.Object
+	runtime.Object
+}
+
+// Dependents are the objects the run creates after its driver pod and the
+// pod owns: the ConfigMap, the Service, then the optional ones.
+func (o *Objects) Dependents() []Dependent {
+	var out []Dependent
+	if o.ConfigMap != nil {
+		out = append(out, o.ConfigMap)
+	}
+	if o.Service != nil {
+		out = append(out, o.Service)
+	}
+	if o.UIService != nil {
+		out = append(out, o.UIService)
+	}
+	if o.Ingress != nil {
+		out = append(out, o.Ingress)
+	}
+	for _, s := range o.DriverServices {
+		out = append(out, s)
+	}
+	for _, i := range o.DriverIngresses {
+		out = append(out, i)
+	}
+	if o.PodDisruptionBudget != nil {
+		out = append(out, o.PodDisruptionBudget)
+	}
+	return out
 }
 
 // ConfError is an error of one Spark property: Materialize returns it (or

@@ -203,3 +203,28 @@ func parseFloat(key, s string) (float64, error) {
 	}
 	return f, nil
 }
+
+// ParseMemoryLimit parses a driver's or executor's memoryLimit as the Spark
+// Operator's webhook does: a Spark byte string ("6g", "512m", "2gb") in
+// binary units whatever their case ("6G" is 6Gi), else a Kubernetes quantity
+// ("6Gi", "6442450944" bytes).
+func ParseMemoryLimit(s string) (resource.Quantity, error) {
+	in := strings.TrimSpace(s)
+	if m := sparkNumber.FindStringSubmatch(strings.ToLower(in)); m != nil && m[2] != "" && m[2] != "b" {
+		if unit, ok := byteSuffixes[m[2]]; ok {
+			n, err := strconv.ParseInt(m[1], 10, 64)
+			if err != nil || n > math.MaxInt64/unit {
+				return resource.Quantity{}, fmt.Errorf("'%s' is too large", s)
+			}
+			return *resource.NewQuantity(n*unit, resource.BinarySI), nil
+		}
+	}
+	q, err := resource.ParseQuantity(in)
+	if err != nil {
+		return resource.Quantity{}, fmt.Errorf("'%s' is no memory size: expected a Spark size such as '6g' or a Kubernetes quantity such as '6Gi'", s)
+	}
+	if q.Sign() <= 0 {
+		return resource.Quantity{}, fmt.Errorf("'%s' must be more than 0", s)
+	}
+	return q, nil
+}

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 func TestParseMemoryMiB(t *testing.T) {
@@ -185,6 +187,36 @@ func TestAtLeast(t *testing.T) {
 		t.Run(tt.version, func(t *testing.T) {
 			if got := AtLeast(tt.version, tt.major, tt.minor); got != tt.want {
 				t.Errorf("AtLeast(%q, %d, %d) = %v, want %v", tt.version, tt.major, tt.minor, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseMemoryLimit(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{in: "6g", want: "6Gi"},
+		{in: "512m", want: "512Mi"},
+		{in: "2GB", want: "2Gi"},
+		{in: "6Gi", want: "6Gi"},
+		// Spark reads sizes case-insensitively: "6G" is 6 GiB, not 6·10^9.
+		{in: "6G", want: "6Gi"},
+		{in: "1073741824", want: "1Gi"},
+		{in: "lots", wantErr: true},
+		{in: "0", wantErr: true},
+		{in: "-1Gi", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			q, err := ParseMemoryLimit(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("ParseMemoryLimit(%q) error = %v, want error %t", tt.in, err, tt.wantErr)
+			}
+			if err == nil && q.Cmp(resource.MustParse(tt.want)) != 0 {
+				t.Errorf("ParseMemoryLimit(%q) = %s, want %s", tt.in, q.String(), tt.want)
 			}
 		})
 	}

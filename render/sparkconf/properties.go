@@ -85,6 +85,7 @@ func JobProperties(job *v1alpha1.SparkJob) (map[string]string, error) {
 		p[KeyExecutorDeleteOnTerminate] = strconv.FormatBool(*b)
 	}
 	allocationProperties(p, spec.DynamicAllocation)
+	executorMemoryLimit(p, job)
 	return p, nil
 }
 

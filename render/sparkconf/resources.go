@@ -49,7 +49,35 @@ func ExecutorResources(job *v1alpha1.SparkJob) (PodResources, error) {
 	if err != nil {
 		return PodResources{}, err
 	}
-	r, err := podResources(p, "executor", job.Spec.SparkVersion, executorOverheadFactor)
+	return executorResources(p, job.Spec.SparkVersion)
+}
+
+// executorMemoryLimit honours executor.memoryLimit. The Spark Operator's
+// webhook raises each executor container's memory limit to it; without a
+// webhook that cannot be done, because Spark sets an executor's memory limit
+// equal to its request when it creates the pod. So a limit above the
+// request raises spark.executor.memoryOverhead by the difference, and the
+// executors get request = limit = memoryLimit. A limit that does not parse
+// or is below the request is left to admission to report.
+func executorMemoryLimit(p map[string]string, job *v1alpha1.SparkJob) {
+	lim := job.Spec.Executor.MemoryLimit
+	if lim == nil || strings.TrimSpace(*lim) == "" {
+		return
+	}
+	q, err := ParseMemoryLimit(*lim)
+	if err != nil {
+		return
+	}
+	limitMiB := q.Value() / (1 << 20)
+	r, err := executorResources(p, job.Spec.SparkVersion)
+	if err != nil || limitMiB <= r.MemoryMiB {
+		return
+	}
+	p[KeyExecutorMemoryOverhead] = strconv.FormatInt(r.OverheadMiB+limitMiB-r.MemoryMiB, 10) + "m"
+}
+
+func executorResources(p map[string]string, sparkVersion string) (PodResources, error) {
+	r, err := podResources(p, "executor", sparkVersion, executorOverheadFactor)
 	if err != nil {
 		return PodResources{}, err
 	}

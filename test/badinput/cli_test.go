@@ -15,14 +15,7 @@ import (
 // the file, the job and the field; every case ends within its bound.
 func TestCLIExitCodes(t *testing.T) {
 	root := cliFixture(t)
-	tests := []struct {
-		name     string
-		args     []string
-		code     int
-		stdout   []string
-		stderr   []string
-		notInAny []string
-	}{
+	tests := []cliCase{
 		{name: "check findings", args: []string{"check", "jobs/bad"}, code: 1,
 			stdout: []string{"FAIL default/bad  (jobs/bad/job.yaml)", "unknown-field: spec.driver.memroy", "did you mean 'memory'?"}},
 		// check refuses what render (and the cluster) cannot make, with the
@@ -59,6 +52,46 @@ func TestCLIExitCodes(t *testing.T) {
 			stderr: []string{"unable to resolve revision 'does-not-exist'"}},
 		{name: "usage", args: []string{"check"}, code: 2, stderr: []string{"accepts 1 arg(s), received 0"}},
 	}
+	runCLICases(t, root, tests)
+}
+
+// TestCLIDecodeExitCodes runs the binary on objects sparkcd does not read
+// and on multi-document files: a Spark kind of another group is never
+// "0 jobs" — check and render both fail, naming the file, the line and the
+// apiVersion — and lines are those of the file.
+func TestCLIDecodeExitCodes(t *testing.T) {
+	runCLICases(t, cliFixture(t), []cliCase{
+		{name: "check foreign SparkApplication", args: []string{"check", "foreign/apache.yaml"}, code: 1,
+			stdout: []string{"FAIL default/bad  (foreign/apache.yaml)", "unknown-kind: apiVersion: 'foreign/apache.yaml' line 3: 'spark.apache.org/v1' SparkApplication 'bad'",
+				"sparkoperator.k8s.io/v1beta2", "1 job, 1 error"}},
+		{name: "render foreign SparkApplication", args: []string{"render", "foreign/apache.yaml"}, code: 1,
+			stderr: []string{"FAIL default/bad  (foreign/apache.yaml)", "unknown-kind", "1 job not rendered"}},
+		{name: "check vendor fork", args: []string{"check", "foreign/fork.yaml"}, code: 1,
+			stdout: []string{"unknown-kind: apiVersion: 'foreign/fork.yaml' line 3: apiVersion 'sparkoperator.hpe.com/v1beta2' and kind 'SparkApplication'"}},
+		{name: "check SparkConnect", args: []string{"check", "foreign/connect.yaml"}, code: 1,
+			stdout: []string{"unsupported-kind: apiVersion: 'foreign/connect.yaml' line 3:", "long-running Spark Connect server"}},
+		{name: "render SparkCluster", args: []string{"render", "foreign/cluster.yaml"}, code: 1,
+			stderr: []string{"unknown-kind", "standalone Spark cluster", "1 job not rendered"}},
+		{name: "check multi-document lines", args: []string{"check", "-o", "github", "multi"}, code: 1,
+			stdout: []string{"::error file=multi/jobs.yaml,line=42,title=duplicate-field (default/bad)::spec.image: field 'spec.image' is set twice: line 42"}},
+		{name: "multi-document syntax error", args: []string{"check", "multitab"}, code: 2,
+			stderr: []string{"'multitab/jobs.yaml'", "line 22: found character that cannot start any token"}},
+	})
+}
+
+// cliCase is one run of the binary and what it must exit with and say.
+type cliCase struct {
+	name     string
+	args     []string
+	code     int
+	stdout   []string
+	stderr   []string
+	notInAny []string
+}
+
+// runCLICases runs each case in root.
+func runCLICases(t *testing.T, root string, tests []cliCase) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
@@ -105,6 +138,12 @@ func cliFixture(t *testing.T) string {
 	copyDir(t, "testdata/kustomize/remote-base-https", root, "remote")
 	writeFile(t, root, "broken/two/job.yaml", goodJob("two"))
 	copyFile("testdata/agreement/gpu-without-vendor.yaml", "gpu/job.yaml")
+	copyFile("testdata/jobs/apache-spark-application.yaml", "foreign/apache.yaml")
+	copyFile("testdata/jobs/fork-spark-application.yaml", "foreign/fork.yaml")
+	copyFile("testdata/jobs/spark-connect.yaml", "foreign/connect.yaml")
+	copyFile("testdata/jobs/apache-spark-cluster.yaml", "foreign/cluster.yaml")
+	copyFile("testdata/jobs/multi-document-duplicate-key.yaml", "multi/jobs.yaml")
+	copyFile("testdata/jobs/multi-document-tab.yaml", "multitab/jobs.yaml")
 	return root
 }
 

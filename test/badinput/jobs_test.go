@@ -33,15 +33,30 @@ type badJob struct {
 var badJobs = []badJob{
 	{file: "unknown-field", want: []string{"unknown-field spec.replicas"}, message: "unknown field 'spec.replicas'"},
 	{file: "unknown-nested-field", want: []string{"unknown-field spec.driver.memroy"}, message: "did you mean 'memory'?"},
-	{file: "duplicate-key", want: []string{"duplicate-field"}, message: `mapping key "image" already defined at line 8`},
+	{file: "duplicate-key", want: []string{"duplicate-field spec.image"}, message: `field 'spec.image' is set twice: line 20: mapping key "image" already defined at line 8`},
+	// In a file of several documents, the lines are the file's.
+	{file: "multi-document-duplicate-key", want: []string{"duplicate-field spec.image"},
+		message: `field 'spec.image' is set twice: line 42: mapping key "image" already defined at line 37`, also: []string{"multi-first", "multi-second"}},
+	{file: "multi-document-tab", buildErr: "line 22: found character that cannot start any token", errIs: build.ErrKustomize},
 	{file: "wrong-type-cores", want: []string{"invalid-type spec.driver.cores"}, message: "'spec.driver.cores' must be an integer, not a string"},
 	{file: "wrong-type-arguments", want: []string{"invalid-type spec.arguments"}, message: "'spec.arguments' must be a list, not the number"},
 	{file: "wrong-apiversion", want: []string{"unknown-kind apiVersion"}, message: "apiVersion 'sparkcd.io/v1' and kind 'SparkJob' are not a job sparkcd reads"},
 	{file: "wrong-kind", want: []string{"unknown-kind apiVersion"}, message: "kind 'SparkJobs'"},
 	{file: "operator-wrong-version", want: []string{"unknown-kind apiVersion"}, message: "apiVersion 'sparkoperator.k8s.io/v1beta1'"},
+	// A Spark kind of a group sparkcd does not read is an error naming the
+	// file, the line and the apiVersion, never skipped.
+	{file: "apache-spark-application", want: []string{"unknown-kind apiVersion"},
+		message: "'jobs/bad/job.yaml' line 3: 'spark.apache.org/v1' SparkApplication 'bad' is a SparkApplication of the Apache Spark Kubernetes Operator"},
+	{file: "apache-spark-cluster", want: []string{"unknown-kind apiVersion"},
+		message: "'jobs/bad/job.yaml' line 2: 'spark.apache.org/v1' SparkCluster 'bad' is a standalone Spark cluster"},
+	{file: "fork-spark-application", want: []string{"unknown-kind apiVersion"},
+		message: "'jobs/bad/job.yaml' line 3: apiVersion 'sparkoperator.hpe.com/v1beta2' and kind 'SparkApplication' are not a job sparkcd reads"},
+	{file: "spark-connect", want: []string{"unsupported-kind apiVersion"},
+		message: "'sparkoperator.k8s.io/v1alpha1' SparkConnect 'bad' is not run by sparkcd: a SparkConnect is a long-running Spark Connect server"},
 	{file: "missing-name", buildErr: "missing metadata.name", errIs: build.ErrKustomize},
 	{file: "invalid-name", job: "Bad_Job", want: []string{"invalid-name metadata.name"}, message: "is not a DNS-1035 label"},
-	{file: "name-too-long", job: strings.Repeat("a", 60), want: []string{"name-too-long metadata.name"}, message: "has 60 characters, at most 36 fit"},
+	{file: "name-too-long", job: strings.Repeat("a", 64), want: []string{"name-too-long metadata.name"},
+		message: "is too long: 64 characters, at most 63", also: []string{"customer-lifetime-value-aggregation-nightly-backfill-and-report"}},
 	{file: "missing-image", want: []string{"required-field spec.image"}, message: "set spec.image"},
 	{file: "missing-main-file", want: []string{"required-field spec.mainApplicationFile"}, message: "spec.mainApplicationFile is empty"},
 	{file: "unsupported-type", want: []string{"unsupported-type spec.type"}, message: "spec.type is 'Go'"},
@@ -84,7 +99,7 @@ var badJobs = []badJob{
 	{file: "not-a-mapping", buildErr: "missing Resource metadata", errIs: build.ErrKustomize},
 	{file: "scalar-document", buildErr: "missing Resource metadata", errIs: build.ErrKustomize},
 	{file: "tab-indented", buildErr: "line 6: found character that cannot start any token", errIs: build.ErrKustomize},
-	{file: "unclosed-flow", buildErr: "line 4: did not find expected ',' or ']'", errIs: build.ErrKustomize},
+	{file: "unclosed-flow", buildErr: "line 5: did not find expected ',' or ']'", errIs: build.ErrKustomize},
 	{file: "yaml-bomb", buildErr: "excessive YAML aliasing: its aliases expand its 148 nodes", errIs: build.ErrAliasBomb},
 }
 
