@@ -86,3 +86,40 @@ type DriverIngressConfiguration struct {
 	// +optional
 	IngressTLS []networkingv1.IngressTLS `json:"ingressTLS,omitempty"`
 }
+
+// SparkUIConfiguration exposes the driver UI.
+type SparkUIConfiguration struct {
+	// ServicePort is the UI port on the driver service; defaults to 4040.
+	// +optional
+	ServicePort *int32 `json:"servicePort,omitempty"`
+	// ServicePortName defaults to "spark-ui".
+	// +optional
+	ServicePortName *string `json:"servicePortName,omitempty"`
+	// ServiceAnnotations are added to the driver service.
+	// +optional
+	ServiceAnnotations map[string]string `json:"serviceAnnotations,omitempty"`
+	// ServiceLabels are added to the driver service.
+	// +optional
+	ServiceLabels map[string]string `json:"serviceLabels,omitempty"`
+	// IngressHost, when set, creates an Ingress for the UI on that host.
+	// +optional
+	IngressHost string `json:"ingressHost,omitempty"`
+	// IngressPath is the path prefix of the UI on IngressHost, for example
+	// "/spark/{{namespace}}/{{job}}". A prefix other than "/" sets
+	// spark.ui.proxyBase and spark.ui.proxyRedirectUri.
+	// +optional
+	IngressPath string `json:"ingressPath,omitempty"`
+	// IngressClassName of the Ingress.
+	// +optional
+	IngressClassName *string `json:"ingressClassName,omitempty"`
+	// IngressAnnotations are added to the Ingress.
+	// +optional
+	IngressAnnotations map[string]string `json:"ingressAnnotations,omitempty"`
+	// IngressTLS of the Ingress.
+	// +optional
+	IngressTLS []networkingv1.IngressTLS `json:"ingressTLS,omitempty"`
+	// ServiceType, when set, gives the UI a Service of its own of this type (see docs/monitoring.md).
+	ServiceType *corev1.ServiceType `json:"serviceType,omitempty"`
+	// IngressURLFormat is the Spark Operator's UI address, host[/path] with {{$appName}} and {{$appNamespace}}; ingressHost wins.
+	IngressURLFormat string `json:"ingressURLFormat,omitempty"`
+}
