@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -124,6 +125,16 @@ func TestServeManualRunAllow(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDrivers(t, e, ns, 1, logs)
+	// A request the loop sees before it has recorded the commit's run is
+	// answered by that run (one run answers every trigger due at once), so
+	// the manual run this test wants is requested once the status names it.
+	testenv.Eventually(t, time.Minute, "the commit's run in the status", func() (bool, string) {
+		got := &v1alpha1.SparkJob{}
+		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(job), got); err != nil {
+			return false, err.Error()
+		}
+		return got.Status.LastRun != nil && got.Status.SpecHash != "", fmt.Sprintf("status %+v", got.Status.LastRun)
+	})
 	code, out, errOut := cli(t, "run", "pi", "-n", ns, "--kubeconfig", e.Kubeconfig, "--wait", "1m")
 	if code != 0 || !strings.Contains(out, "sparkjob/pi: run pi-m") {
 		t.Fatalf("run --wait: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
