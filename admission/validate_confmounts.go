@@ -2,6 +2,8 @@ package admission
 
 import (
 	"errors"
+	"maps"
+	"slices"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/render/materialize"
@@ -36,11 +38,12 @@ func validateConfMounts(f *findings, s *v1alpha1.SparkJobSpec) {
 			continue
 		}
 		onPod := podVolumeNames(s, role.pod, role.name == v1alpha1.RoleDriver)
-		for _, name := range materialize.RoleConfVolumeNames(s.SparkConf, role.name) {
+		keys := materialize.RoleConfVolumeKeys(s.SparkConf, role.name)
+		for _, name := range slices.Sorted(maps.Keys(keys)) {
 			if onPod[name] > 1 {
-				f.errorf(RuleDuplicateVolume, "spec.sparkConf",
-					"sparkConf adds volume %s to the %s pod, which already has a volume of that name (spec.volumes or a configMap/secret): the API server refuses a pod with two; rename or remove one",
-					quoted(name), role.name)
+				f.errorf(RuleDuplicateVolume, confField(keys[name]),
+					"%s adds volume %s to the %s pod, which already has a volume of that name (spec.volumes mounted by spec.%s.volumeMounts, or a configMap/secret): the API server refuses a pod with two; rename or remove one",
+					keys[name], quoted(name), role.name, role.name)
 			}
 		}
 	}

@@ -45,12 +45,12 @@ func TestValidateConfMounts(t *testing.T) {
 			j.Spec.SparkConf = map[string]string{exec + "options.path": "/mnt", exec + "mount.path": "/data1"}
 			j.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 			j.Spec.Executor.VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/other"}}
-		}, want: []string{"error duplicate-volume spec.sparkConf"}},
+		}, want: []string{"error duplicate-volume spec.sparkConf[" + exec + "mount.path]"}},
 		{name: "secret volume named like a spec volume", mutate: func(j *v1alpha1.SparkJob) {
 			j.Spec.SparkConf = map[string]string{"spark.kubernetes.driver.secrets.ssl": "/ssl"}
 			j.Spec.Volumes = []corev1.Volume{{Name: "ssl-volume", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
 			j.Spec.Driver.VolumeMounts = []corev1.VolumeMount{{Name: "ssl-volume", MountPath: "/other"}}
-		}, want: []string{"error duplicate-volume spec.sparkConf"}},
+		}, want: []string{"error duplicate-volume spec.sparkConf[spark.kubernetes.driver.secrets.ssl]"}},
 		{name: "a declared volume no container mounts is no duplicate", mutate: func(j *v1alpha1.SparkJob) {
 			j.Spec.SparkConf = map[string]string{exec + "options.path": "/mnt", exec + "mount.path": "/data1"}
 			j.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}

@@ -372,24 +372,35 @@ func IsConfSecretKeyRef(key string) bool {
 // confVolumeNames are the names of the volumes the role's sparkConf secret
 // and volume keys add, for the check that every mount names a volume.
 func confVolumeNames(conf map[string]string, role string) []string {
-	var names []string
-	if secrets, err := ConfSecretVolumes(conf, role); err == nil {
-		for _, s := range secrets {
-			names = append(names, s.Volume.Name)
-		}
-	}
-	prefix := "spark.kubernetes." + role + confVolumesInfix
-	seen := map[string]bool{}
-	for k := range conf {
-		if rest, ok := strings.CutPrefix(k, prefix); ok {
-			if parts := strings.SplitN(rest, ".", 3); len(parts) == 3 && !seen[parts[1]] {
-				seen[parts[1]] = true
-				names = append(names, parts[1])
-			}
-		}
+	keys := confVolumeKeys(conf, role)
+	names := make([]string, 0, len(keys))
+	for n := range keys {
+		names = append(names, n)
 	}
 	sort.Strings(names)
 	return names
+}
+
+// confVolumeKeys maps the name of each volume the role's sparkConf keys
+// add to the first key (in sorted order) that declares it.
+func confVolumeKeys(conf map[string]string, role string) map[string]string {
+	out := map[string]string{}
+	secretPrefix := "spark.kubernetes." + role + confSecretsInfix
+	volumePrefix := "spark.kubernetes." + role + confVolumesInfix
+	for _, k := range sortedKeys(conf) {
+		name := ""
+		if secret, ok := strings.CutPrefix(k, secretPrefix); ok && secret != "" {
+			name = secret + "-volume"
+		} else if rest, ok := strings.CutPrefix(k, volumePrefix); ok {
+			if parts := strings.SplitN(rest, ".", 3); len(parts) == 3 {
+				name = parts[1]
+			}
+		}
+		if _, seen := out[name]; name != "" && !seen {
+			out[name] = k
+		}
+	}
+	return out
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -426,10 +437,10 @@ func CheckConfMounts(conf map[string]string, role string) error {
 	return err
 }
 
-// RoleConfVolumeNames are the names of the volumes the role's sparkConf
-// secret and volume keys add to its pods.
-func RoleConfVolumeNames(conf map[string]string, role string) []string {
-	return confVolumeNames(conf, role)
+// RoleConfVolumeKeys maps the name of each volume the role's sparkConf
+// secret and volume keys add to its pods to the first key declaring it.
+func RoleConfVolumeKeys(conf map[string]string, role string) map[string]string {
+	return confVolumeKeys(conf, role)
 }
 
 // withoutConfVolumes drops from an executor pod template the volumes the
