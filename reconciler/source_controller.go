@@ -143,10 +143,22 @@ func (r *SourceReconciler) reconcile(ctx context.Context, sc *sourceReconciliati
 	if err != nil || sc.buildFailed != "" {
 		return err
 	}
+	// Supporting objects go first, so the jobs find what they mount, and
+	// are pruned last (source_support.go).
+	if err := r.applySupporting(ctx, sc, desired); err != nil {
+		return err
+	}
 	if err := r.apply(ctx, sc, st, desired); err != nil {
 		return err
 	}
 	if err := r.prune(ctx, sc, desired); err != nil {
+		return err
+	}
+	if err := r.pruneSupporting(ctx, sc, desired); err != nil {
+		return err
+	}
+	// After the prune, which may have removed what a job reads.
+	if err := r.checkReferences(ctx, sc, desired); err != nil {
 		return err
 	}
 	sc.src.Status.LastAppliedRevision = sc.revision

@@ -88,6 +88,15 @@ func (r *SourceReconciler) finalize(ctx context.Context, src *v1alpha1.JobSource
 	}
 	prune := src.Spec.Prune && !src.Spec.Suspend
 	n, err := r.finalizeJobs(ctx, src, prune)
+	if err == nil {
+		// The supporting objects go after the jobs that use them.
+		var objects int
+		objects, err = r.finalizeSupporting(ctx, src, prune)
+		if objects > 0 {
+			r.recorder.Eventf(src, nil, corev1.EventTypeNormal, finalizeEvent(prune), "Finalize",
+				"JobSource deleted: %s %d supporting objects", finalizeVerb(prune), objects)
+		}
+	}
 	if err != nil {
 		if !r.namespaceTerminating(ctx, src.Namespace) {
 			return ctrl.Result{}, errors.Join(err, r.reportFinalizeFailure(ctx, src, prune, err))

@@ -58,14 +58,20 @@ func (r *SourceReconciler) prune(ctx context.Context, sc *sourceReconciliation, 
 	return nil
 }
 
-// pruneGuard says why this revision may not prune, or "".
+// pruneGuard says why this revision may not prune SparkJobs, or "".
 func (r *SourceReconciler) pruneGuard(sc *sourceReconciliation, rs *renderedSource, gone int) string {
+	return r.pruneGuardOf(sc, rs, gone, len(sc.base.Status.Inventory), len(rs.jobs)+len(rs.rejected) == 0, "SparkJobs")
+}
+
+// pruneGuardOf says why this revision may not prune gone of the total
+// objects (what) of the inventory, or "": the same guard for SparkJobs
+// and supporting objects.
+func (r *SourceReconciler) pruneGuardOf(sc *sourceReconciliation, rs *renderedSource, gone, total int, empty bool, what string) string {
 	src := sc.src
 	if allowed := src.Annotations[AnnotationAllowPrune]; allowed != "" &&
 		(allowed == sc.revision || strings.HasSuffix(sc.revision, ":"+allowed)) {
 		return ""
 	}
-	total := len(sc.base.Status.Inventory)
 	limit := int32(defaultMaxPrunePercent)
 	if src.Spec.MaxPrunePercent != nil {
 		limit = *src.Spec.MaxPrunePercent
@@ -73,12 +79,12 @@ func (r *SourceReconciler) pruneGuard(sc *sourceReconciliation, rs *renderedSour
 	override := fmt.Sprintf("; to prune anyway, annotate the JobSource %s=%s", AnnotationAllowPrune, sc.revision)
 	switch {
 	case rs.holdPrune != "":
-		return fmt.Sprintf("revision %s would prune %d of %d SparkJobs, but %s", sc.revision, gone, total, rs.holdPrune) + override
-	case len(rs.jobs)+len(rs.rejected) == 0:
-		return fmt.Sprintf("revision %s renders no job and would prune all %d SparkJobs", sc.revision, total) + override
+		return fmt.Sprintf("revision %s would prune %d of %d %s, but %s", sc.revision, gone, total, what, rs.holdPrune) + override
+	case empty:
+		return fmt.Sprintf("revision %s renders no job and would prune all %d %s", sc.revision, total, what) + override
 	case int64(gone)*100 > int64(limit)*int64(total):
-		return fmt.Sprintf("revision %s would prune %d of %d SparkJobs (%d%%), more than maxPrunePercent %d%%",
-			sc.revision, gone, total, gone*100/total, limit) + override
+		return fmt.Sprintf("revision %s would prune %d of %d %s (%d%%), more than maxPrunePercent %d%%",
+			sc.revision, gone, total, what, gone*100/total, limit) + override
 	}
 	return ""
 }

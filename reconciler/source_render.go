@@ -32,6 +32,10 @@ type renderedSource struct {
 	jobs []desiredJob
 	// rejected are the jobs that are not applied, with why.
 	rejected []rejectedJob
+	// objects are the admitted supporting objects, to apply before the
+	// jobs; objectVerdicts are all of them, judged (source_support.go).
+	objects        []desiredSupport
+	objectVerdicts []admission.ObjectVerdict
 	// findings are every job's findings, errors and warnings.
 	findings []v1alpha1.JobFindings
 	// holdPrune says why nothing may be pruned at this revision: units
@@ -95,6 +99,7 @@ func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation,
 	for i := range res.Jobs {
 		r.judge(rs, &res.Jobs[i], allowed, src)
 	}
+	r.judgeSupporting(rs, res, allowed, src)
 	st.rendered = rs
 	sc.findings = rs.findings
 	return rs, nil

@@ -48,6 +48,10 @@ type sourceReconciliation struct {
 	applied   []types.NamespacedName
 	pruned    []types.NamespacedName
 	drifted   []driftNote
+	// keptObjects is the supporting objects' inventory; appliedObjects
+	// and prunedObjects count this reconcile's writes.
+	keptObjects                   map[v1alpha1.SupportingRef]bool
+	appliedObjects, prunedObjects int
 }
 
 type driftNote struct {
@@ -56,7 +60,8 @@ type driftNote struct {
 }
 
 func newSourceReconciliation(src *v1alpha1.JobSource, now time.Time) *sourceReconciliation {
-	return &sourceReconciliation{base: src.DeepCopy(), src: src, now: now, kept: map[types.NamespacedName]bool{}}
+	return &sourceReconciliation{base: src.DeepCopy(), src: src, now: now, kept: map[types.NamespacedName]bool{},
+		keptObjects: map[v1alpha1.SupportingRef]bool{}}
 }
 
 // fail notes the reason of a transient failure.
@@ -119,10 +124,18 @@ func (r *SourceReconciler) summarize(sc *sourceReconciliation, err error) {
 	case sc.pruneBlocked != "":
 		stallSource(src, ReasonPruneBlocked, sc.pruneBlocked)
 	case rejected > 0:
-		stallSource(src, ReasonJobsRejected, fmt.Sprintf("applied revision %s: %d SparkJobs in sync, %d jobs rejected (see status.jobs)", sc.revision, len(sc.kept), rejected))
+		stallSource(src, ReasonJobsRejected, fmt.Sprintf("applied revision %s: %d SparkJobs in sync%s, %d jobs rejected (see status.jobs)", sc.revision, len(sc.kept), objectsNote(sc), rejected))
 	default:
-		markReady(src, meta.SucceededReason, fmt.Sprintf("applied revision %s: %d SparkJobs", sc.revision, len(sc.kept)))
+		markReady(src, meta.SucceededReason, fmt.Sprintf("applied revision %s: %d SparkJobs%s", sc.revision, len(sc.kept), objectsNote(sc)))
 	}
+}
+
+// objectsNote is ", N supporting objects" when the source has any.
+func objectsNote(sc *sourceReconciliation) string {
+	if n := len(sc.src.Status.SupportingInventory); n > 0 {
+		return fmt.Sprintf(", %d supporting objects", n)
+	}
+	return ""
 }
 
 // stallSource marks the source Stalled and not Ready for the same reason.
@@ -190,6 +203,12 @@ func (r *SourceReconciler) emitSource(sc *sourceReconciliation) {
 	}
 	if len(sc.applied) > 0 {
 		r.recorder.Eventf(src, nil, corev1.EventTypeNormal, EventApplied, "Apply", "revision %s: applied %d SparkJobs", sc.revision, len(sc.applied))
+	}
+	if sc.appliedObjects > 0 {
+		r.recorder.Eventf(src, nil, corev1.EventTypeNormal, EventApplied, "Apply", "revision %s: applied %d supporting objects", sc.revision, sc.appliedObjects)
+	}
+	if sc.prunedObjects > 0 {
+		r.recorder.Eventf(src, nil, corev1.EventTypeNormal, EventPruned, "Prune", "revision %s: pruned %d supporting objects", sc.revision, sc.prunedObjects)
 	}
 	if len(sc.pruned) > 0 {
 		r.recorder.Eventf(src, nil, corev1.EventTypeNormal, EventPruned, "Prune", "revision %s: pruned %d SparkJobs", sc.revision, len(sc.pruned))

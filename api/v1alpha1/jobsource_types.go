@@ -59,6 +59,15 @@ type JobSourceSpec struct {
 	// in; empty means the JobSource's own namespace.
 	// +optional
 	TargetNamespaces []string `json:"targetNamespaces,omitempty"`
+	// SupportingKinds are the kinds of the objects beside the jobs
+	// (ConfigMaps, Secrets…) the source applies and prunes with them; any
+	// other kind in the path is a "kind-not-allowed" finding and never
+	// applied, and a cluster-scoped kind is never applied whatever this
+	// says. Empty means DefaultSupportingKinds. See
+	// docs/supporting-objects.md.
+	// +optional
+	// +listType=atomic
+	SupportingKinds []SupportingKind `json:"supportingKinds,omitempty"`
 	// Prune deletes SparkJobs removed from git. A running driver is never
 	// killed by a prune.
 	// +optional
@@ -79,6 +88,51 @@ type JobSourceSpec struct {
 	// Without it the source accepts no webhook.
 	// +optional
 	WebhookSecretRef *meta.LocalObjectReference `json:"webhookSecretRef,omitempty"`
+}
+
+// SupportingKind is a kind of object a JobSource may apply beside its jobs.
+type SupportingKind struct {
+	// Group of the kind; empty for the core group (ConfigMap, Secret…).
+	// +optional
+	Group string `json:"group,omitempty"`
+	// Kind, such as "ConfigMap".
+	// +kubebuilder:validation:MinLength=1
+	// +required
+	Kind string `json:"kind"`
+}
+
+// String is "Kind" for the core group and "Kind.group" otherwise, as
+// kubectl names a resource type.
+func (k SupportingKind) String() string {
+	if k.Group == "" {
+		return k.Kind
+	}
+	return k.Kind + "." + k.Group
+}
+
+// DefaultSupportingKinds are the kinds a JobSource applies beside its jobs
+// when spec.supportingKinds is empty: what a Spark job uses in its own
+// namespace.
+func DefaultSupportingKinds() []SupportingKind {
+	return []SupportingKind{
+		{Kind: "ConfigMap"}, {Kind: "Secret"}, {Kind: "ServiceAccount"},
+		{Group: "rbac.authorization.k8s.io", Kind: "Role"},
+		{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
+		{Kind: "PersistentVolumeClaim"},
+	}
+}
+
+// SupportingRef identifies one applied supporting object.
+type SupportingRef struct {
+	// Group of the object; empty for the core group.
+	// +optional
+	Group string `json:"group,omitempty"`
+	// Kind of the object.
+	Kind string `json:"kind"`
+	// Namespace of the object.
+	Namespace string `json:"namespace"`
+	// Name of the object.
+	Name string `json:"name"`
 }
 
 // ObjectRef identifies one applied SparkJob.
@@ -118,6 +172,10 @@ type JobSourceStatus struct {
 	// Inventory of the SparkJobs applied from this source.
 	// +optional
 	Inventory []ObjectRef `json:"inventory,omitempty"`
+	// SupportingInventory lists the supporting objects (ConfigMaps,
+	// Secrets…) applied from this source, pruned with its SparkJobs.
+	// +optional
+	SupportingInventory []SupportingRef `json:"supportingInventory,omitempty"`
 	// Jobs with findings at LastAttemptedRevision (bounded).
 	// +optional
 	Jobs []JobFindings `json:"jobs,omitempty"`

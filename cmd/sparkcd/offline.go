@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/review"
 	"github.com/sparkcd/sparkcd/render/materialize"
 )
@@ -22,6 +23,7 @@ type offlineFlags struct {
 	policies         string
 	job              string
 	allowRemoteBases bool
+	supportingKinds  []string
 }
 
 func (f *offlineFlags) bind(cmd *cobra.Command) {
@@ -29,6 +31,8 @@ func (f *offlineFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.policies, "policies", "", "directory of AllocationPolicy files to default and judge jobs with")
 	cmd.Flags().StringVar(&f.job, "job", "", "only the job of this name")
 	cmd.Flags().BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let kustomizations fetch remote bases (off: a remote base is an error)")
+	cmd.Flags().StringSliceVar(&f.supportingKinds, "supporting-kinds", nil,
+		"kinds of supporting objects that may be applied beside the jobs, as a JobSource's spec.supportingKinds: Kind for the core group, Kind.group otherwise (default ConfigMap,Secret,ServiceAccount,Role.rbac.authorization.k8s.io,RoleBinding.rbac.authorization.k8s.io,PersistentVolumeClaim)")
 }
 
 // review builds PATH and judges its jobs.
@@ -41,6 +45,11 @@ func (f *offlineFlags) review(cmd *cobra.Command, path string) (*review.Report, 
 	opts := review.DefaultOptions()
 	opts.Job = f.job
 	opts.Build.AllowRemoteBases = f.allowRemoteBases
+	kinds, err := parseSupportingKinds(f.supportingKinds)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	opts.SupportingKinds = kinds
 	if f.policies != "" {
 		set, err := loadPolicies(f.policies)
 		if err != nil {
@@ -131,10 +140,13 @@ ConfigMap, Service, Pod and Ingress of the run it would start, named
 			}
 			mopts := materialize.DefaultOptions()
 			mopts.IngressURLFormat = ingressURLFormat
-			objs, err := report.RunObjects(revision, mopts)
+			runs, err := report.RunObjects(revision, mopts)
 			if err != nil {
 				return inputError(err)
 			}
+			// Supporting objects first, as the source loop applies them;
+			// Secrets redacted.
+			objs := append(report.SupportingObjects(), runs...)
 			if err := review.WriteObjects(cmd.OutOrStdout(), objs, output); err != nil {
 				return inputError(err)
 			}
@@ -145,7 +157,15 @@ ConfigMap, Service, Pod and Ingress of the run it would start, named
 						bad.Jobs = append(bad.Jobs, j)
 					}
 				}
+				for _, o := range report.Objects {
+					if !o.Admitted() {
+						bad.Objects = append(bad.Objects, o)
+					}
+				}
 				_ = bad.Write(cmd.ErrOrStderr(), "text")
+				if len(bad.Jobs) == 0 {
+					return findingsError(fmt.Errorf("%d supporting %s not rendered", len(bad.Objects), plural(len(bad.Objects), "object")))
+				}
 				return findingsError(fmt.Errorf("%d %s not rendered", len(bad.Jobs), plural(len(bad.Jobs), "job")))
 			}
 			return nil
@@ -197,3 +217,19 @@ error, 2 when PATH cannot be read or built.`,
 // what it builds once, so a quarter of its CPU went to collections at the
 // default of two times.
 func offlineGC() { debug.SetGCPercent(400) }
+
+// parseSupportingKinds reads --supporting-kinds: "Kind" for the core group,
+// "Kind.group" otherwise, as kubectl names resource types. None means the
+// default of a JobSource.
+func parseSupportingKinds(names []string) ([]v1alpha1.SupportingKind, error) {
+	var out []v1alpha1.SupportingKind
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		kind, group, _ := strings.Cut(n, ".")
+		if kind == "" {
+			return nil, fmt.Errorf("--supporting-kinds: '%s' is not Kind or Kind.group", n)
+		}
+		out = append(out, v1alpha1.SupportingKind{Group: group, Kind: kind})
+	}
+	return out, nil
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/sparkcd/sparkcd/admission"
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/policies"
 	"github.com/sparkcd/sparkcd/render/build"
 	"github.com/sparkcd/sparkcd/render/materialize"
@@ -17,8 +18,13 @@ type Options struct {
 	Build build.BuildOptions
 	// Policies, when set, default and judge every job.
 	Policies admission.Policies
-	// Job, when set, keeps only the job of that name.
+	// Job, when set, keeps only the job of that name (and no supporting
+	// object).
 	Job string
+	// SupportingKinds are the kinds of supporting objects that may be
+	// applied; nil means v1alpha1.DefaultSupportingKinds, as on a
+	// JobSource.
+	SupportingKinds []v1alpha1.SupportingKind
 }
 
 // DefaultOptions returns the options `sparkcd check` starts from.
@@ -47,11 +53,15 @@ type Report struct {
 	Path string
 	// Jobs sorted by namespace, then name.
 	Jobs []JobReport
+	// Objects are the supporting objects beside the jobs, sorted by
+	// namespace, group, kind and name.
+	Objects []ObjectReport
 }
 
 // Summary totals a report.
 type Summary struct {
 	Jobs     int `json:"jobs"`
+	Objects  int `json:"objects,omitempty"`
 	Errors   int `json:"errors"`
 	Warnings int `json:"warnings"`
 }
@@ -65,6 +75,11 @@ func (r *Report) Summary() Summary {
 		}
 		s.Errors += r.Jobs[i].Errors()
 		s.Warnings += r.Jobs[i].Warnings()
+	}
+	for i := range r.Objects {
+		s.Objects++
+		s.Errors += admission.Count(r.Objects[i].Findings, v1alpha1.SeverityError)
+		s.Warnings += admission.Count(r.Objects[i].Findings, v1alpha1.SeverityWarning)
 	}
 	return s
 }
@@ -99,6 +114,7 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 		}
 		report.Jobs = append(report.Jobs, jr)
 	}
+	report.judgeObjects(res, opts)
 	if opts.Job != "" && len(report.Jobs) == 0 {
 		return nil, fmt.Errorf("%w: no job named '%s' in '%s'", ErrBuild, opts.Job, path)
 	}

@@ -50,9 +50,10 @@ type jsonJob struct {
 // jsonReport is the document `check -o json` prints. Error is set, and Jobs
 // empty, when the input could not be read or built (exit code 2).
 type jsonReport struct {
-	Jobs    []jsonJob `json:"jobs"`
-	Summary Summary   `json:"summary"`
-	Error   string    `json:"error,omitempty"`
+	Jobs    []jsonJob    `json:"jobs"`
+	Objects []jsonObject `json:"objects,omitempty"`
+	Summary Summary      `json:"summary"`
+	Error   string       `json:"error,omitempty"`
 }
 
 // WriteInputError reports input that could not be read or built in the
@@ -77,6 +78,7 @@ func (r *Report) writeJSON(w io.Writer) error {
 		}
 		out.Jobs = append(out.Jobs, jj)
 	}
+	out.Objects = r.jsonObjects()
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
@@ -108,10 +110,20 @@ func (r *Report) writeText(w io.Writer) error {
 			fmt.Fprintf(w, "     envelope: driver %s; executor %s; peak %s executors, %s\n", d, e, p, pk)
 		}
 	}
-	s := r.Summary()
-	_, err := fmt.Fprintf(w, "%d %s, %d %s, %d %s\n",
-		s.Jobs, plural(s.Jobs, "job"), s.Errors, plural(s.Errors, "error"), s.Warnings, plural(s.Warnings, "warning"))
+	r.writeObjectsText(w)
+	_, err := fmt.Fprintln(w, r.summaryLine())
 	return err
+}
+
+// summaryLine is "N jobs[, M supporting objects], E errors, W warnings".
+func (r *Report) summaryLine() string {
+	s := r.Summary()
+	objects := ""
+	if s.Objects > 0 {
+		objects = fmt.Sprintf(", %d supporting %s", s.Objects, plural(s.Objects, "object"))
+	}
+	return fmt.Sprintf("%d %s%s, %d %s, %d %s",
+		s.Jobs, plural(s.Jobs, "job"), objects, s.Errors, plural(s.Errors, "error"), s.Warnings, plural(s.Warnings, "warning"))
 }
 
 func orDash(s string) string {

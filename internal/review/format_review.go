@@ -34,9 +34,8 @@ func (r *Report) writeGitHub(w io.Writer) error {
 				level, ghProperty(j.Source), line, ghProperty(title), ghData(msg))
 		}
 	}
-	s := r.Summary()
-	_, err := fmt.Fprintf(w, "%d %s, %d %s, %d %s\n",
-		s.Jobs, plural(s.Jobs, "job"), s.Errors, plural(s.Errors, "error"), s.Warnings, plural(s.Warnings, "warning"))
+	r.writeObjectsGitHub(w)
+	_, err := fmt.Fprintln(w, r.summaryLine())
 	return err
 }
 
@@ -55,8 +54,12 @@ func ghProperty(s string) string {
 func (r *Report) writeMarkdown(w io.Writer) error {
 	s := r.Summary()
 	fmt.Fprintf(w, "### sparkcd check: `%s`\n\n", r.Path)
-	fmt.Fprintf(w, "%d %s, **%d %s**, %d %s\n\n",
-		s.Jobs, plural(s.Jobs, "job"), s.Errors, plural(s.Errors, "error"), s.Warnings, plural(s.Warnings, "warning"))
+	objects := ""
+	if s.Objects > 0 {
+		objects = fmt.Sprintf(", %d supporting %s", s.Objects, plural(s.Objects, "object"))
+	}
+	fmt.Fprintf(w, "%d %s%s, **%d %s**, %d %s\n\n",
+		s.Jobs, plural(s.Jobs, "job"), objects, s.Errors, plural(s.Errors, "error"), s.Warnings, plural(s.Warnings, "warning"))
 	fmt.Fprintln(w, "| | Job | Namespace | Errors | Warnings | Driver | Executor | Peak executors | Peak job |")
 	fmt.Fprintln(w, "|---|---|---|---:|---:|---|---|---:|---|")
 	for _, j := range r.Jobs {
@@ -87,6 +90,7 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintln(w, "\n</details>")
 	}
+	r.writeObjectsMarkdown(w)
 	return nil
 }
 

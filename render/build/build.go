@@ -47,6 +47,10 @@ type BuildResult struct {
 	// Jobs are every job decoded from every unit, including those with
 	// findings, sorted by namespace, name and source file.
 	Jobs []Job
+	// Objects are every other object of every unit (ConfigMaps, Secrets,
+	// ServiceAccounts…), sorted by namespace, group, kind and name; see
+	// objects.go.
+	Objects []Object
 	// Units are the paths built, relative to the root, in order.
 	Units []string
 	// Errors are the units that could not be built; the others' jobs are
@@ -119,11 +123,13 @@ func Build(ctx context.Context, root, path string, opts BuildOptions) (*BuildRes
 	res := &BuildResult{Units: units}
 	for _, r := range results {
 		res.Jobs = append(res.Jobs, r.jobs...)
+		res.Objects = append(res.Objects, r.objects...)
 		if r.err != nil {
 			res.Errors = append(res.Errors, r.err)
 		}
 	}
 	finishJobs(res.Jobs, opts.DefaultNamespace)
+	finishObjects(res.Objects, opts.DefaultNamespace)
 	if cancelled {
 		return res, fmt.Errorf("build of '%s' stopped: %w", path, ctx.Err())
 	}
@@ -133,11 +139,11 @@ func Build(ctx context.Context, root, path string, opts BuildOptions) (*BuildRes
 // buildCached builds a unit, or takes it from the cache.
 func (env *buildEnv) buildCached(pass *cachePass, unit string) unitResult {
 	key := fmt.Sprintf("%s\x00%t", unit, env.allowRemote)
-	if jobs, berr, ok := pass.lookup(key); ok {
-		return unitResult{jobs: jobs, err: berr}
+	if res, ok := pass.lookup(key); ok {
+		return res
 	}
 	res := env.buildUnit(unit)
-	pass.store(key, res.rec, res.jobs, res.err)
+	pass.store(key, res)
 	return res
 }
 

@@ -53,9 +53,10 @@ func warmSchema() {
 
 // unitResult is what building one unit yields.
 type unitResult struct {
-	jobs []Job
-	err  *BuildError
-	rec  *recorder
+	jobs    []Job
+	objects []Object
+	err     *BuildError
+	rec     *recorder
 }
 
 // buildEnv is what every unit of one Build shares.
@@ -115,13 +116,16 @@ func (env *buildEnv) tryBuild(unit string, exclusive bool) unitResult {
 		return fail(file, fmt.Errorf("%w: %w", ErrKustomize, err))
 	}
 	var jobs []Job
+	var objects []Object
 	for _, r := range m.Resources() {
 		if job, ok := decodeResource(r, unit, unitDir); ok {
 			jobs = append(jobs, job)
+		} else if obj, ok := decodeSupporting(r, unit, unitDir, env.root); ok {
+			objects = append(objects, obj)
 		}
 	}
 	placeFindings(fsys.ReadFile, jobs)
-	return unitResult{jobs: jobs, rec: rec}
+	return unitResult{jobs: jobs, objects: objects, rec: rec}
 }
 
 // runKrusty runs one kustomize build: no plugins, no load restrictions

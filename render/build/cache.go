@@ -47,6 +47,7 @@ type unitEntry struct {
 	deps     []cacheDep
 	dirs     map[string]dirNote
 	jobs     []Job
+	objects  []Object
 	err      *BuildError
 	lastPass uint64
 }
@@ -153,17 +154,17 @@ func (p *cachePass) state(key string) string {
 }
 
 // lookup returns the cached result of a unit when none of the files its
-// build read has changed; the jobs are deep copies.
-func (p *cachePass) lookup(key string) ([]Job, *BuildError, bool) {
+// build read has changed; the jobs and objects are deep copies.
+func (p *cachePass) lookup(key string) (unitResult, bool) {
 	if p == nil {
-		return nil, nil, false
+		return unitResult{}, false
 	}
 	p.c.mu.Lock()
 	e, ok := p.c.units[key]
 	p.c.mu.Unlock()
 	if !ok {
 		p.c.misses.Add(1)
-		return nil, nil, false
+		return unitResult{}, false
 	}
 	for _, d := range e.deps {
 		if p.entriesUnchanged(e, d) {
@@ -171,14 +172,14 @@ func (p *cachePass) lookup(key string) ([]Job, *BuildError, bool) {
 		}
 		if p.state(d.key) != d.state {
 			p.c.misses.Add(1)
-			return nil, nil, false
+			return unitResult{}, false
 		}
 	}
 	p.c.hits.Add(1)
 	p.c.mu.Lock()
 	e.lastPass = p.pass
 	p.c.mu.Unlock()
-	return copyJobs(e.jobs), copyBuildError(e.err), true
+	return unitResult{jobs: copyJobs(e.jobs), objects: copyObjects(e.objects), err: copyBuildError(e.err)}, true
 }
 
 // entriesUnchanged reports whether a dependency on the existence or type
@@ -209,7 +210,8 @@ func (p *cachePass) entriesUnchanged(e *unitEntry, d cacheDep) bool {
 }
 
 // store caches a unit's result with the dependencies its build recorded.
-func (p *cachePass) store(key string, rec *recorder, jobs []Job, berr *BuildError) {
+func (p *cachePass) store(key string, res unitResult) {
+	rec := res.rec
 	if p == nil || rec.remote {
 		return
 	}
@@ -220,7 +222,7 @@ func (p *cachePass) store(key string, rec *recorder, jobs []Job, berr *BuildErro
 		p.memo.LoadOrStore(k, s)
 	}
 	sort.Slice(deps, func(i, j int) bool { return deps[i].key < deps[j].key })
-	e := &unitEntry{deps: deps, dirs: rec.dirs, jobs: copyJobs(jobs), err: copyBuildError(berr), lastPass: p.pass}
+	e := &unitEntry{deps: deps, dirs: rec.dirs, jobs: copyJobs(res.jobs), objects: copyObjects(res.objects), err: copyBuildError(res.err), lastPass: p.pass}
 	p.c.mu.Lock()
 	p.c.units[key] = e
 	p.c.mu.Unlock()
