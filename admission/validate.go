@@ -67,7 +67,8 @@ const (
 	RuleIgnoredSparkConf = "ignored-spark-conf"
 	// RuleUnknownVolume: a volumeMount names a volume the pod does not have.
 	RuleUnknownVolume = "unknown-volume"
-	// RuleInvalidPythonVersion: pythonVersion is not "3".
+	// RuleInvalidPythonVersion: pythonVersion is neither "2" nor "3", or
+	// is "2" for a Spark that runs Python 3 only (3.1 and later).
 	RuleInvalidPythonVersion = "invalid-python-version"
 	// RuleInvalidLogLevel: logLevel is not a log4j2 level.
 	RuleInvalidLogLevel = "invalid-log-level"
@@ -104,6 +105,7 @@ func Validate(job *v1alpha1.SparkJob) []v1alpha1.Finding {
 	validateRestartPolicy(&f, job.Spec.RestartPolicy)
 	validateVolumes(&f, &job.Spec)
 	validateSparkConf(&f, job)
+	validateConfMounts(&f, &job.Spec) // validate_confmounts.go
 	validatePods(&f, job)
 	validatePodFields(&f, job)
 	validateAllocation(&f, job)

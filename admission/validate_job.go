@@ -73,9 +73,7 @@ func validateApplication(f *findings, job *v1alpha1.SparkJob) {
 	if s.Mode != "" && s.Mode != v1alpha1.ClusterMode {
 		f.errorf(RuleUnsupportedMode, "spec.mode", "spec.mode is %s: sparkcd creates the driver pod itself, which is Spark's cluster mode; expected 'cluster' or unset", quoted(string(s.Mode)))
 	}
-	if s.PythonVersion != nil && *s.PythonVersion != "3" {
-		f.errorf(RuleInvalidPythonVersion, "spec.pythonVersion", "spec.pythonVersion is %s: Spark 3 and later run Python 3 only; expected '3' or unset", quoted(*s.PythonVersion))
-	}
+	validatePythonVersion(f, s)
 	if s.LogLevel != "" && !logLevels[s.LogLevel] {
 		f.errorf(RuleInvalidLogLevel, "spec.logLevel", "spec.logLevel is %s: expected one of ALL, TRACE, DEBUG, INFO, WARN, ERROR, FATAL, OFF", quoted(string(s.LogLevel)))
 	}

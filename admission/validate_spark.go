@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/render/materialize"
 	"github.com/sparkcd/sparkcd/render/sparkconf"
 )
 
@@ -35,8 +36,6 @@ var ignoredKeyPrefixes = map[string]string{
 	"spark.kubernetes.driver.podTemplateContainerName": "the driver's Spark container is the template's 'spark-kubernetes-driver', else its first, as with the Spark Operator",
 	sparkconf.KeyExecutorContainerName:                 "the executors' Spark container is the template's 'spark-kubernetes-executor', else its first, as with the Spark Operator",
 	sparkconf.KeyDriverPodName:                         "every run's driver pod is named '<run>-driver', so runs never collide and each keeps its own pod and logs",
-	"spark.kubernetes.driver.secrets.":                 "use spec.driver.secrets",
-	"spark.kubernetes.driver.secretKeyRef.":            "use spec.driver.env with valueFrom.secretKeyRef",
 	"spark.kubernetes.file.upload.path":                "sparkcd uploads nothing: refer to files in the image or at a remote URL",
 	"spark.kubernetes.submission.waitAppCompletion":    "sparkcd never waits in a submission client",
 }
@@ -78,6 +77,9 @@ func uiPrefix(s *v1alpha1.SparkJobSpec) bool {
 var secretWords = []string{"password", "secret.key", "access.key", "account.key", "session.token", "oauthtoken", "sas.token", "credential.token"}
 
 func checkCredential(f *findings, field, key string) {
+	if materialize.IsConfSecretKeyRef(key) {
+		return // its value is "<secret>:<key>", a reference, never the secret
+	}
 	if rest, ok := strings.CutPrefix(key, "spark.kubernetes.authenticate."); ok {
 		if !strings.HasSuffix(rest, "serviceAccountName") {
 			f.errorf(RuleCredentialsInSparkConf, field, "%s is a Kubernetes credential in the job spec, that is in git: the driver authenticates with its service account (spec.driver.serviceAccount); remove the entry", key)

@@ -117,9 +117,10 @@ type SparkJobSpec struct {
 	// their own.
 	// +optional
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
-	// PythonVersion is accepted for compatibility; Spark 3 and later only
-	// run Python 3.
-	// +kubebuilder:validation:Enum="3"
+	// PythonVersion sets spark.kubernetes.pyspark.pythonVersion, the major
+	// Python version of the image. "2" is for Spark before 3.1 only: Spark
+	// 3.1 and later run Python 3 only and refuse it.
+	// +kubebuilder:validation:Enum="2";"3"
 	// +optional
 	PythonVersion *string `json:"pythonVersion,omitempty"`
 	// MemoryOverheadFactor sets spark.kubernetes.memoryOverheadFactor, the
@@ -344,11 +345,14 @@ type NamePath struct {
 	Path string `json:"path"`
 }
 
-// SecretType tells what a mounted secret holds.
-// +kubebuilder:validation:Enum=GCPServiceAccount;HadoopDelegationToken;Generic
+// SecretType tells what a mounted secret holds. Any value is accepted, as
+// the Spark Operator's CRD accepts any: GCPServiceAccount and
+// HadoopDelegationToken set their environment variable, every other value
+// (Generic, or a Kubernetes secret type such as Opaque) is treated as
+// Generic: the secret is mounted and nothing else.
 type SecretType string
 
-// The secret types the Spark Operator knows.
+// The secret types the Spark Operator gives a meaning.
 const (
 	SecretTypeGCPServiceAccount     SecretType = "GCPServiceAccount"
 	SecretTypeHadoopDelegationToken SecretType = "HadoopDelegationToken"
@@ -362,7 +366,9 @@ type SecretInfo struct {
 	// Path it is mounted at.
 	Path string `json:"path"`
 	// Type sets the matching environment variable
-	// (GOOGLE_APPLICATION_CREDENTIALS, HADOOP_TOKEN_FILE_LOCATION).
+	// (GOOGLE_APPLICATION_CREDENTIALS, HADOOP_TOKEN_FILE_LOCATION) for
+	// GCPServiceAccount and HadoopDelegationToken; any other value is
+	// Generic.
 	// +optional
 	Type SecretType `json:"secretType,omitempty"`
 }

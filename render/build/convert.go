@@ -15,6 +15,9 @@ const (
 	operatorConcurrencyPolicy = v1alpha1.AllowConcurrent
 	operatorRunHistoryLimit   = int32(1)
 	operatorDefaultMaster     = "https://kubernetes.default.svc"
+	// labelScheduledAppName is the label the Operator gives the runs of a
+	// ScheduledSparkApplication, and their pods.
+	labelScheduledAppName = "sparkoperator.k8s.io/scheduled-app-name"
 )
 
 // converter turns Spark Operator objects into SparkJobs. A field sparkcd
@@ -60,6 +63,15 @@ func convertScheduledSparkApplication(app *scheduledSparkApplication, findings [
 	spec.SuccessfulRunHistoryLimit = orDefault(s.SuccessfulRunHistoryLimit, operatorRunHistoryLimit)
 	spec.FailedRunHistoryLimit = orDefault(s.FailedRunHistoryLimit, operatorRunHistoryLimit)
 	job := &v1alpha1.SparkJob{ObjectMeta: *app.ObjectMeta.DeepCopy(), Spec: spec}
+	// The Operator labels each SparkApplication it creates with the
+	// schedule's name (its own labels win) and hands the application's
+	// labels on to the driver and executor pods; the job's labels reach
+	// the run's pods the same way (runid.PropagatedLabels).
+	labels := map[string]string{labelScheduledAppName: app.Name}
+	for k, v := range app.Labels {
+		labels[k] = v
+	}
+	job.Labels = labels
 	return job, c.findings
 }
 
@@ -104,10 +116,9 @@ func (c *converter) spec(s *sparkApplicationSpec) v1alpha1.SparkJobSpec {
 	default:
 		c.drop(v1alpha1.SeverityError, "mode", fmt.Sprintf("sparkcd runs drivers in cluster mode only, not '%s'", s.Mode))
 	}
-	if s.PythonVersion != nil && *s.PythonVersion == "2" {
-		c.drop(v1alpha1.SeverityError, "pythonVersion", "Spark 3 and later run Python 3 only")
-		out.PythonVersion = nil
-	}
+	// pythonVersion passes through as the Operator passes it to spark-submit
+	// (spark.kubernetes.pyspark.pythonVersion); admission refuses "2" where
+	// the job's Spark does.
 	out.RestartPolicy = c.restartPolicy(s)
 	if s.BatchScheduler != nil {
 		c.drop(v1alpha1.SeverityWarning, "batchScheduler", "pods use the default scheduler unless driver/executor schedulerName says otherwise")

@@ -374,6 +374,7 @@ func checkExecutorTemplate(t *testing.T, cs kubernetes.Interface, job *v1alpha1.
 	executor.Name, executor.Namespace = runid.DriverPodName(job.Name)+"-exec-1", job.Namespace
 	executor.Spec.RestartPolicy = corev1.RestartPolicyNever
 	executor.Spec.Containers[0].Image = "registry.example.com/spark:3.5.3"
+	applyExecutorConfMounts(t, executor, job.Spec.SparkConf) // materialize_confmounts_test.go
 	stored, err := cs.CoreV1().Pods(job.Namespace).Create(t.Context(), executor, metav1.CreateOptions{})
 	if err != nil {
 		t.Errorf("creating an executor pod from the template: %v", err)

@@ -33,6 +33,7 @@ func (m *materializer) executorTemplate() (*corev1.Pod, error) {
 	applyPlacement(&ps, spec, e, nil)
 	ps.Volumes = mergeVolumes(ps.Volumes, pm.volumes, referencedVolumes(spec, ps.InitContainers, ps.Containers))
 	m.addLocalDirVolumes(&ps)
+	ps.Volumes = withoutConfVolumes(ps.Volumes, m.props, v1alpha1.RoleExecutor) // materialize_confmounts.go
 	hostNetworkDNS(&ps)
 
 	labels := mergeMaps(

@@ -29,11 +29,11 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 	tpl := splitTemplate(d.Template, driverContainerName)
 	pm := roleMounts(spec, d)
 	hadoop := m.hadoopConfMount()
-	confVolumes, confMounts, err := m.confVolumes()
+	conf, err := m.driverConfMounts() // sparkConf secrets and volumes: materialize_confmounts.go
 	if err != nil {
 		return nil, err
 	}
-	pm.mounts = append(pm.mounts, confMounts...)
+	pm.mounts, pm.env = append(pm.mounts, conf.mounts...), append(pm.env, conf.env...)
 	c, localVolumes, err := m.driverContainer(tpl.spark, pm, hadoop)
 	if err != nil {
 		return nil, err
@@ -48,8 +48,8 @@ func (m *materializer) driverPod() (*corev1.Pod, error) {
 	ps.ServiceAccountName = cmp.Or(m.props[sparkconf.KeyDriverServiceAccount], ps.ServiceAccountName)
 	ps.SchedulerName = cmp.Or(m.props["spark.kubernetes.driver.scheduler.name"], m.props["spark.kubernetes.scheduler.name"], ps.SchedulerName)
 	applyPlacement(&ps, spec, d, mergeMaps(m.prefixed("spark.kubernetes.node.selector."), m.prefixed("spark.kubernetes.driver.node.selector.")))
-	own := append(append(append([]corev1.Volume{m.confVolume(), m.podTemplateVolume()}, pm.volumes...), hadoop.volumes...), confVolumes...)
-	ps.Volumes = mergeVolumes(ps.Volumes, own, referencedVolumes(spec, ps.InitContainers, ps.Containers), localVolumes)
+	own := append(append([]corev1.Volume{m.confVolume(), m.podTemplateVolume()}, pm.volumes...), hadoop.volumes...)
+	ps.Volumes = mergeVolumes(ps.Volumes, own, referencedVolumes(spec, ps.InitContainers, ps.Containers), localVolumes, conf.volumes)
 	m.addLocalDirVolumes(&ps)
 	hostNetworkDNS(&ps)
 

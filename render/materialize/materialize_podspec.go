@@ -253,5 +253,5 @@ func AddedVolumeNames(spec *v1alpha1.SparkJobSpec, pod *v1alpha1.SparkPodSpec, d
 			names = append(names, v.Name)
 		}
 	}
-	return names
+	return append(names, roleConfVolumeNames(spec, driver)...) // materialize_confmounts.go
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // TestDriverConfVolumesErrors checks that a driver volume Spark would
-// refuse, or whose claim only Spark would create, is an error naming the key.
+// refuse, or whose claim Spark would not create, is an error naming the key
+// (more cases: TestConfMountsErrors).
 func TestDriverConfVolumesErrors(t *testing.T) {
 	const p = "spark.kubernetes.driver.volumes."
 	tests := []struct {
@@ -19,13 +20,15 @@ func TestDriverConfVolumesErrors(t *testing.T) {
 		wantMsg string
 	}{
 		{name: "no mount path", conf: map[string]string{p + "emptyDir.x.options.medium": "Memory"},
-			wantKey: p + "emptyDir.x.mount.path", wantMsg: "no 'spark.kubernetes.driver.volumes.emptyDir.x.mount.path'"},
+			wantKey: p + "emptyDir.x.mount.path", wantMsg: "spark.kubernetes.driver.volumes.emptyDir.x.mount.path is required"},
 		{name: "no claim name", conf: map[string]string{p + "persistentVolumeClaim.d.mount.path": "/d"},
-			wantKey: p + "persistentVolumeClaim.d.options.claimName", wantMsg: "Spark requires it"},
+			wantKey: p + "persistentVolumeClaim.d.options.claimName", wantMsg: "is required for a persistentVolumeClaim volume"},
 		{name: "on-demand claim", conf: map[string]string{p + "persistentVolumeClaim.d.mount.path": "/d", p + "persistentVolumeClaim.d.options.claimName": "OnDemand"},
-			wantKey: p + "persistentVolumeClaim.d.options.claimName", wantMsg: "sparkcd does not create for the driver"},
+			wantKey: p + "persistentVolumeClaim.d.options.claimName", wantMsg: "Spark creates the claim only when both are set"},
 		{name: "unknown type", conf: map[string]string{p + "secret.s.mount.path": "/s"},
-			wantKey: p + "secret.s.mount.path", wantMsg: "Spark supports hostPath, emptyDir, nfs and persistentVolumeClaim"},
+			wantKey: p + "secret.s.mount.path", wantMsg: "expected hostPath, emptyDir, persistentVolumeClaim or nfs"},
+		{name: "executor id on the driver", conf: map[string]string{p + "persistentVolumeClaim.d.mount.path": "/d", p + "persistentVolumeClaim.d.options.claimName": "data-SPARK_EXECUTOR_ID"},
+			wantKey: p + "persistentVolumeClaim.d.options.claimName", wantMsg: "the driver has no executor id"},
 		{name: "bad size", conf: map[string]string{p + "emptyDir.c.mount.path": "/c", p + "emptyDir.c.options.sizeLimit": "lots"},
 			wantKey: p + "emptyDir.c.options.sizeLimit", wantMsg: "expected a quantity"},
 	}
