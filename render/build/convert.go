@@ -36,6 +36,13 @@ func (c *converter) drop(sev v1alpha1.Severity, field, why string) {
 		Message: fmt.Sprintf("'%s%s' is not supported by sparkcd and is ignored: %s", c.prefix, field, why)})
 }
 
+// deprecated reports a field the Spark Operator v2 no longer reads: it is
+// ignored here as there, and the warning names the field that replaced it.
+func (c *converter) deprecated(field, instead string) {
+	c.findings = append(c.findings, v1alpha1.Finding{Severity: v1alpha1.SeverityWarning, Rule: RuleDeprecated, Field: c.prefix + field,
+		Message: fmt.Sprintf("'%s%s' is deprecated and ignored, as by the Spark Operator v2: set '%s%s'", c.prefix, field, c.prefix, instead)})
+}
+
 // convertSparkApplication converts a SparkApplication; it runs once per
 // distinct spec, as the operator runs it once.
 func convertSparkApplication(app *sparkApplication, findings []v1alpha1.Finding) (*v1alpha1.SparkJob, []v1alpha1.Finding) {
@@ -136,12 +143,10 @@ func (c *converter) spec(s *sparkApplicationSpec) v1alpha1.SparkJobSpec {
 // nothing there either; a warning says where the setting belongs.
 func (c *converter) restartPolicy(s *sparkApplicationSpec) *v1alpha1.RestartPolicy {
 	if s.FailureRetries != nil {
-		c.drop(v1alpha1.SeverityWarning, "failureRetries",
-			"the Spark Operator v2 ignores it as well; set restartPolicy.onFailureRetries")
+		c.deprecated("failureRetries", "restartPolicy.onFailureRetries")
 	}
 	if s.RetryInterval != nil {
-		c.drop(v1alpha1.SeverityWarning, "retryInterval",
-			"the Spark Operator v2 ignores it as well; set restartPolicy.onFailureRetryInterval")
+		c.deprecated("retryInterval", "restartPolicy.onFailureRetryInterval")
 	}
 	rp := s.RestartPolicy
 	if rp == nil {

@@ -170,7 +170,7 @@ func TestConvertFindings(t *testing.T) {
 		{
 			name: "retries",
 			spec: "type: Scala\nrestartPolicy: {type: Always}\nfailureRetries: 3\nretryInterval: 10\n",
-			want: []string{"warning spec.failureRetries", "warning spec.retryInterval"},
+			want: []string{"warning spec.failureRetries", "warning spec.retryInterval"}, // deprecated-field
 		},
 		{
 			name: "harmless settings",
@@ -193,7 +193,7 @@ func TestConvertFindings(t *testing.T) {
 			}
 			var got []string
 			for _, f := range jobs[0].Findings {
-				if f.Rule != RuleUnsupported {
+				if f.Rule != RuleUnsupported && f.Rule != RuleDeprecated {
 					t.Errorf("unexpected finding %+v", f)
 				}
 				got = append(got, string(f.Severity)+" "+f.Field)

@@ -28,7 +28,10 @@ const (
 	RuleMissingName    = "missing-name"
 	RuleUnknownKind    = "unknown-kind"
 	RuleUnsupported    = "unsupported-field"
-	RuleDuplicateJob   = "duplicate-job"
+	// RuleDeprecated is a field of the Spark Operator that the Operator
+	// itself no longer reads; it changes nothing there either.
+	RuleDeprecated   = "deprecated-field"
+	RuleDuplicateJob = "duplicate-job"
 )
 
 // strictDecode decodes one JSON object into a T, as the API server would
