@@ -53,7 +53,9 @@ import (
 // than LeaseDuration − RenewDeadline (the process stopped between the
 // check and the socket, a connection that stalls) still lands late; only
 // a precondition checked by the API server could stop that, and
-// Kubernetes has none that spans two objects. Optimistic concurrency
+// Kubernetes has none that spans two objects. Each admitted write carries
+// the time it was admitted (FenceAdmittedHeader), so such a write can be
+// told from a breach of the fence by whoever sees it arrive. Optimistic concurrency
 // (status written with the resourceVersion read) and deterministic run
 // names remain the last line.
 
@@ -156,6 +158,13 @@ type fencedTransport struct {
 	next  http.RoundTripper
 }
 
+// FenceAdmittedHeader carries, on every write the fence let through, the
+// wall-clock time it did so. A write that arrives at the API server long
+// after that time was held up between the check and the socket (the limit
+// above); the header makes such a write recognisable in an audit or a
+// proxy, where it would otherwise look like a write of a deposed leader.
+const FenceAdmittedHeader = "X-Sparkcd-Fence-Admitted"
+
 // RoundTrip implements http.RoundTripper.
 func (t *fencedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Method != http.MethodGet && !unfenced(req.Context()) {
@@ -165,6 +174,9 @@ func (t *fencedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return nil, err
 		}
+		// A RoundTripper must not modify the request it was given.
+		req = req.Clone(req.Context())
+		req.Header.Set(FenceAdmittedHeader, t.fence.clock.Now().UTC().Format(time.RFC3339Nano))
 	}
 	return t.next.RoundTrip(req)
 }

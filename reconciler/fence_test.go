@@ -50,10 +50,11 @@ func (l *memLock) Identity() string     { return "me" }
 func (l *memLock) Describe() string     { return "test/lease" }
 
 // sink is the transport behind the fence; it counts what reaches it.
-type sink struct{ got []string }
+type sink struct{ got, admitted []string }
 
 func (s *sink) RoundTrip(req *http.Request) (*http.Response, error) {
 	s.got = append(s.got, req.Method)
+	s.admitted = append(s.admitted, req.Header.Get(FenceAdmittedHeader))
 	return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("")), Request: req}, nil
 }
 
@@ -180,6 +181,15 @@ func TestFence(t *testing.T) {
 				resp.Body.Close()
 				if len(next.got) != 1 {
 					t.Fatalf("%d requests reached the transport, want 1", len(next.got))
+				}
+				// A write says when the fence let it through; the
+				// caller's request is left as it was.
+				want := ""
+				if tt.method != http.MethodGet && !tt.unfenced {
+					want = clock.Now().UTC().Format(time.RFC3339Nano)
+				}
+				if next.admitted[0] != want || req.Header.Get(FenceAdmittedHeader) != "" {
+					t.Errorf("%s header %q (caller's %q), want %q", FenceAdmittedHeader, next.admitted[0], req.Header.Get(FenceAdmittedHeader), want)
 				}
 				return
 			}
