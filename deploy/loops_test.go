@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -21,7 +19,6 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -114,26 +111,7 @@ func TestLoopsUnderDeployedRBAC(t *testing.T) {
 // components by relative path only, so both go into an in-memory tree.
 func sparkNamespace(t *testing.T, ns string) []*unstructured.Unstructured {
 	t.Helper()
-	fsys := filesys.MakeFsInMemory()
-	const src = "components/spark-namespace"
-	files, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(filepath.Join(src, f.Name()))
-		if err == nil {
-			err = fsys.WriteFile("/deploy/"+src+"/"+f.Name(), b)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	k := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: %s\ncomponents:\n  - ../%s\n", ns, src)
-	if err := fsys.WriteFile("/deploy/test-namespace/kustomization.yaml", []byte(k)); err != nil {
-		t.Fatal(err)
-	}
-	return buildFS(t, fsys, "/deploy/test-namespace")
+	return componentInto(t, ns, "components/spark-namespace")
 }
 
 // runAsSparkcd starts a manager with add's loop as sparkcd's service
