@@ -115,7 +115,7 @@ func (c *converter) spec(s *sparkApplicationSpec) v1alpha1.SparkJobSpec {
 		SparkUIOptions:       c.sparkUI(s.SparkUIOptions),
 		DynamicAllocation:    dynamicAllocation(s.DynamicAllocation),
 	}
-	out.Monitoring, out.DriverIngressOptions = monitoring(s.Monitoring), driverIngressOptions(s.DriverIngressOptions)
+	out.Monitoring, out.DriverIngressOptions = s.Monitoring, driverIngressOptions(s.DriverIngressOptions)
 	out.Suspend, out.DriverPodDisruptionBudget = s.Suspend, s.DriverPodDisruptionBudget
 	switch s.Mode {
 	case "", string(v1alpha1.ClusterMode):

@@ -6,25 +6,6 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
 
-// monitoring carries spec.monitoring over as it is: materialisation
-// renders it as the Operator does (docs/monitoring.md).
-func monitoring(m *operatorMonitoring) *v1alpha1.MonitoringSpec {
-	if m == nil {
-		return nil
-	}
-	out := &v1alpha1.MonitoringSpec{
-		ExposeDriverMetrics:   m.ExposeDriverMetrics,
-		ExposeExecutorMetrics: m.ExposeExecutorMetrics,
-		MetricsProperties:     m.MetricsProperties,
-		MetricsPropertiesFile: m.MetricsPropertiesFile,
-	}
-	if p := m.Prometheus; p != nil {
-		out.Prometheus = &v1alpha1.PrometheusSpec{JmxExporterJar: p.JmxExporterJar, Port: p.Port, PortName: p.PortName,
-			ConfigFile: p.ConfigFile, Configuration: p.Configuration}
-	}
-	return out
-}
-
 // driverIngressOptions carries driverIngressOptions over: each entry is a
 // Service (and, with ingressURLFormat, an Ingress) of the run.
 func driverIngressOptions(in []operatorDriverIngress) []v1alpha1.DriverIngressConfiguration {

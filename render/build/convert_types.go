@@ -4,13 +4,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
 
 // The Spark Operator's sparkoperator.k8s.io/v1beta2 field set, written out
 // from its API documentation so that its objects decode strictly: a field
 // the operator does not know is an unknown field here too. Fields added in
 // later operator releases (timeZone, shuffleTrackingEnabled, …) are
-// included. Pointers mark presence, so conversion can tell an unset field
+// included. Where sparkcd's own type has exactly the Operator's fields
+// (spec.monitoring), the field decodes into it directly. Pointers mark
+// presence, so conversion can tell an unset field
 // from a zero one. Status is accepted and ignored: an object exported from
 // a cluster carries one.
 
@@ -63,7 +67,7 @@ type sparkApplicationSpec struct {
 	RetryInterval         *int64                     `json:"retryInterval,omitempty"`
 	PythonVersion         *string                    `json:"pythonVersion,omitempty"`
 	MemoryOverheadFactor  *string                    `json:"memoryOverheadFactor,omitempty"`
-	Monitoring            *operatorMonitoring        `json:"monitoring,omitempty"`
+	Monitoring            *v1alpha1.MonitoringSpec   `json:"monitoring,omitempty"`
 	BatchScheduler        *string                    `json:"batchScheduler,omitempty"`
 	TimeToLiveSeconds     *int64                     `json:"timeToLiveSeconds,omitempty"`
 	BatchSchedulerOptions *operatorBatchScheduler    `json:"batchSchedulerOptions,omitempty"`
@@ -205,22 +209,6 @@ type operatorPort struct {
 type operatorGPU struct {
 	Name     string `json:"name"`
 	Quantity int64  `json:"quantity"`
-}
-
-type operatorMonitoring struct {
-	ExposeDriverMetrics   bool                `json:"exposeDriverMetrics"`
-	ExposeExecutorMetrics bool                `json:"exposeExecutorMetrics"`
-	MetricsProperties     *string             `json:"metricsProperties,omitempty"`
-	MetricsPropertiesFile *string             `json:"metricsPropertiesFile,omitempty"`
-	Prometheus            *operatorPrometheus `json:"prometheus,omitempty"`
-}
-
-type operatorPrometheus struct {
-	JmxExporterJar string  `json:"jmxExporterJar"`
-	Port           *int32  `json:"port,omitempty"`
-	PortName       *string `json:"portName,omitempty"`
-	ConfigFile     *string `json:"configFile,omitempty"`
-	Configuration  *string `json:"configuration,omitempty"`
 }
 
 type operatorDynamicAllocation struct {
