@@ -29,10 +29,7 @@ func (r *SourceReconciler) finalizeSupporting(ctx context.Context, src *v1alpha1
 			uid := live.UID
 			err = r.client.Delete(ctx, live, client.Preconditions{UID: &uid}, client.PropagationPolicy(metav1.DeletePropagationBackground))
 		} else {
-			patched := live.DeepCopy()
-			delete(patched.Labels, v1alpha1.LabelSource)
-			delete(patched.Annotations, AnnotationSource)
-			err = r.client.Patch(ctx, patched, client.MergeFromWithOptions(live, client.MergeFromWithOptimisticLock{}))
+			err = r.releaseObject(ctx, live)
 		}
 		if err != nil && !apierrors.IsNotFound(err) {
 			return n, fmt.Errorf("unable to finalize %s '%s/%s': %w", refKind(ref), ref.Namespace, ref.Name, err)
@@ -40,6 +37,15 @@ func (r *SourceReconciler) finalizeSupporting(ctx context.Context, src *v1alpha1
 		n++
 	}
 	return n, nil
+}
+
+// releaseObject removes the source's label and annotation from a
+// supporting object, which is then no one's: another source may take it.
+func (r *SourceReconciler) releaseObject(ctx context.Context, live *metav1.PartialObjectMetadata) error {
+	patched := live.DeepCopy()
+	delete(patched.Labels, v1alpha1.LabelSource)
+	delete(patched.Annotations, AnnotationSource)
+	return r.client.Patch(ctx, patched, client.MergeFromWithOptions(live, client.MergeFromWithOptimisticLock{}))
 }
 
 func finalizeEvent(prune bool) string {

@@ -19,6 +19,7 @@ import (
 // nothing, or that would prune more than maxPrunePercent of the objects
 // prunes none until a later revision or the sparkcd.io/allow-prune
 // annotation. An object that lost this source's label is not deleted.
+// Without spec.prune, the objects that left git are released.
 func (r *SourceReconciler) pruneSupporting(ctx context.Context, sc *sourceReconciliation, rs *renderedSource) error {
 	src := sc.src
 	var gone []v1alpha1.SupportingRef
@@ -28,8 +29,11 @@ func (r *SourceReconciler) pruneSupporting(ctx context.Context, sc *sourceReconc
 		}
 	}
 	src.Status.SupportingInventory = supportingInventoryOf(sc.keptObjects)
-	if len(gone) == 0 || !src.Spec.Prune {
+	if len(gone) == 0 {
 		return nil
+	}
+	if !src.Spec.Prune {
+		return r.releaseGone(ctx, sc, gone)
 	}
 	total := len(sc.base.Status.SupportingInventory)
 	empty := len(rs.objects)+len(rs.jobs)+len(rs.rejected) == 0
@@ -50,6 +54,26 @@ func (r *SourceReconciler) pruneSupporting(ctx context.Context, sc *sourceReconc
 			sc.keepObject(ref)
 			src.Status.SupportingInventory = supportingInventoryOf(sc.keptObjects)
 			return err
+		}
+	}
+	return nil
+}
+
+// releaseGone releases, without spec.prune, the supporting objects that
+// left git: they stay in the cluster but no longer carry the source's
+// label, so another source may take them and a later deletion of this
+// source does not miss them (sparkcd never lists Secrets to find them).
+// One that cannot be released stays in the inventory and is retried.
+func (r *SourceReconciler) releaseGone(ctx context.Context, sc *sourceReconciliation, gone []v1alpha1.SupportingRef) error {
+	for _, ref := range gone {
+		live, err := r.liveSupport(ctx, ref)
+		if err == nil && live != nil && live.Labels[v1alpha1.LabelSource] == sourceLabel(sc.src) && live.DeletionTimestamp.IsZero() {
+			err = r.releaseObject(ctx, live)
+		}
+		if err != nil && !apierrors.IsNotFound(err) {
+			sc.keepObject(ref)
+			sc.src.Status.SupportingInventory = supportingInventoryOf(sc.keptObjects)
+			return fmt.Errorf("unable to release %s '%s/%s': %w", refKind(ref), ref.Namespace, ref.Name, err)
 		}
 	}
 	return nil

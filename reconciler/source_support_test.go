@@ -259,13 +259,22 @@ func TestSourceSupportingOwnership(t *testing.T) {
 	assertReleasedOnDelete(t, e, ns)
 }
 
-// assertReleasedOnDelete: deleting source two without spec.prune releases
-// its ConfigMaps.
+// assertReleasedOnDelete: without spec.prune, the ConfigMaps that left
+// git are released at once, and deleting source two releases the rest.
 func assertReleasedOnDelete(t *testing.T, e *testenv.Env, ns string) {
 	t.Helper()
 	two := getSource(t, e, ns, "two")
 	if err := e.Client.Patch(t.Context(), two, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"prune":false}}`))); err != nil {
 		t.Fatal(err)
+	}
+	two = requestAndWait(t, e, ns, "two")
+	if diff := cmp.Diff([]string{"shared"}, supportingNames(two)); diff != "" {
+		t.Errorf("inventory without prune (-want +got):\n%s", diff)
+	}
+	for _, n := range []string{"x1", "x2", "x3"} {
+		if cm := getObject(t, e, &corev1.ConfigMap{}, ns, n); cm.Labels[v1alpha1.LabelSource] != "" {
+			t.Errorf("%s left git under prune: false but is still labelled %v", n, cm.Labels)
+		}
 	}
 	if err := e.Client.Delete(t.Context(), two); err != nil {
 		t.Fatal(err)
@@ -280,4 +289,12 @@ func assertReleasedOnDelete(t *testing.T, e *testenv.Env, ns string) {
 		}
 		return len(labels) == 0, fmt.Sprintf("still labelled: %v", labels)
 	})
+}
+
+func supportingNames(src *v1alpha1.JobSource) []string {
+	var names []string
+	for _, ref := range src.Status.SupportingInventory {
+		names = append(names, ref.Name)
+	}
+	return names
 }
