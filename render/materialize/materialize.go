@@ -151,6 +151,7 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 		Pod:       pod,
 		ConfigMap: m.configMap(templateYAML),
 		Service:   svc,
+		Executor:  m.executorPod(template),
 	}
 	if err := m.expose(objs); err != nil {
 		return nil, err
