@@ -99,7 +99,7 @@ func Job(job *v1alpha1.SparkJob, opts Options) Verdict {
 	if !HasErrors(v.Findings) {
 		objs, found := trial(judged, opts.Materialize)
 		v.Findings = append(v.Findings, found...)
-		v.Findings = append(v.Findings, podSecurityFindings(objs, podSecurityLevel(job.Namespace, opts))...)
+		v.Findings = append(v.Findings, podSecurity(objs, job.Namespace, opts)...)
 	}
 	v.Job = judged
 	sortFindings(v.Findings)

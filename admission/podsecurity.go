@@ -1,7 +1,9 @@
 package admission
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -71,11 +73,11 @@ func Stricter(a, b *PodSecurityLevel) *PodSecurityLevel {
 	return a
 }
 
-// PodSecurityPolicies are policies that may set a Pod Security level for a
-// namespace (AllocationPolicy spec.podSecurity); *policies.Set and the
-// cluster's live set are.
-type PodSecurityPolicies interface {
-	PodSecurity(namespace string) *PodSecurityLevel
+// PolicySelector are policies that can say which of them select a
+// namespace, to read their spec.podSecurity: *policies.Set and
+// *policies.Store are.
+type PolicySelector interface {
+	Select(namespace string) []*v1alpha1.AllocationPolicy
 }
 
 var (
@@ -91,29 +93,72 @@ func podSecurityEvaluator() (psapolicy.Evaluator, error) {
 	return evaluator, evaluatorErr
 }
 
-// podSecurityLevel is the level that judges the job: the stricter of the
-// namespace's and the policies'.
-func podSecurityLevel(namespace string, opts Options) *PodSecurityLevel {
-	var lv *PodSecurityLevel
+// podSecurityLevels are the levels that judge a job of namespace: the
+// stricter of the namespace's and the Enforce policies' (errors), and the
+// strictest Audit policy's when it is stricter still (warnings).
+func podSecurityLevels(namespace string, opts Options) (enforced, audited *PodSecurityLevel) {
 	if opts.PodSecurity != nil {
-		lv = opts.PodSecurity(namespace)
+		enforced = opts.PodSecurity(namespace)
 	}
-	if p, ok := opts.Policies.(PodSecurityPolicies); ok && opts.Policies != nil {
-		lv = Stricter(lv, p.PodSecurity(namespace))
+	sel, ok := opts.Policies.(PolicySelector)
+	if !ok || opts.Policies == nil {
+		return enforced, nil
 	}
-	return lv
+	for _, p := range sel.Select(namespace) {
+		ps := p.Spec.PodSecurity
+		if ps == nil {
+			continue
+		}
+		lv, err := ParsePodSecurityLevel(ps.Level + ":" + cmp.Or(ps.Version, "latest"))
+		if err != nil {
+			continue // the policy's validation refuses it
+		}
+		l := &PodSecurityLevel{LevelVersion: lv, Source: "policy '" + p.Name + "''s", Policy: p.Name}
+		if p.Spec.Action == v1alpha1.Audit {
+			audited = Stricter(audited, l)
+		} else {
+			enforced = Stricter(enforced, l)
+		}
+	}
+	if audited != nil && Stricter(enforced, audited) != audited {
+		audited = nil
+	}
+	if audited != nil && enforced != nil && audited.LevelVersion == enforced.LevelVersion {
+		audited = nil
+	}
+	return enforced, audited
+}
+
+// podSecurity judges the run's pods against the levels of podSecurityLevels.
+func podSecurity(objs *materialize.Objects, namespace string, opts Options) []v1alpha1.Finding {
+	enforced, audited := podSecurityLevels(namespace, opts)
+	out := podSecurityFindings(objs, enforced, v1alpha1.SeverityError)
+	for _, w := range podSecurityFindings(objs, audited, v1alpha1.SeverityWarning) {
+		if !slices.ContainsFunc(out, func(e v1alpha1.Finding) bool { return e.Field == w.Field && sameReason(e.Message, w.Message) }) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// sameReason reports whether two pod-security messages name the same
+// broken checks.
+func sameReason(a, b string) bool {
+	_, ra, _ := strings.Cut(a, "level: ")
+	_, rb, _ := strings.Cut(b, "level: ")
+	return ra == rb
 }
 
 // podSecurityFindings judges the driver pod and the executor pod of a run
 // as the namespace's Pod Security admission will, one finding per pod and
 // broken check.
-func podSecurityFindings(objs *materialize.Objects, lv *PodSecurityLevel) []v1alpha1.Finding {
+func podSecurityFindings(objs *materialize.Objects, lv *PodSecurityLevel, sev v1alpha1.Severity) []v1alpha1.Finding {
 	if lv == nil || lv.Level == psaapi.LevelPrivileged || objs == nil {
 		return nil
 	}
 	ev, err := podSecurityEvaluator()
 	if err != nil {
-		return []v1alpha1.Finding{{Severity: v1alpha1.SeverityError, Rule: RulePodSecurity, Policy: lv.Policy,
+		return []v1alpha1.Finding{{Severity: sev, Rule: RulePodSecurity, Policy: lv.Policy,
 			Message: "unable to judge the pods against Pod Security: " + err.Error()}}
 	}
 	var out []v1alpha1.Finding
@@ -135,7 +180,7 @@ func podSecurityFindings(objs *materialize.Objects, lv *PodSecurityLevel) []v1al
 				reason += " (" + r.ForbiddenDetail + ")"
 			}
 			out = append(out, v1alpha1.Finding{
-				Severity: v1alpha1.SeverityError, Rule: RulePodSecurity, Field: "spec." + p.role, Policy: lv.Policy,
+				Severity: sev, Rule: RulePodSecurity, Field: "spec." + p.role, Policy: lv.Policy,
 				Message: fmt.Sprintf("this job would be refused by %s `%s` level: %s in the %s pod", lv.Source, levelString(lv.LevelVersion), reason, p.role),
 			})
 		}
