@@ -15,7 +15,7 @@ import (
 func newDiffCommand() *cobra.Command {
 	var (
 		repo, from, to, output, policyDir, podSecurity string
-		exitCode, allowRemoteBases        bool
+		exitCode, allowRemoteBases                     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "diff --from REV [--to REV] PATH",
