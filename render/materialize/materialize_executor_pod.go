@@ -3,9 +3,11 @@ package materialize
 import (
 	"cmp"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/render/sparkconf"
 )
 
@@ -23,7 +25,7 @@ const (
 // environment stay as the template has them: they decide nothing that Pod
 // Security judges. sparkcd never creates this pod; admission judges it as
 // the namespace's Pod Security admission will judge the executors.
-func (m *materializer) executorPod(template *corev1.Pod) *corev1.Pod {
+func (m *materializer) executorPod(template *corev1.Pod) (*corev1.Pod, error) {
 	pod := template.DeepCopy()
 	pod.Name = cmp.Or(m.props[sparkconf.KeyExecutorPodNamePrefix], m.id.Name) + "-exec-1"
 	pod.Namespace = m.job.Namespace
@@ -48,7 +50,39 @@ func (m *materializer) executorPod(template *corev1.Pod) *corev1.Pod {
 	ps.Volumes = append(ps.Volumes, corev1.Volume{Name: executorConfVolume, VolumeSource: corev1.VolumeSource{
 		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: m.configMapName + "-exec"}}}})
 	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: executorConfVolume, MountPath: sparkConfDir})
-	return pod
+	if err := m.executorConfMounts(pod); err != nil {
+		return nil, err
+	}
+	return pod, nil
+}
+
+// executorConfMounts adds what the driver adds to executor 1 from the
+// executors' sparkConf secret and volume keys (MountSecretsFeatureStep,
+// MountVolumesFeatureStep): a hostPath there is a hostPath of every
+// executor. An OnDemand claim is named as Spark names it.
+func (m *materializer) executorConfMounts(pod *corev1.Pod) error {
+	c := &pod.Spec.Containers[0]
+	secrets, err := ConfSecretVolumes(m.props, v1alpha1.RoleExecutor)
+	if err != nil {
+		return err
+	}
+	for _, s := range secrets {
+		pod.Spec.Volumes = append(pod.Spec.Volumes, s.Volume)
+		c.VolumeMounts = append(c.VolumeMounts, s.Mount)
+	}
+	vols, err := ConfVolumes(m.props, v1alpha1.RoleExecutor)
+	if err != nil {
+		return err
+	}
+	for i, v := range vols {
+		if pvc := v.Volume.PersistentVolumeClaim; pvc != nil {
+			pvc.ClaimName = strings.ReplaceAll(pvc.ClaimName, pvcOnDemand, pod.Name+"-pvc-"+strconv.Itoa(i))
+			pvc.ClaimName = strings.ReplaceAll(pvc.ClaimName, envExecutorID, "1")
+		}
+		pod.Spec.Volumes = append(pod.Spec.Volumes, v.Volume)
+		c.VolumeMounts = append(c.VolumeMounts, v.Mount)
+	}
+	return nil
 }
 
 func hasPortNamed(ports []corev1.ContainerPort, name string) bool {
