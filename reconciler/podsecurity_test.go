@@ -2,15 +2,20 @@ package reconciler_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
+	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/internal/gittest"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
 )
@@ -69,4 +74,62 @@ func setNamespaceLabels(t *testing.T, e *testenv.Env, ns string, labels map[stri
 	if err := e.Client.Patch(context.Background(), n, client.MergeFrom(base)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSourcePodSecurity: the source loop judges each job's pods against
+// its target namespace's enforced level: a job with a hostPath volume of
+// / is reported on the JobSource with the check and its file, and not
+// applied; the other job of the commit is.
+func TestSourcePodSecurity(t *testing.T) {
+	e := env.Env(t)
+	ns := sparkNamespace(t, e)
+	setNamespaceLabels(t, e, ns, map[string]string{"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "v1.36"})
+	repo := gittest.NewRepo(t)
+	repo.WriteFile(t, "jobs/root.yaml", jobFile(t, piJob(t, "", "root", func(j *v1alpha1.SparkJob) {
+		j.Spec.Volumes = []corev1.Volume{{Name: "root", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/"}}}}
+		j.Spec.Driver.VolumeMounts = []corev1.VolumeMount{{Name: "root", MountPath: "/host"}}
+	})))
+	restricted := piJob(t, "", "fine", func(j *v1alpha1.SparkJob) {
+		no, yes := false, true
+		sc := &corev1.SecurityContext{AllowPrivilegeEscalation: &no, RunAsNonRoot: &yes,
+			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}, SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+		j.Spec.Driver.SecurityContext, j.Spec.Executor.SecurityContext = sc, sc
+	})
+	repo.WriteFile(t, "jobs/fine.yaml", jobFile(t, restricted))
+	commit := repo.CommitAndPush(t, "a job that mounts the node's / and one that meets restricted")
+	srv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
+	startSourceLoop(t, e, reconciler.SourceOptions{}, ns)
+	newSource(t, e, ns, "jobs", srv.URL(""), func(s *v1alpha1.JobSource) { s.Spec.Path = "jobs" })
+	src := waitSource(t, e, ns, "jobs", "Ready=False JobsRejected", func(s *v1alpha1.JobSource) bool {
+		return sourceReady(s, metav1.ConditionFalse, reconciler.ReasonJobsRejected, commit)
+	})
+	if got := jobNames(t, e, ns); !slices.Equal(got, []string{"fine"}) {
+		t.Errorf("SparkJobs %v, want [fine]", got)
+	}
+	var found []string
+	for _, j := range src.Status.Jobs {
+		for _, f := range j.Findings {
+			if f.Rule == admission.RulePodSecurity {
+				found = append(found, j.Name+" "+j.Source+" "+f.Field+": "+f.Message)
+			}
+		}
+	}
+	want := "root jobs/root.yaml spec.driver: this job would be refused by the namespace's `restricted:v1.36` level: "
+	if len(found) == 0 || !strings.HasPrefix(found[0], want) || !slices.ContainsFunc(found, func(s string) bool {
+		return strings.Contains(s, `volume "root" uses restricted volume type "hostPath"`)
+	}) {
+		t.Errorf("pod-security findings %q, want the driver's hostPath under %q", found, want)
+	}
+}
+
+// jobFile is a job as a file of the jobs repository.
+func jobFile(t *testing.T, job *v1alpha1.SparkJob) string {
+	t.Helper()
+	job.Namespace = ""
+	job.APIVersion, job.Kind = v1alpha1.GroupVersion.String(), v1alpha1.SparkJobKind
+	b, err := yaml.Marshal(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
