@@ -24,9 +24,9 @@ const RulePodSecurity = "pod-security"
 // judges a namespace's pods, and who set it.
 type PodSecurityLevel struct {
 	psaapi.LevelVersion
-	// Source names who set it in a finding: "the namespace's" (its
-	// pod-security.kubernetes.io/enforce label, or --pod-security-level
-	// offline) or "policy 'name''s".
+	// Source names, in a finding, whose level it is when no policy set
+	// it: "the namespace's" (its pod-security.kubernetes.io/enforce label,
+	// or --pod-security-level offline).
 	Source string
 	// Policy is the AllocationPolicy that set it, if one did.
 	Policy string
@@ -113,7 +113,7 @@ func podSecurityLevels(namespace string, opts Options) (enforced, audited *PodSe
 		if err != nil {
 			continue // the policy's validation refuses it
 		}
-		l := &PodSecurityLevel{LevelVersion: lv, Source: "policy '" + p.Name + "''s", Policy: p.Name}
+		l := &PodSecurityLevel{LevelVersion: lv, Policy: p.Name}
 		if p.Spec.Action == v1alpha1.Audit {
 			audited = Stricter(audited, l)
 		} else {
@@ -142,10 +142,11 @@ func podSecurity(objs *materialize.Objects, namespace string, opts Options) []v1
 }
 
 // sameReason reports whether two pod-security messages name the same
-// broken checks.
+// broken checks: what follows the level's description (which holds no
+// ": ").
 func sameReason(a, b string) bool {
-	_, ra, _ := strings.Cut(a, "level: ")
-	_, rb, _ := strings.Cut(b, "level: ")
+	_, ra, _ := strings.Cut(a, ": ")
+	_, rb, _ := strings.Cut(b, ": ")
 	return ra == rb
 }
 
@@ -181,19 +182,24 @@ func podSecurityFindings(objs *materialize.Objects, lv *PodSecurityLevel, sev v1
 			}
 			out = append(out, v1alpha1.Finding{
 				Severity: sev, Rule: RulePodSecurity, Field: "spec." + p.role, Policy: lv.Policy,
-				Message: fmt.Sprintf("this job would be refused by %s `%s` level: %s in the %s pod", lv.Source, levelString(lv.LevelVersion), reason, p.role),
+				Message: fmt.Sprintf("this job would be refused by %s: %s in the %s pod", lv.describe(), reason, p.role),
 			})
 		}
 	}
 	return out
 }
 
-// levelString is "baseline", or "baseline:v1.30" for a pinned version.
-func levelString(lv psaapi.LevelVersion) string {
-	if lv.Version.Latest() {
-		return string(lv.Level)
+// describe names the level in a finding: "the namespace's `baseline`
+// level", "the `restricted:v1.30` level of policy 'tight'".
+func (l *PodSecurityLevel) describe() string {
+	level := l.LevelVersion.String()
+	if l.Version.Latest() {
+		level = string(l.Level)
 	}
-	return lv.String()
+	if l.Policy != "" {
+		return fmt.Sprintf("the `%s` level of policy '%s'", level, l.Policy)
+	}
+	return fmt.Sprintf("%s `%s` level", cmp.Or(l.Source, "the namespace's"), level)
 }
 
 // defaultPodForPodSecurity sets what the API server defaults before Pod

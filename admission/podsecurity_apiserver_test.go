@@ -126,7 +126,7 @@ func podSecurityReasons(fs []v1alpha1.Finding) map[string][]string {
 	out := map[string][]string{}
 	for _, f := range fs {
 		role := strings.TrimPrefix(f.Field, "spec.")
-		_, reason, _ := strings.Cut(f.Message, "level: ")
+		_, reason, _ := strings.Cut(f.Message, ": ")
 		out[role] = append(out[role], strings.TrimSuffix(reason, " in the "+role+" pod"))
 	}
 	return out

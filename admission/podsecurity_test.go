@@ -213,3 +213,37 @@ func TestDefaultPodForPodSecurity(t *testing.T) {
 		t.Errorf("host ports = %v, want [7079 8080]", got)
 	}
 }
+
+// TestPodSecurityPolicyMessage: a policy's level is named with the policy,
+// and an Audit policy warns only of what the enforced level lets through.
+func TestPodSecurityPolicyMessage(t *testing.T) {
+	yes := true
+	job := validTestJob()
+	job.Spec.Driver.HostNetwork = &yes
+	opts := Options{PodSecurity: fixedLevel(t, "baseline"), Policies: staticPolicies{policyLevel("watch", v1alpha1.Audit, "restricted", "v1.30")}}
+	var warnings []string
+	errors := 0
+	for _, f := range Job(job, opts).Findings {
+		switch {
+		case f.Rule != RulePodSecurity:
+		case f.Severity == v1alpha1.SeverityError:
+			errors++
+		default:
+			warnings = append(warnings, f.Field+": "+f.Message)
+		}
+	}
+	if errors != 2 {
+		t.Errorf("%d errors, want 2 (host namespaces, hostPort)", errors)
+	}
+	for _, w := range warnings {
+		if !strings.Contains(w, "this job would be refused by the `restricted:v1.30` level of policy 'watch': ") {
+			t.Errorf("warning %q does not name the policy's level", w)
+		}
+		if strings.Contains(w, "host namespaces") || strings.Contains(w, "hostPort (") {
+			t.Errorf("warning %q repeats an error", w)
+		}
+	}
+	if len(warnings) == 0 {
+		t.Error("no warning of the restricted checks")
+	}
+}
