@@ -41,6 +41,10 @@ type Options struct {
 	Targets []string
 	// Materialize are the options of the trial materialisation.
 	Materialize materialize.Options
+	// PodSecurity, when not nil, is the Pod Security level a namespace
+	// enforces (nil for none): the run's driver and executor pods are judged
+	// against the stricter of it and the policies' (podsecurity.go).
+	PodSecurity func(namespace string) *PodSecurityLevel
 }
 
 // Verdict is what admission says of one job, or of one unit that did not
@@ -93,7 +97,9 @@ func Job(job *v1alpha1.SparkJob, opts Options) Verdict {
 	v.Findings = append(v.Findings, Validate(judged)...)
 	v.Findings = append(v.Findings, targetFindings(job.Namespace, opts.Targets)...)
 	if !HasErrors(v.Findings) {
-		v.Findings = append(v.Findings, trial(judged, opts.Materialize)...)
+		objs, found := trial(judged, opts.Materialize)
+		v.Findings = append(v.Findings, found...)
+		v.Findings = append(v.Findings, podSecurity(objs, job.Namespace, opts)...)
 	}
 	v.Job = judged
 	sortFindings(v.Findings)
@@ -148,10 +154,10 @@ func targetFindings(namespace string, targets []string) []v1alpha1.Finding {
 
 // trial materialises the job's first run and turns an error into a finding,
 // so that nothing the cluster would refuse passes a review.
-func trial(job *v1alpha1.SparkJob, opts materialize.Options) []v1alpha1.Finding {
-	_, err := materialize.Materialize(job, runid.OfflineRun(job, ""), opts)
+func trial(job *v1alpha1.SparkJob, opts materialize.Options) (*materialize.Objects, []v1alpha1.Finding) {
+	objs, err := materialize.Materialize(job, runid.OfflineRun(job, ""), opts)
 	if err == nil {
-		return nil
+		return objs, nil
 	}
 	f := v1alpha1.Finding{Severity: v1alpha1.SeverityError, Rule: RuleNotMaterializable, Field: "spec",
 		Message: "the run's objects cannot be created: " + err.Error()}
@@ -159,7 +165,7 @@ func trial(job *v1alpha1.SparkJob, opts materialize.Options) []v1alpha1.Finding 
 	if errors.As(err, &ce) {
 		f.Field = confField(ce.Key)
 	}
-	return []v1alpha1.Finding{f}
+	return nil, []v1alpha1.Finding{f}
 }
 
 // HasErrors reports whether any finding is an error.

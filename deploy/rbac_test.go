@@ -50,7 +50,7 @@ var wantRules = map[string][]rule{
 		{groups: []string{"rbac.authorization.k8s.io"}, resources: []string{"rolebindings", "roles", "clusterrolebindings", "clusterroles"}, verbs: []string{"list", "watch"},
 			usedBy: "job loop: accessReview.watch, metadata-only watches that wake the jobs waiting for their driver's access"},
 		{groups: []string{""}, resources: []string{"namespaces"}, verbs: []string{"get"},
-			usedBy: "source loop: finalize, namespaceTerminating"},
+			usedBy: "source loop: finalize, namespaceTerminating; job and source loops: namespacePodSecurity (the enforce labels)"},
 		{groups: []string{""}, resources: []string{"secrets"}, verbs: []string{"get"},
 			usedBy: "source loop: a JobSource's secretRef"},
 		{groups: []string{"events.k8s.io"}, resources: []string{"events"}, verbs: []string{"create", "patch"},

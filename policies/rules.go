@@ -30,6 +30,10 @@ const (
 	RuleDriverPlacement           = "driver-placement"
 	RuleExecutorPlacement         = "executor-placement"
 	RuleSameZone                  = "same-zone"
+	RuleHostPathForbidden         = "host-path-forbidden"
+	RuleHostNetworkForbidden      = "host-network-forbidden"
+	RulePrivilegedForbidden       = "privileged-forbidden"
+	RuleImageRegistry             = "image-registry"
 )
 
 // violation is one broken rule, before it becomes a Finding.
@@ -66,6 +70,10 @@ var ruleTable = [...]rule{
 	{RuleDriverPlacement, hasDriverPlacement, checkDriverPlacement},
 	{RuleExecutorPlacement, hasExecutorPlacement, checkExecutorPlacement},
 	{RuleSameZone, hasSameZone, checkSameZone},
+	{RuleHostPathForbidden, func(c *compiled) bool { return podRules(c).ForbidHostPath }, checkHostPath},
+	{RuleHostNetworkForbidden, func(c *compiled) bool { return podRules(c).ForbidHostNetwork }, checkHostNetwork},
+	{RulePrivilegedForbidden, func(c *compiled) bool { return podRules(c).ForbidPrivileged }, checkPrivileged},
+	{RuleImageRegistry, func(c *compiled) bool { return len(podRules(c).AllowedImageRegistries) > 0 }, checkImageRegistry},
 }
 
 // one is a single violation.

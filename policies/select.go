@@ -109,6 +109,9 @@ func (s *Set) Policies() []*v1alpha1.AllocationPolicy {
 // names never hold), or when it lists no namespaces at all. The returned
 // policies are the Set's own copies and must not be modified.
 func (s *Set) Select(namespace string) []*v1alpha1.AllocationPolicy {
+	if s == nil {
+		return nil
+	}
 	var out []*v1alpha1.AllocationPolicy
 	for _, c := range s.policies {
 		if c.selects(namespace) {

@@ -222,3 +222,12 @@ func severityOf(p *v1alpha1.AllocationPolicy) v1alpha1.Severity {
 	}
 	return v1alpha1.SeverityError
 }
+
+// Select returns the policies in force that select namespace, as
+// Set.Select does; admission reads their spec.podSecurity.
+func (s *Store) Select(namespace string) []*v1alpha1.AllocationPolicy {
+	if set := s.current.Load().set; set != nil {
+		return set.Select(namespace)
+	}
+	return nil
+}

@@ -55,7 +55,9 @@ func validatePolicy(p *v1alpha1.AllocationPolicy) []*PolicyError {
 	}
 	if r := p.Spec.Rules; r != nil {
 		v.rules(r)
+		v.podRules(r.Pods)
 	}
+	v.podSecurity(p.Spec.PodSecurity)
 	return v.errs
 }
 

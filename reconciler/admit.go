@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"strings"
 
@@ -20,11 +21,16 @@ const maxFindingsInMessage = 5
 // job with errors is a terminal error: it is Stalled, and retried only when
 // it (or the policies) change. A policy's error is a PolicyViolation, any
 // other an InvalidSpec.
-func (r *JobReconciler) admit(rc *reconciliation) error {
-	key := verdictKey(rc.job, r.opts.Policies)
+func (r *JobReconciler) admit(ctx context.Context, rc *reconciliation) error {
+	lv, err := namespacePodSecurity(ctx, r.apiReader, rc.job.Namespace)
+	if err != nil {
+		return err // transient: judged again after a back-off
+	}
+	key := verdictKey(rc.job, r.opts.Policies) + podSecurityKey(lv)
 	v, hash, ok := r.verdicts.get(rc.job, key)
 	if !ok {
-		v = admission.Job(rc.job, admission.Options{Policies: r.opts.Policies, Materialize: r.opts.Materialize})
+		v = admission.Job(rc.job, admission.Options{Policies: r.opts.Policies, Materialize: r.opts.Materialize,
+			PodSecurity: func(string) *admission.PodSecurityLevel { return lv }})
 		if v.Job != nil {
 			hash = runid.SpecHash(v.Job)
 		}

@@ -144,7 +144,7 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 // failed a run as Interrupted ends there, so the status records that run
 // before the run that takes its place starts.
 func (r *JobReconciler) reconcile(ctx context.Context, rc *reconciliation) (ctrl.Result, error) {
-	admitErr := r.admit(rc)
+	admitErr := r.admit(ctx, rc)
 	if err := r.observe(ctx, rc); err != nil {
 		return ctrl.Result{}, err
 	}

@@ -28,6 +28,9 @@ type renderedSource struct {
 	revision   string
 	generation int64
 	policies   string // the version of the policies that judged it
+	// levels are the Pod Security levels of the jobs' namespaces that
+	// judged it (podsecurity.go): a label change judges again.
+	levels map[string]string
 	// jobs are the admitted jobs, to apply.
 	jobs []desiredJob
 	// rejected are the jobs that are not applied, with why.
@@ -63,7 +66,9 @@ type rejectedJob struct {
 // nothing: the cluster is left as it is.
 func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation, st *sourceState, dir string) (*renderedSource, error) {
 	src := sc.src
-	if rs := st.rendered; rs != nil && rs.revision == sc.revision && rs.generation == src.Generation && rs.policies == admission.VersionOf(r.opts.Policies) {
+	levels := newNamespaceLevels(ctx, r.apiReader)
+	if rs := st.rendered; rs != nil && rs.revision == sc.revision && rs.generation == src.Generation && rs.policies == admission.VersionOf(r.opts.Policies) &&
+		levels.unchanged(rs.levels) {
 		sc.findings = rs.findings
 		return rs, nil
 	}
@@ -86,7 +91,7 @@ func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation,
 		sc.buildFailed = fmt.Sprintf("unable to build '%s' at revision %s: %v", path, sc.revision, err)
 		return nil, nil
 	}
-	rs := &renderedSource{revision: sc.revision, generation: src.Generation, policies: admission.VersionOf(r.opts.Policies)}
+	rs := &renderedSource{revision: sc.revision, generation: src.Generation, policies: admission.VersionOf(r.opts.Policies), levels: map[string]string{}}
 	for _, be := range res.Errors {
 		rs.findings = append(rs.findings, v1alpha1.JobFindings{Source: be.File, Findings: []v1alpha1.Finding{{
 			Severity: v1alpha1.SeverityError, Rule: RuleBuildFailed, Message: be.Error(),
@@ -97,7 +102,7 @@ func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation,
 	}
 	allowed := targetNamespaces(src)
 	for i := range res.Jobs {
-		r.judge(rs, &res.Jobs[i], allowed, src)
+		r.judge(rs, &res.Jobs[i], allowed, src, levels)
 	}
 	r.judgeSupporting(rs, res, allowed, src)
 	st.rendered = rs
@@ -107,9 +112,16 @@ func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation,
 
 // judge runs admission on one built job, as `sparkcd check` does, and
 // places it into rs: applied when admitted, else rejected with its errors.
-func (r *SourceReconciler) judge(rs *renderedSource, j *build.Job, allowed []string, src *v1alpha1.JobSource) {
+func (r *SourceReconciler) judge(rs *renderedSource, j *build.Job, allowed []string, src *v1alpha1.JobSource, levels *namespaceLevels) {
 	key := types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
-	v := admission.Built(j, admission.Options{Policies: r.opts.Policies, Targets: allowed, Materialize: materialize.DefaultOptions()})
+	lv, lvErr := levels.get(j.Namespace)
+	rs.levels[j.Namespace] = podSecurityKey(lv)
+	v := admission.Built(j, admission.Options{Policies: r.opts.Policies, Targets: allowed, Materialize: materialize.DefaultOptions(),
+		PodSecurity: func(string) *admission.PodSecurityLevel { return lv }})
+	if lvErr != nil {
+		rs.levels[j.Namespace] = "unread"
+		v.Findings = append(v.Findings, v1alpha1.Finding{Severity: v1alpha1.SeverityError, Rule: admission.RulePodSecurity, Field: "metadata.namespace", Message: lvErr.Error()})
+	}
 	if len(v.Findings) > 0 {
 		rs.findings = append(rs.findings, v1alpha1.JobFindings{ObjectRef: v1alpha1.ObjectRef{Namespace: key.Namespace, Name: key.Name}, Source: j.Origin.File, Findings: v.Findings})
 	}

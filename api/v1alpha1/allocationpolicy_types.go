@@ -126,6 +126,42 @@ type PolicyRules struct {
 	NodeAllocatable *NodeAllocatable `json:"nodeAllocatable,omitempty"`
 	// +optional
 	Placement *PlacementRules `json:"placement,omitempty"`
+	// Pods forbid what a job's pods may ask of their node, and the images
+	// they may run.
+	// +optional
+	Pods *PodRules `json:"pods,omitempty"`
+}
+
+// PodRules are what the driver, executor, init and sidecar containers and
+// the pod templates of a job must not ask for. Each applies to every pod of
+// the job.
+type PodRules struct {
+	// ForbidHostPath refuses hostPath volumes (rule host-path-forbidden).
+	// +optional
+	ForbidHostPath bool `json:"forbidHostPath,omitempty"`
+	// ForbidHostNetwork refuses hostNetwork (rule host-network-forbidden).
+	// +optional
+	ForbidHostNetwork bool `json:"forbidHostNetwork,omitempty"`
+	// ForbidPrivileged refuses privileged containers (rule
+	// privileged-forbidden).
+	// +optional
+	ForbidPrivileged bool `json:"forbidPrivileged,omitempty"`
+	// AllowedImageRegistries, when set, are the only registries (or
+	// registry/path prefixes, such as "ghcr.io/acme") images may come from;
+	// an image without a registry is from docker.io (rule image-registry).
+	// +optional
+	AllowedImageRegistries []string `json:"allowedImageRegistries,omitempty"`
+}
+
+// PodSecurityStandard is a level of the Kubernetes Pod Security Standards
+// and the version of its checks.
+type PodSecurityStandard struct {
+	// Level is privileged, baseline or restricted.
+	// +kubebuilder:validation:Enum=privileged;baseline;restricted
+	Level string `json:"level"`
+	// Version is "latest" (the default) or "v1.N".
+	// +optional
+	Version string `json:"version,omitempty"`
 }
 
 // AllocationPolicySpec selects jobs and says how they may use the cluster.
@@ -140,6 +176,13 @@ type AllocationPolicySpec struct {
 	Defaults *PolicyDefaults `json:"defaults,omitempty"`
 	// +optional
 	Rules *PolicyRules `json:"rules,omitempty"`
+	// PodSecurity is a Pod Security Standards level every pod of the
+	// selected jobs must meet, judged at review time as the API server's Pod
+	// Security admission would: the stricter of it and the level the
+	// target namespace enforces (its pod-security.kubernetes.io/enforce
+	// label) wins. See docs/pod-security.md.
+	// +optional
+	PodSecurity *PodSecurityStandard `json:"podSecurity,omitempty"`
 }
 
 // AllocationPolicyStatus is what sparkcd made of a policy in the cluster.

@@ -14,8 +14,8 @@ import (
 
 func newDiffCommand() *cobra.Command {
 	var (
-		repo, from, to, output, policyDir string
-		exitCode, allowRemoteBases        bool
+		repo, from, to, output, policyDir, podSecurity string
+		exitCode, allowRemoteBases                     bool
 	)
 	cmd := &cobra.Command{
 		Use:   "diff --from REV [--to REV] PATH",
@@ -36,6 +36,10 @@ Exits 1 when the new revision introduces an error finding, or, with
 			offlineGC()
 			opts := review.DefaultOptions()
 			opts.Build.AllowRemoteBases = allowRemoteBases
+			var err error
+			if opts.PodSecurity, err = parsePodSecurity(podSecurity); err != nil {
+				return err
+			}
 			if policyDir != "" {
 				set, err := loadPolicies(policyDir)
 				if err != nil {
@@ -70,6 +74,7 @@ Exits 1 when the new revision introduces an error finding, or, with
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or markdown")
 	cmd.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when any job was added, removed or changed")
 	cmd.Flags().BoolVar(&allowRemoteBases, "allow-remote-bases", false, "let kustomizations fetch remote bases")
+	bindPodSecurity(cmd, &podSecurity)
 	return cmd
 }
 

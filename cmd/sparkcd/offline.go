@@ -24,6 +24,7 @@ type offlineFlags struct {
 	job              string
 	allowRemoteBases bool
 	supportingKinds  []string
+	podSecurity      string
 }
 
 func (f *offlineFlags) bind(cmd *cobra.Command) {
@@ -33,6 +34,7 @@ func (f *offlineFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let kustomizations fetch remote bases (off: a remote base is an error)")
 	cmd.Flags().StringSliceVar(&f.supportingKinds, "supporting-kinds", nil,
 		"kinds of supporting objects that may be applied beside the jobs, as a JobSource's spec.supportingKinds: Kind for the core group, Kind.group otherwise (default ConfigMap,Secret,ServiceAccount,Role.rbac.authorization.k8s.io,RoleBinding.rbac.authorization.k8s.io,PersistentVolumeClaim)")
+	bindPodSecurity(cmd, &f.podSecurity)
 }
 
 // review builds PATH and judges its jobs.
@@ -50,6 +52,9 @@ func (f *offlineFlags) review(cmd *cobra.Command, path string) (*review.Report, 
 		return nil, inputError(err)
 	}
 	opts.SupportingKinds = kinds
+	if opts.PodSecurity, err = parsePodSecurity(f.podSecurity); err != nil {
+		return nil, err
+	}
 	if f.policies != "" {
 		set, err := loadPolicies(f.policies)
 		if err != nil {

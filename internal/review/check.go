@@ -25,6 +25,10 @@ type Options struct {
 	// applied; nil means v1alpha1.DefaultSupportingKinds, as on a
 	// JobSource.
 	SupportingKinds []v1alpha1.SupportingKind
+	// PodSecurity, when set, is the Pod Security level every target
+	// namespace enforces (--pod-security-level): the run's pods are judged
+	// against it (and the policies' spec.podSecurity).
+	PodSecurity *admission.PodSecurityLevel
 }
 
 // DefaultOptions returns the options `sparkcd check` starts from.
@@ -102,6 +106,9 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 	}
 	report := &Report{Root: root, Path: path}
 	aopts := admission.Options{Policies: opts.Policies, Materialize: materialize.DefaultOptions()}
+	if lv := opts.PodSecurity; lv != nil {
+		aopts.PodSecurity = func(string) *admission.PodSecurityLevel { return lv }
+	}
 	for _, v := range admission.Result(res, aopts) {
 		if opts.Job != "" && v.Name != opts.Job && v.Name != "" {
 			continue

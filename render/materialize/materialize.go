@@ -143,6 +143,10 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 	if err := m.monitorPod(pod, monitoringExposed(&j.Spec, true)); err != nil {
 		return nil, err
 	}
+	executor, err := m.executorPod(template)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := m.service()
 	if err != nil {
 		return nil, fmt.Errorf("unable to build the driver service of run '%s': %w", id.Name, err)
@@ -151,6 +155,7 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 		Pod:       pod,
 		ConfigMap: m.configMap(templateYAML),
 		Service:   svc,
+		Executor:  executor,
 	}
 	if err := m.expose(objs); err != nil {
 		return nil, err

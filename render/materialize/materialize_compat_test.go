@@ -334,6 +334,11 @@ func TestMaterializeAcceptedByAPIServer(t *testing.T) {
 				}
 			}
 			checkExecutorTemplate(t, cs, job, cm)
+			// The executor pod admission judges for Pod Security is one the
+			// API server accepts too.
+			if _, err := cs.CoreV1().Pods(job.Namespace).Create(ctx, objs.Executor, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+				t.Errorf("creating objs.Executor: %v", err)
+			}
 		})
 	}
 }

@@ -28,6 +28,10 @@ type Objects struct {
 	// PodDisruptionBudget keeps the driver from eviction, when the job sets
 	// driverPodDisruptionBudget.
 	PodDisruptionBudget *policyv1.PodDisruptionBudget
+	// Executor is an executor pod as the driver will create it from the
+	// template: sparkcd never creates it, admission judges it (Pod
+	// Security). It is no dependent.
+	Executor *corev1.Pod
 }
 
 // Dependent is one object the driver pod owns.

@@ -51,6 +51,17 @@ func TestCLIExitCodes(t *testing.T) {
 		{name: "bad revision", args: []string{"diff", "--from", "does-not-exist", "jobs/good-a"}, code: 2,
 			stderr: []string{"unable to resolve revision 'does-not-exist'"}},
 		{name: "usage", args: []string{"check"}, code: 2, stderr: []string{"accepts 1 arg(s), received 0"}},
+		// The namespace's Pod Security level, given offline, refuses what
+		// the API server would; the job and the field are named.
+		{name: "pod security baseline", args: []string{"check", "podsec", "--pod-security-level", "baseline"}, code: 1,
+			stdout: []string{"FAIL default/bad  (podsec/job.yaml)", "pod-security: spec.driver: this job would be refused by the namespace's `baseline` level: hostPath volumes (volume \"root\") in the driver pod"}},
+		{name: "pod security render", args: []string{"render", "podsec", "--pod-security-level", "restricted:v1.36"}, code: 1,
+			stderr: []string{"FAIL default/bad  (podsec/job.yaml)", "`restricted:v1.36` level: restricted volume types", "1 job not rendered"}},
+		{name: "pod security privileged", args: []string{"check", "podsec", "--pod-security-level", "privileged"}, code: 0, stdout: []string{"ok   default/bad"}},
+		{name: "pod rules policy", args: []string{"check", "podsec", "--policies", mustAbs(t, "testdata/podsecurity-policy")}, code: 1,
+			stdout: []string{"host-path-forbidden: spec.volumes[0].hostPath: volume 'root' mounts the node's path '/'", "image-registry: spec.image"}},
+		{name: "bad pod security level", args: []string{"check", "podsec", "--pod-security-level", "strict"}, code: 2,
+			stderr: []string{"pod security level 'strict' is not privileged, baseline or restricted"}},
 	}
 	runCLICases(t, root, tests)
 }
@@ -144,6 +155,7 @@ func cliFixture(t *testing.T) string {
 	copyFile("testdata/jobs/apache-spark-cluster.yaml", "foreign/cluster.yaml")
 	copyFile("testdata/jobs/multi-document-duplicate-key.yaml", "multi/jobs.yaml")
 	copyFile("testdata/jobs/multi-document-tab.yaml", "multitab/jobs.yaml")
+	copyFile("testdata/podsecurity/host-path-root.yaml", "podsec/job.yaml")
 	return root
 }
 

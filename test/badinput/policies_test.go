@@ -47,6 +47,8 @@ func TestBadPolicies(t *testing.T) {
 		{file: "not-a-mapping", want: "malformed document: not a mapping with apiVersion, kind and metadata", errIs: policies.ErrMalformed},
 		{file: "missing-name", want: "field 'metadata.name': invalid value: a policy needs a name", errIs: policies.ErrInvalidValue},
 		{file: "yaml-bomb", want: "malformed document: yaml: document contains excessive aliasing", errIs: policies.ErrMalformed},
+		{file: "bad-pod-security-level", want: "policy 'bad': field 'spec.podSecurity.level': invalid value: 'strict' is not privileged, baseline or restricted", errIs: policies.ErrInvalidValue},
+		{file: "bad-image-registry", want: "policy 'bad': field 'spec.rules.pods.allowedImageRegistries[0]': invalid value: 'apache' does not start with a registry host (such as 'ghcr.io' or 'docker.io/apache')", errIs: policies.ErrInvalidValue},
 	}
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
