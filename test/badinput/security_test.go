@@ -41,9 +41,11 @@ const (
 
 // TestCredentialsNeverLeak runs `sparkcd serve` with JobSources whose
 // Secrets hold a bearer token, a basic-auth password, an SSH private key
-// and a webhook token, and URLs with credentials in their userinfo; makes
-// each fail (wrong token, wrong password, unknown host key, no CA,
-// server down) and succeed; sends right and wrong webhooks; and then
+// and a webhook token, key Secrets of spec.verify (OpenPGP and SSH public
+// keys: no secret, but never echoed either), and URLs with credentials in
+// their userinfo; makes each fail (wrong token, wrong password, unknown
+// host key, no CA, server down, a commit no trusted key signed) and
+// succeed; sends right and wrong webhooks; and then
 // searches the process's logs, every Event of the namespace, the
 // JobSources and SparkJobs as YAML, and `sparkcd status` for every secret
 // value and its base64: none may appear. TLS certificates and SSH host
@@ -56,10 +58,12 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	repo := gittest.NewRepo(t)
-	for _, name := range []string{"tok", "basic", "ssh", "url"} {
+	for _, name := range []string{"tok", "basic", "ssh", "url", "ver"} {
 		repo.WriteFile(t, name+"/"+name+".yaml", goodJob(name))
 	}
-	commit := repo.CommitAndPush(t, "one job per source")
+	signingKey, signingPub := gittest.NewSSHSigningKey(t)
+	commit := repo.CommitSSH(t, "one job per source", signingKey)
+	repo.Push(t)
 	tokenSrv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, gittest.BearerAuth(bearerToken)), true)
 	basicSrv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, gittest.BasicAuth("alice", basicPass)), true)
 	urlSrv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, gittest.BasicAuth("alice", urlPass)), false)
@@ -100,6 +104,8 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		}
 	}
 
+	keyNeedles := verifyLeakSources(t, e, ns, basicSrv.URL(""), signingPub)
+
 	fixTokenThenWebhooks(t, e, ns, hookAddr)
 
 	// The server goes down: the source says so and keeps what it applied.
@@ -125,7 +131,11 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		"JobSource statuses":    sourceStatuses(t, ns),
 		"SparkJobs":             dumpList(t, &v1alpha1.SparkJobList{}, ns),
 	}
-	searchForSecrets(t, places, secretNeedles(identity))
+	needles := secretNeedles(identity)
+	for k, v := range keyNeedles {
+		needles[k] = v
+	}
+	searchForSecrets(t, places, needles)
 }
 
 // createSecrets creates one Secret in ns per entry of secrets.
