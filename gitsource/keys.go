@@ -34,12 +34,16 @@ const armoredPublicKeyBlock = "-----BEGIN PGP PUBLIC KEY BLOCK-----"
 type KeyRing struct {
 	// openpgp holds one armored key block per entry, as go-git's
 	// Commit.Verify reads a single block.
-	openpgp []string
-	// pgpIDs are the fingerprints and long key ids (upper-case hex) of
-	// every OpenPGP key and subkey, to tell an untrusted key from a bad
-	// signature.
-	pgpIDs map[string]bool
-	ssh    []ssh.PublicKey
+	openpgp []pgpBlock
+	ssh     []ssh.PublicKey
+}
+
+// pgpBlock is one armored OpenPGP key block and the fingerprints and long
+// key ids (upper-case hex) of its keys and subkeys, to tell a key that is
+// not trusted from a trusted key's bad signature.
+type pgpBlock struct {
+	armored string
+	ids     map[string]bool
 }
 
 // ParseKeys reads the trusted public keys from a Secret's data or a set of
@@ -47,7 +51,7 @@ type KeyRing struct {
 // entry, on a key that cannot be read, and with ErrNoVerificationKeys
 // when no entry holds a key.
 func ParseKeys(data map[string][]byte) (*KeyRing, error) {
-	k := &KeyRing{pgpIDs: map[string]bool{}}
+	k := &KeyRing{}
 	names := make([]string, 0, len(data))
 	for name := range data {
 		names = append(names, name)
@@ -153,15 +157,16 @@ func (k *KeyRing) addOpenPGP(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("OpenPGP key block %d: %w", n+1, err)
 		}
+		ids := map[string]bool{}
 		for _, e := range list {
-			k.pgpIDs[fmt.Sprintf("%X", e.PrimaryKey.Fingerprint)] = true
-			k.pgpIDs[fmt.Sprintf("%016X", e.PrimaryKey.KeyId)] = true
+			ids[fmt.Sprintf("%X", e.PrimaryKey.Fingerprint)] = true
+			ids[fmt.Sprintf("%016X", e.PrimaryKey.KeyId)] = true
 			for _, sub := range e.Subkeys {
-				k.pgpIDs[fmt.Sprintf("%X", sub.PublicKey.Fingerprint)] = true
-				k.pgpIDs[fmt.Sprintf("%016X", sub.PublicKey.KeyId)] = true
+				ids[fmt.Sprintf("%X", sub.PublicKey.Fingerprint)] = true
+				ids[fmt.Sprintf("%016X", sub.PublicKey.KeyId)] = true
 			}
 		}
-		k.openpgp = append(k.openpgp, block)
+		k.openpgp = append(k.openpgp, pgpBlock{armored: block, ids: ids})
 		n++
 	}
 	if n == 0 {

@@ -179,15 +179,22 @@ func (k *KeyRing) check(c *object.Commit) (signer, reason string) {
 func (k *KeyRing) checkOpenPGP(c *object.Commit) (signer, reason string) {
 	id := openPGPIssuer(c.PGPSignature)
 	signer = "OpenPGP key " + id
-	for _, block := range k.openpgp {
-		if e, err := c.Verify(block); err == nil {
+	var holder string
+	for _, b := range k.openpgp {
+		e, err := c.Verify(b.armored)
+		if err == nil {
 			return fmt.Sprintf("OpenPGP key %X", e.PrimaryKey.Fingerprint), ""
-		} else if errors.Is(err, object.ErrMultipleSignatures) {
+		}
+		if errors.Is(err, object.ErrMultipleSignatures) {
 			return signer, err.Error()
 		}
+		if b.ids[id] || (len(id) == 40 && b.ids[id[24:]]) {
+			holder = b.armored
+		}
 	}
-	if k.pgpIDs[id] || (len(id) == 40 && k.pgpIDs[id[24:]]) {
-		return signer, "the signature does not match the commit (a trusted key, but a bad signature)"
+	if holder != "" {
+		_, err := c.Verify(holder)
+		return signer, fmt.Sprintf("the signature does not match the commit (a trusted key, but a bad signature): %v", err)
 	}
 	return signer, "the key is not among the trusted keys"
 }

@@ -69,6 +69,14 @@ func TestCheckoutVerify(t *testing.T) {
 		{name: "untrusted SSH key refused", build: func(u *upstream, _ func()) history {
 			return history{tip: u.CommitSSH(t, "ssh", s.otherSSH)}
 		}, wantErr: "the key is not among the trusted keys", wantSigner: "SSH key SHA256:"},
+		{name: "tampered OpenPGP-signed commit refused", build: func(u *upstream, _ func()) history {
+			u.CommitOpenPGP(t, "pgp", s.pgp)
+			return history{tip: tamper(t, u)}
+		}, wantErr: "a trusted key, but a bad signature", wantSigner: "OpenPGP key " + fingerprint(s.pgp)},
+		{name: "tampered SSH-signed commit refused", build: func(u *upstream, _ func()) history {
+			u.CommitSSH(t, "ssh", s.sshFile)
+			return history{tip: tamper(t, u)}
+		}, wantErr: "a trusted key, but a bad signature", wantSigner: "SSH key SHA256:"},
 		{name: "HEAD mode checks the tip only", build: func(u *upstream, _ func()) history {
 			applied := u.CommitSSH(t, "one", s.sshFile)
 			u.Commit(t, "unsigned in the middle")
@@ -134,6 +142,7 @@ func TestCheckoutVerify(t *testing.T) {
 			if tt.wantCommit != nil {
 				wantCommit = u.git(t, "rev-parse", tt.wantCommit(h))
 			}
+			t.Log(err)
 			checkRefused(t, c, err, good, wantCommit, tt.wantErr, tt.wantSigner)
 		})
 	}
@@ -163,3 +172,22 @@ func checkRefused(t *testing.T, c *Client, err error, good, commit, reason, sign
 }
 
 func fingerprint(e *openpgp.Entity) string { return fmt.Sprintf("%X", e.PrimaryKey.Fingerprint) }
+
+// tamper rewrites the message of the work clone's HEAD, keeping its
+// signature, with the real git, and returns the forged commit.
+func tamper(t *testing.T, u *upstream) string {
+	t.Helper()
+	raw := u.git(t, "cat-file", "commit", "HEAD") + "\n"
+	forged := strings.Replace(raw, "\n\npgp\n", "\n\nforged\n", 1)
+	forged = strings.Replace(forged, "\n\nssh\n", "\n\nforged\n", 1)
+	if forged == raw {
+		t.Fatalf("nothing to tamper with in:\n%s", raw)
+	}
+	file := filepath.Join(t.TempDir(), "commit")
+	if err := os.WriteFile(file, []byte(forged), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hash := u.git(t, "hash-object", "-t", "commit", "-w", file)
+	u.git(t, "reset", "-q", "--hard", hash)
+	return hash
+}
