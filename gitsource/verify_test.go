@@ -40,20 +40,25 @@ func (s signers) keys(t *testing.T) *KeyRing {
 	return k
 }
 
-func TestCheckoutVerify(t *testing.T) {
-	s := newSigners(t)
-	type history struct{ applied, tip string }
-	tests := []struct {
-		name string
-		mode VerifyMode
-		// build makes the history the client sees; applied is the
-		// revision applied before, tip the one to check out.
-		build func(u *upstream, fetched func()) history
-		// wantErr is empty when the tip must be checked out; else a part
-		// of the error, which must name wantCommit.
-		wantErr, wantSigner string
-		wantCommit          func(h history) string
-	}{
+// history is what a case of TestCheckoutVerify builds: the revision
+// applied before, and the tip to check out.
+type history struct{ applied, tip string }
+
+// verifyCase is one case of TestCheckoutVerify.
+type verifyCase struct {
+	name string
+	mode VerifyMode
+	// build makes the history the client sees; fetched pushes and checks
+	// out what is committed so far.
+	build func(u *upstream, fetched func()) history
+	// wantErr is empty when the tip must be checked out; else a part of
+	// the error, which must name wantCommit (default: the tip).
+	wantErr, wantSigner string
+	wantCommit          func(h history) string
+}
+
+func verifyCases(t *testing.T, s signers) []verifyCase {
+	return []verifyCase{
 		{name: "OpenPGP signed", build: func(u *upstream, _ func()) history {
 			return history{tip: u.CommitOpenPGP(t, "pgp", s.pgp)}
 		}},
@@ -105,7 +110,11 @@ func TestCheckoutVerify(t *testing.T) {
 			return history{applied: "main@sha1:" + strings.Repeat("ab", 20), tip: u.CommitSSH(t, "signed", s.sshFile)}
 		}, wantErr: "is no longer in the repository", wantSigner: "SSH key SHA256:"},
 	}
-	for _, tt := range tests {
+}
+
+func TestCheckoutVerify(t *testing.T) {
+	s := newSigners(t)
+	for _, tt := range verifyCases(t, s) {
 		t.Run(tt.name, func(t *testing.T) {
 			u := newUpstream(t)
 			good := u.CommitSSH(t, "good", s.sshFile)

@@ -41,11 +41,10 @@ const (
 
 // TestCredentialsNeverLeak runs `sparkcd serve` with JobSources whose
 // Secrets hold a bearer token, a basic-auth password, an SSH private key
-// and a webhook token, key Secrets of spec.verify (OpenPGP and SSH public
-// keys: no secret, but never echoed either), and URLs with credentials in
-// their userinfo; makes each fail (wrong token, wrong password, unknown
-// host key, no CA, server down, a commit no trusted key signed) and
-// succeed; sends right and wrong webhooks; and then
+// and a webhook token, and URLs with credentials in their userinfo, and
+// spec.verify key rings (verifyLeakSources); makes each fail (wrong token,
+// wrong password, unknown host key, no CA, server down, untrusted key)
+// and succeed; sends right and wrong webhooks; and then
 // searches the process's logs, every Event of the namespace, the
 // JobSources and SparkJobs as YAML, and `sparkcd status` for every secret
 // value and its base64: none may appear. TLS certificates and SSH host
@@ -58,12 +57,10 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	repo := gittest.NewRepo(t)
-	for _, name := range []string{"tok", "basic", "ssh", "url", "ver"} {
+	for _, name := range []string{"tok", "basic", "ssh", "url"} {
 		repo.WriteFile(t, name+"/"+name+".yaml", goodJob(name))
 	}
-	signingKey, signingPub := gittest.NewSSHSigningKey(t)
-	commit := repo.CommitSSH(t, "one job per source", signingKey)
-	repo.Push(t)
+	commit := repo.CommitAndPush(t, "one job per source")
 	tokenSrv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, gittest.BearerAuth(bearerToken)), true)
 	basicSrv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, gittest.BasicAuth("alice", basicPass)), true)
 	urlSrv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, gittest.BasicAuth("alice", urlPass)), false)
@@ -71,7 +68,6 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	otherHost, _ := gittest.NewSSHKey(t, "")
 	clientKey, identity := gittest.NewSSHKey(t, "")
 	sshSrv := gittest.StartSSH(t, repo.Root, hostKey, clientKey.PublicKey())
-
 	secrets := map[string]map[string][]byte{
 		"tok":    {"bearerToken": []byte(wrongToken), "ca.crt": tokenSrv.CAPEM()},
 		"noca":   {"bearerToken": []byte(bearerToken)},
@@ -104,8 +100,6 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		}
 	}
 
-	keyNeedles := verifyLeakSources(t, e, ns, basicSrv.URL(""), signingPub)
-
 	fixTokenThenWebhooks(t, e, ns, hookAddr)
 
 	// The server goes down: the source says so and keeps what it applied.
@@ -119,6 +113,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	}
 	sparkJob(t, e, ns, "tok")
 
+	keyNeedles := verifyLeakSources(t, e, ns, repo, basicSrv.URL(""))
 	// Search everything a user or an attacker with read access sees.
 	code, statusOut, statusErr := runCLI(t, t.TempDir(), "status", "--kubeconfig", e.Kubeconfig, "-n", ns)
 	if code != 0 {
@@ -131,11 +126,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		"JobSource statuses":    sourceStatuses(t, ns),
 		"SparkJobs":             dumpList(t, &v1alpha1.SparkJobList{}, ns),
 	}
-	needles := secretNeedles(identity)
-	for k, v := range keyNeedles {
-		needles[k] = v
-	}
-	searchForSecrets(t, places, needles)
+	searchForSecrets(t, places, withNeedles(secretNeedles(identity), keyNeedles))
 }
 
 // createSecrets creates one Secret in ns per entry of secrets.

@@ -3,6 +3,7 @@ package badinput
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -14,14 +15,19 @@ import (
 	"github.com/sparkcd/sparkcd/reconciler"
 )
 
-// verifyLeakSources adds to TestCredentialsNeverLeak two JobSources with
+// verifyLeakSources adds to TestCredentialsNeverLeak a commit of job
+// "ver" signed with an SSH key, pushed to repo, and two JobSources with
 // spec.verify over url (basic auth from the Secret "basic"), path "ver":
-// "verified" trusts trusted, the SSH key that signed the commit, and
-// applies it; "unverified" trusts other keys only and is refused. Both
-// key Secrets hold an OpenPGP key as well. It returns the key rings'
-// contents, which must appear nowhere.
-func verifyLeakSources(t *testing.T, e *testenv.Env, ns, url string, trusted []byte) map[string]string {
+// "verified" trusts the key and applies the commit; "unverified" trusts
+// other keys only and is refused. Both key Secrets hold an OpenPGP key as
+// well. It returns the key rings' contents, which must appear nowhere.
+// The other sources poll hourly, so the new commit leaves them alone.
+func verifyLeakSources(t *testing.T, e *testenv.Env, ns string, repo *gittest.Repo, url string) map[string]string {
 	t.Helper()
+	signingKey, trusted := gittest.NewSSHSigningKey(t)
+	repo.WriteFile(t, "ver/ver.yaml", goodJob("ver"))
+	repo.CommitSSH(t, "a signed job", signingKey)
+	repo.Push(t)
 	_, pgp := gittest.NewOpenPGPKey(t)
 	_, otherPGP := gittest.NewOpenPGPKey(t)
 	_, otherSSH := gittest.NewSSHSigningKey(t)
@@ -50,5 +56,11 @@ func verifyLeakSources(t *testing.T, e *testenv.Env, ns, url string, trusted []b
 			}
 		}
 	}
+	return needles
+}
+
+// withNeedles adds more needles to needles.
+func withNeedles(needles, more map[string]string) map[string]string {
+	maps.Copy(needles, more)
 	return needles
 }
