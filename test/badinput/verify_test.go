@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"testing"
 
 	"github.com/fluxcd/pkg/apis/meta"
@@ -63,4 +64,41 @@ func verifyLeakSources(t *testing.T, e *testenv.Env, ns string, repo *gittest.Re
 func withNeedles(needles, more map[string]string) map[string]string {
 	maps.Copy(needles, more)
 	return needles
+}
+
+// TestCLIVerifyExitCodes runs `sparkcd diff --verify` on bad input: an
+// unsigned commit is a finding (exit 1) naming the commit; keys that are
+// not keys are exit 2 naming the file, and a private key given by mistake
+// is never echoed.
+func TestCLIVerifyExitCodes(t *testing.T) {
+	repo := gittest.NewRepo(t)
+	repo.WriteFile(t, "jobs/good/job.yaml", goodJob("good"))
+	unsigned := repo.Commit(t, "unsigned")
+	keys := t.TempDir()
+	_, pub := gittest.NewSSHSigningKey(t)
+	_, private := gittest.NewSSHKey(t, "")
+	for name, content := range map[string][]byte{
+		"good/alice.pub":      pub,
+		"bad/team.asc":        []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbm90IGEga2V5\n-----END PGP PUBLIC KEY BLOCK-----\n"),
+		"private/id.pub":      private,
+		"none/README.md":      []byte("keys go here\n"),
+		"good/notes.txt":      []byte("ignored\n"),
+		"private/unrelated.x": []byte("ignored\n"),
+	} {
+		writeFile(t, keys, name, string(content))
+	}
+	privateLine := string(bytes.Split(private, []byte("\n"))[1])
+	diff := func(keyDir string, extra ...string) []string {
+		return append([]string{"diff", "--from", "HEAD", "--verify", "--keys", filepath.Join(keys, keyDir)}, append(extra, "jobs/good")...)
+	}
+	runCLICases(t, repo.Work, []cliCase{
+		{name: "unsigned commit", args: diff("good"), code: 1,
+			stderr: []string{"revision 'HEAD' is not verified", "commit '" + unsigned + "' by 't <t@example.com>', unsigned"}},
+		{name: "armored nonsense", args: diff("bad"), code: 2, stderr: []string{"invalid verification key: key 'team.asc'"}},
+		{name: "a private key as a public key", args: diff("private"), code: 2,
+			stderr: []string{"invalid verification key: key 'id.pub': line 1"}, notInAny: []string{privateLine}},
+		{name: "no key at all", args: diff("none"), code: 2, stderr: []string{"no verification keys"}},
+		{name: "missing key directory", args: diff("nothere"), code: 2, stderr: []string{"nothere"}},
+		{name: "unknown mode", args: diff("good", "--verify-mode", "TAG"), code: 2, stderr: []string{"--verify-mode 'TAG'"}},
+	})
 }
