@@ -188,7 +188,7 @@ func searchForSecrets(t *testing.T, places, needles map[string]string) {
 	if !strings.Contains(places["events"], "Applied") {
 		t.Errorf("no Applied event was recorded; the search would prove nothing:\n%s", places["events"])
 	}
-	for _, w := range []string{"authentication required", "certificate signed by unknown authority", "mismatch", "connection refused", "webhook refused"} {
+	for _, w := range []string{"authentication required", "certificate signed by unknown authority", "mismatch", "connection refused", "webhook refused", "not among the trusted keys"} {
 		if !strings.Contains(places["sparkcd serve logs"], w) {
 			t.Errorf("the logs never say %q: the failures were not logged, so the search proves less", w)
 		}
