@@ -117,6 +117,10 @@ func commitsSince(repo *git.Repository, tip *object.Commit, last string) ([]*obj
 			"by a force push?): mode %s cannot tell the new commits from the old, so the revision is refused; "+
 			"review the history, then apply it once with mode %s", last, VerifyAllSinceLastApplied, VerifyHEAD)
 	}
+	if lastHash == tip.Hash {
+		// The steady state of every poll: nothing new, no history walk.
+		return nil, nil
+	}
 	old := map[plumbing.Hash]bool{}
 	lastCommit, err := repo.CommitObject(lastHash)
 	if err != nil {
