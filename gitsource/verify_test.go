@@ -20,6 +20,9 @@ type signers struct {
 	pgpPub            []byte
 	sshFile, otherSSH string
 	sshPub            []byte
+	// gpgHome holds a key of the real gpg, trusted as gpg.asc.
+	gpgHome string
+	gpgPub  []byte
 }
 
 func newSigners(t *testing.T) signers {
@@ -28,12 +31,13 @@ func newSigners(t *testing.T) signers {
 	s.otherPGP, _ = gittest.NewOpenPGPKey(t)
 	s.sshFile, s.sshPub = gittest.NewSSHSigningKey(t)
 	s.otherSSH, _ = gittest.NewSSHSigningKey(t)
+	s.gpgHome, s.gpgPub = gittest.NewGPGKey(t)
 	return s
 }
 
 func (s signers) keys(t *testing.T) *KeyRing {
 	t.Helper()
-	k, err := ParseKeys(map[string][]byte{"team.asc": s.pgpPub, "alice.pub": s.sshPub, "README": []byte("not a key")})
+	k, err := ParseKeys(map[string][]byte{"team.asc": s.pgpPub, "gpg.asc": s.gpgPub, "alice.pub": s.sshPub, "README": []byte("not a key")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +65,9 @@ func verifyCases(t *testing.T, s signers) []verifyCase {
 	return []verifyCase{
 		{name: "OpenPGP signed", build: func(u *upstream, _ func()) history {
 			return history{tip: u.CommitOpenPGP(t, "pgp", s.pgp)}
+		}},
+		{name: "OpenPGP signed by git and gpg", build: func(u *upstream, _ func()) history {
+			return history{tip: u.CommitGPG(t, "gpg", s.gpgHome)}
 		}},
 		{name: "SSH signed", build: func(u *upstream, _ func()) history {
 			return history{tip: u.CommitSSH(t, "ssh", s.sshFile)}

@@ -86,3 +86,48 @@ func (r *Repo) CommitSSH(t testing.TB, message, keyFile string) string {
 	r.Git(t, "-c", "gpg.format=ssh", "-c", "user.signingkey="+keyFile, "commit", "-q", "--allow-empty", "-S", "-m", message)
 	return r.Git(t, "rev-parse", "HEAD")
 }
+
+// NewGPGKey creates an ed25519 signing key for the committer identity Run
+// uses with the real gpg, in a fresh GNUPGHOME (short, for the agent's
+// socket path), and returns that home and the public key as `gpg --armor
+// --export` writes it. The gpg-agent gpg starts is stopped at cleanup.
+func NewGPGKey(t testing.TB) (string, []byte) {
+	t.Helper()
+	gpg, err := exec.LookPath("gpg")
+	if err != nil {
+		t.Fatalf("gpg is required to sign commits as git users do (apt-get install gnupg): %v", err)
+	}
+	home, err := os.MkdirTemp("", "gpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) []byte {
+		cmd := exec.Command(gpg, append([]string{"--batch", "--no-tty"}, args...)...)
+		cmd.Env = append(os.Environ(), "GNUPGHOME="+home)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("gpg %v: %v", args, err)
+		}
+		return out
+	}
+	t.Cleanup(func() {
+		if conf, err := exec.LookPath("gpgconf"); err == nil {
+			cmd := exec.Command(conf, "--kill", "gpg-agent")
+			cmd.Env = append(os.Environ(), "GNUPGHOME="+home)
+			_ = cmd.Run()
+		}
+		_ = os.RemoveAll(home)
+	})
+	run("--pinentry-mode", "loopback", "--passphrase", "", "--quick-generate-key", "t <t@example.com>", "ed25519", "sign", "never")
+	return home, run("--armor", "--export", "t@example.com")
+}
+
+// CommitGPG stages everything in the work clone and commits it signed by
+// the real git and gpg with the key of NewGPGKey's home, and returns the
+// commit's hash.
+func (r *Repo) CommitGPG(t testing.TB, message, home string) string {
+	t.Helper()
+	r.Git(t, "add", "-A")
+	runEnv(t, r.Work, []string{"GNUPGHOME=" + home}, "-c", "user.signingkey=t@example.com", "commit", "-q", "--allow-empty", "-S", "-m", message)
+	return r.Git(t, "rev-parse", "HEAD")
+}
