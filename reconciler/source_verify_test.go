@@ -24,8 +24,8 @@ import (
 // VerificationFailed and the last good revision kept (jobs unchanged,
 // nothing pruned); an OpenPGP-signed commit on top of the unsigned one is
 // refused too, naming the unsigned commit; a force push that replaces it
-// with a signed commit is applied. A source whose key Secret is missing
-// says so.
+// with a signed commit is applied. A source whose key Secret is missing,
+// or holds no key, says so.
 func TestSourceVerify(t *testing.T) {
 	e := env.Env(t)
 	ns := sparkNamespace(t, e)
@@ -81,12 +81,20 @@ func TestSourceVerify(t *testing.T) {
 		t.Errorf("a's arguments %v after the signed rewrite, want [300]", got)
 	}
 
-	newSource(t, e, ns, "nokeys", srv.URL(""), verify("missing"), func(s *v1alpha1.JobSource) { s.Spec.Path = "none" })
-	waitSource(t, e, ns, "nokeys", "VerificationFailed for a missing Secret", func(s *v1alpha1.JobSource) bool {
-		c := apimeta.FindStatusCondition(s.Status.Conditions, meta.ReadyCondition)
-		return c != nil && c.Reason == reconciler.ReasonVerificationFailed &&
-			strings.Contains(c.Message, "Secret '"+ns+"/missing' of spec.verify.secretRef does not exist")
-	})
+	if err := e.Client.Create(t.Context(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "empty"},
+		Data: map[string][]byte{"README.md": []byte("keys go here")}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"missing": "Secret '" + ns + "/missing' of spec.verify.secretRef does not exist",
+		"empty":   "Secret '" + ns + "/empty' of spec.verify.secretRef: no verification keys",
+	} {
+		newSource(t, e, ns, "keys-"+name, srv.URL(""), verify(name), func(s *v1alpha1.JobSource) { s.Spec.Path = "none" })
+		waitSource(t, e, ns, "keys-"+name, "VerificationFailed: "+want, func(s *v1alpha1.JobSource) bool {
+			c := apimeta.FindStatusCondition(s.Status.Conditions, meta.ReadyCondition)
+			return c != nil && c.Reason == reconciler.ReasonVerificationFailed && strings.Contains(c.Message, want)
+		})
+	}
 }
 
 // refused waits until the source refuses tip, naming commit, the
