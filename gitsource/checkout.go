@@ -24,6 +24,19 @@ import (
 // still returns it; the error is wrapped and free of credentials, and
 // wraps ErrCacheUnwritable when the cache directory refused a write.
 func (c *Client) Checkout(ctx context.Context, ref Ref) (Snapshot, error) {
+	return c.checkoutBounded(ctx, ref, nil)
+}
+
+// CheckoutVerified is Checkout for a source whose commits must be signed:
+// the commits v asks for are verified after the fetch and before anything
+// is written, so a revision that fails is never checked out. The error is
+// then a *VerificationError naming the commit, its committer and the key
+// that signed it, and LastGood still returns the previous checkout.
+func (c *Client) CheckoutVerified(ctx context.Context, ref Ref, v Verification) (Snapshot, error) {
+	return c.checkoutBounded(ctx, ref, &v)
+}
+
+func (c *Client) checkoutBounded(ctx context.Context, ref Ref, v *Verification) (Snapshot, error) {
 	ref = normalize(ref)
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
@@ -40,7 +53,7 @@ func (c *Client) Checkout(ctx context.Context, ref Ref) (Snapshot, error) {
 	done := make(chan outcome, 1)
 	go func() {
 		defer func() { <-c.busy }()
-		snap, err := c.checkout(ctx, ref)
+		snap, err := c.checkout(ctx, ref, v)
 		done <- outcome{snap, c.storageError(err)}
 	}()
 	select {
@@ -51,8 +64,9 @@ func (c *Client) Checkout(ctx context.Context, ref Ref) (Snapshot, error) {
 	}
 }
 
-// checkout does the work of Checkout; only one runs at a time.
-func (c *Client) checkout(ctx context.Context, ref Ref) (Snapshot, error) {
+// checkout does the work of Checkout, verifying the revision when v is
+// set; only one runs at a time.
+func (c *Client) checkout(ctx context.Context, ref Ref, v *Verification) (Snapshot, error) {
 	if ref.Commit != "" && !plumbing.IsHash(ref.Commit) {
 		return Snapshot{}, fmt.Errorf("%w: commit '%s' is not a 40-character SHA-1", ErrReferenceNotFound, ref.Commit)
 	}
@@ -69,6 +83,13 @@ func (c *Client) checkout(ctx context.Context, ref Ref) (Snapshot, error) {
 	rev, err := resolve(repo, ref)
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("unable to resolve '%s' in '%s': %w", describe(ref), redactURL(c.url), err)
+	}
+	if v != nil {
+		signed, err := verify(repo, rev, *v)
+		if err != nil {
+			return Snapshot{}, err
+		}
+		c.log.Info("verified", "revision", rev.String(), "commits", len(signed), "signer", signed[0].Signer)
 	}
 	// A checkout that outlived its caller must not swap the directory that
 	// caller may now be reading as the last good one.

@@ -26,4 +26,15 @@ var (
 	// filesystem is read-only or full, over quota, or not writable by this
 	// process. The last good checkout stays on disk.
 	ErrCacheUnwritable = errors.New("the git cache cannot be written")
+
+	// ErrVerificationFailed is wrapped by the VerificationError of a
+	// revision with a commit that no trusted key signed.
+	ErrVerificationFailed = errors.New("commit verification failed")
+
+	// ErrNoVerificationKeys means verification was asked for with no
+	// trusted key to verify with.
+	ErrNoVerificationKeys = errors.New("no verification keys")
+
+	// ErrInvalidVerificationKey means a trusted key cannot be read.
+	ErrInvalidVerificationKey = errors.New("invalid verification key")
 )

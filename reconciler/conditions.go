@@ -66,6 +66,12 @@ const (
 	// ReasonPruneBlocked: the revision would prune too much, and pruned
 	// nothing (Stalled until a later revision or sparkcd.io/allow-prune).
 	ReasonPruneBlocked = "PruneBlocked"
+	// ReasonVerificationFailed: spec.verify refused the revision (a commit
+	// unsigned or not signed by a trusted key: Stalled until a later
+	// revision or other keys), or its key Secret is missing or holds no
+	// key (retried). Nothing is applied or pruned; the last applied
+	// revision stays.
+	ReasonVerificationFailed = "VerificationFailed"
 )
 
 // summarize sets the conditions from how the reconcile ended, kstatus

@@ -134,7 +134,7 @@ func (r *SourceReconciler) reconcile(ctx context.Context, sc *sourceReconciliati
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	snap, err := r.fetch(ctx, sc, st)
-	if err != nil {
+	if err != nil || sc.verifyFailed != "" {
 		return err
 	}
 	sc.revision = snap.Revision.String()

@@ -50,7 +50,9 @@ func newSourceState(uid types.UID, dir string) *sourceState {
 
 // fetch checks out the source's ref, with a git client rebuilt whenever
 // the URL, the credentials or the settings change. A failure keeps the
-// last good checkout and changes nothing in the cluster.
+// last good checkout and changes nothing in the cluster. A revision that
+// spec.verify refuses is no error, as no retry changes it: fetch notes it
+// (sc.verifyFailed) and returns no snapshot.
 func (r *SourceReconciler) fetch(ctx context.Context, sc *sourceReconciliation, st *sourceState) (gitsource.Snapshot, error) {
 	src := sc.src
 	secret, err := r.secretData(ctx, src)
@@ -79,7 +81,16 @@ func (r *SourceReconciler) fetch(ctx context.Context, sc *sourceReconciliation, 
 		}
 		st.git, st.gitConfig = c, digest
 	}
-	snap, err := st.git.Checkout(ctx, gitRef(src.Spec.Ref))
+	v, err := r.verification(ctx, src)
+	if err != nil {
+		sc.fail(ReasonVerificationFailed, err)
+		return gitsource.Snapshot{}, err
+	}
+	snap, err := r.checkout(ctx, st, src, v)
+	if ve := (*gitsource.VerificationError)(nil); errors.As(err, &ve) {
+		sc.refuse(ve)
+		return gitsource.Snapshot{}, nil
+	}
 	if err != nil {
 		gitFetchErrors.WithLabelValues(src.Namespace, src.Name).Inc()
 		sc.fail(fetchFailure(err, ReasonGitOperationFailed), err)

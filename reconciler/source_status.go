@@ -39,6 +39,8 @@ type sourceReconciliation struct {
 	failReason string
 	// buildFailed says why the whole path did not build.
 	buildFailed string
+	// verifyFailed says why spec.verify refused the revision.
+	verifyFailed string
 	// pruneBlocked says why nothing was pruned.
 	pruneBlocked string
 
@@ -110,6 +112,14 @@ func (r *SourceReconciler) summarize(sc *sourceReconciliation, err error) {
 		return
 	}
 	st.ObservedGeneration = src.Generation
+	if sc.verifyFailed != "" {
+		msg := sc.verifyFailed
+		if st.LastAppliedRevision != "" {
+			msg += fmt.Sprintf(" (revision %s stays applied)", st.LastAppliedRevision)
+		}
+		stallSource(src, ReasonVerificationFailed, msg)
+		return
+	}
 	if sc.buildFailed != "" {
 		msg := sc.buildFailed
 		if st.LastAppliedRevision != "" {

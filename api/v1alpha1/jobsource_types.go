@@ -88,6 +88,41 @@ type JobSourceSpec struct {
 	// Without it the source accepts no webhook.
 	// +optional
 	WebhookSecretRef *meta.LocalObjectReference `json:"webhookSecretRef,omitempty"`
+	// Verify makes the source apply only revisions whose commits are
+	// signed by a trusted OpenPGP or SSH key. See docs/verification.md.
+	// +optional
+	Verify *GitVerification `json:"verify,omitempty"`
+}
+
+// VerifyMode says which commits of a revision must be signed.
+// +kubebuilder:validation:Enum=HEAD;all-since-last-applied
+type VerifyMode string
+
+const (
+	// VerifyModeHEAD verifies the commit to be applied.
+	VerifyModeHEAD VerifyMode = "HEAD"
+	// VerifyModeAllSinceLastApplied verifies that commit and every commit
+	// since status.lastAppliedRevision (git rev-list LAST..NEW).
+	VerifyModeAllSinceLastApplied VerifyMode = "all-since-last-applied"
+)
+
+// GitVerification says which keys the commits of a JobSource must be
+// signed with. A revision that fails is never applied: the source is
+// Ready=False with reason VerificationFailed and the last applied revision
+// stays.
+type GitVerification struct {
+	// Mode: HEAD verifies the commit to be applied; all-since-last-applied
+	// also verifies every commit since status.lastAppliedRevision, so
+	// nothing unsigned slips in under a signed tip.
+	// +kubebuilder:default=HEAD
+	// +optional
+	Mode VerifyMode `json:"mode,omitempty"`
+	// SecretRef names a Secret in the JobSource's namespace with the
+	// trusted public keys: "*.asc" entries hold armored OpenPGP keys,
+	// "*.pub" entries SSH public keys (authorized_keys format), and an
+	// "allowed_signers" entry git's SSH allowed signers file.
+	// +required
+	SecretRef meta.LocalObjectReference `json:"secretRef"`
 }
 
 // SupportingKind is a kind of object a JobSource may apply beside its jobs.

@@ -16,6 +16,7 @@ func newDiffCommand() *cobra.Command {
 	var (
 		repo, from, to, output, policyDir, podSecurity string
 		exitCode, allowRemoteBases                     bool
+		vf                                             verifyFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "diff --from REV [--to REV] PATH",
@@ -26,8 +27,12 @@ added, removed and changed, a unified diff of each changed job's rendered
 objects, the findings introduced and fixed, and the change of each job's
 resource envelope.
 
-Exits 1 when the new revision introduces an error finding, or, with
---exit-code, when anything changed; 2 when a revision cannot be read or built.`,
+With --verify, the new revision's commit signature is checked first against
+the keys of --keys, as a JobSource's spec.verify does (docs/verification.md).
+
+Exits 1 when the new revision introduces an error finding, fails --verify,
+or, with --exit-code, changed anything; 2 when a revision cannot be read or
+built.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if from == "" {
@@ -50,6 +55,9 @@ Exits 1 when the new revision introduces an error finding, or, with
 			root, rel, err := repoPath(repo, args[0])
 			if err != nil {
 				return inputError(err)
+			}
+			if err := vf.run(cmd, root, from, to); err != nil {
+				return err
 			}
 			d, err := review.Diff(cmd.Context(), root, from, to, rel, opts)
 			if err != nil {
@@ -75,6 +83,7 @@ Exits 1 when the new revision introduces an error finding, or, with
 	cmd.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when any job was added, removed or changed")
 	cmd.Flags().BoolVar(&allowRemoteBases, "allow-remote-bases", false, "let kustomizations fetch remote bases")
 	bindPodSecurity(cmd, &podSecurity)
+	vf.bind(cmd)
 	return cmd
 }
 

@@ -41,9 +41,10 @@ const (
 
 // TestCredentialsNeverLeak runs `sparkcd serve` with JobSources whose
 // Secrets hold a bearer token, a basic-auth password, an SSH private key
-// and a webhook token, and URLs with credentials in their userinfo; makes
-// each fail (wrong token, wrong password, unknown host key, no CA,
-// server down) and succeed; sends right and wrong webhooks; and then
+// and a webhook token, and URLs with credentials in their userinfo, and
+// spec.verify key rings (verifyLeakSources); makes each fail (wrong token,
+// wrong password, unknown host key, no CA, server down, untrusted key)
+// and succeed; sends right and wrong webhooks; and then
 // searches the process's logs, every Event of the namespace, the
 // JobSources and SparkJobs as YAML, and `sparkcd status` for every secret
 // value and its base64: none may appear. TLS certificates and SSH host
@@ -67,7 +68,6 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	otherHost, _ := gittest.NewSSHKey(t, "")
 	clientKey, identity := gittest.NewSSHKey(t, "")
 	sshSrv := gittest.StartSSH(t, repo.Root, hostKey, clientKey.PublicKey())
-
 	secrets := map[string]map[string][]byte{
 		"tok":    {"bearerToken": []byte(wrongToken), "ca.crt": tokenSrv.CAPEM()},
 		"noca":   {"bearerToken": []byte(bearerToken)},
@@ -113,6 +113,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	}
 	sparkJob(t, e, ns, "tok")
 
+	keyNeedles := verifyLeakSources(t, e, ns, repo, basicSrv.URL(""))
 	// Search everything a user or an attacker with read access sees.
 	code, statusOut, statusErr := runCLI(t, t.TempDir(), "status", "--kubeconfig", e.Kubeconfig, "-n", ns)
 	if code != 0 {
@@ -125,7 +126,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		"JobSource statuses":    sourceStatuses(t, ns),
 		"SparkJobs":             dumpList(t, &v1alpha1.SparkJobList{}, ns),
 	}
-	searchForSecrets(t, places, secretNeedles(identity))
+	searchForSecrets(t, places, withNeedles(secretNeedles(identity), keyNeedles))
 }
 
 // createSecrets creates one Secret in ns per entry of secrets.
@@ -187,7 +188,7 @@ func searchForSecrets(t *testing.T, places, needles map[string]string) {
 	if !strings.Contains(places["events"], "Applied") {
 		t.Errorf("no Applied event was recorded; the search would prove nothing:\n%s", places["events"])
 	}
-	for _, w := range []string{"authentication required", "certificate signed by unknown authority", "mismatch", "connection refused", "webhook refused"} {
+	for _, w := range []string{"authentication required", "certificate signed by unknown authority", "mismatch", "connection refused", "webhook refused", "not among the trusted keys"} {
 		if !strings.Contains(places["sparkcd serve logs"], w) {
 			t.Errorf("the logs never say %q: the failures were not logged, so the search proves less", w)
 		}
