@@ -202,6 +202,8 @@ func stallReason(err error) string {
 		return ReasonPolicyViolation
 	case errors.Is(err, ErrInvalidSchedule):
 		return ReasonInvalidSchedule
+	case errors.Is(err, ErrRunIdentityRefused):
+		return ReasonRunIdentityRefused
 	default:
 		return ReasonValidationFailed
 	}

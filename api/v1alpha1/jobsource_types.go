@@ -88,6 +88,17 @@ type JobSourceSpec struct {
 	// Without it the source accepts no webhook.
 	// +optional
 	WebhookSecretRef *meta.LocalObjectReference `json:"webhookSecretRef,omitempty"`
+	// ServiceAccountName names a service account in the JobSource's
+	// namespace that everything the source applies — SparkJobs, supporting
+	// objects, prunes, and the runs of its jobs — is written as, by
+	// impersonation, so a repository can only create what that account
+	// may. Empty means the --default-source-service-account of `sparkcd
+	// serve`, or sparkcd's own identity without one. See
+	// docs/multi-tenancy.md.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 }
 
 // SupportingKind is a kind of object a JobSource may apply beside its jobs.
