@@ -85,6 +85,7 @@ type ImpersonationError struct {
 	Verb string
 	// Kind, Namespace and Name are the object's.
 	Kind, Namespace, Name string
+	// Err is the API server's error.
 	Err error
 }
 

@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -51,6 +53,11 @@ type serveFlags struct {
 	allowRemoteBases         bool
 	insecureSkipTLSVerify    bool
 	insecureSkipHostKeyCheck bool
+
+	defaultSourceServiceAccount string
+	allowCrossNamespaceTargets  bool
+	// allowCrossNamespaceTargetsSet says the flag was given.
+	allowCrossNamespaceTargetsSet bool
 }
 
 func newServeCommand() *cobra.Command {
@@ -81,6 +88,7 @@ command line wins.`,
 			if err := flagsFromEnv(cmd); err != nil {
 				return err
 			}
+			f.allowCrossNamespaceTargetsSet = cmd.Flags().Changed("allow-cross-namespace-targets")
 			return f.run(cmd)
 		},
 	}
@@ -115,12 +123,19 @@ command line wins.`,
 	fl.BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let kustomizations in jobs repositories fetch remote bases")
 	fl.BoolVar(&f.insecureSkipTLSVerify, "insecure-skip-tls-verify", false, "INSECURE: accept any TLS certificate from git servers")
 	fl.BoolVar(&f.insecureSkipHostKeyCheck, "insecure-skip-host-key-check", false, "INSECURE: accept any SSH host key from git servers")
+	fl.StringVar(&f.defaultSourceServiceAccount, "default-source-service-account", "", "service account, in each JobSource's namespace, that a source without spec.serviceAccountName (and the runs of SparkJobs no source applied) writes as: nothing is then written with sparkcd's own identity")
+	fl.BoolVar(&f.allowCrossNamespaceTargets, "allow-cross-namespace-targets", true, "let a JobSource apply jobs and objects outside its own namespace (default true, but false when --default-source-service-account is set)")
 	return cmd
 }
 
 func (f *serveFlags) run(cmd *cobra.Command) error {
 	if err := materialize.CheckIngressURLFormat(f.ingressURLFormat); err != nil {
 		return inputError(err)
+	}
+	if n := f.defaultSourceServiceAccount; n != "" {
+		if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
+			return inputError(fmt.Errorf("--default-source-service-account '%s' is not a service account name: %s", n, strings.Join(errs, "; ")))
+		}
 	}
 	log, rlog, err := f.log.logger(cmd)
 	if err != nil {
@@ -178,6 +193,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	sopts.InsecureSkipTLSVerify = f.insecureSkipTLSVerify
 	sopts.InsecureSkipHostKeyCheck = f.insecureSkipHostKeyCheck
 	sopts.Logger = slogger
+	sopts.Identity, jopts.Identity = f.identity(), f.identity()
 	store, err := f.policyStore()
 	if err != nil {
 		return nil, err
@@ -262,4 +278,20 @@ func loadPolicies(dir string) (*policies.Set, error) {
 		return nil, inputError(err)
 	}
 	return set, nil
+}
+
+// identity is the per-source identity settings: cross-namespace targets
+// are allowed unless --allow-cross-namespace-targets says otherwise, or,
+// when it is not given, a default service account makes the install a
+// multi-tenant one (Flux's --no-cross-namespace-refs, on by default here
+// only where it breaks no existing install).
+func (f *serveFlags) identity() reconciler.IdentityOptions {
+	allow := f.allowCrossNamespaceTargets
+	if !f.allowCrossNamespaceTargetsSet && f.defaultSourceServiceAccount != "" {
+		allow = false
+	}
+	return reconciler.IdentityOptions{
+		DefaultServiceAccount:   f.defaultSourceServiceAccount,
+		NoCrossNamespaceTargets: !allow,
+	}
 }
