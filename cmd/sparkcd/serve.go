@@ -60,8 +60,10 @@ type serveFlags struct {
 	allowCrossNamespaceTargetsSet bool
 }
 
-func newServeCommand() *cobra.Command {
-	f := &serveFlags{}
+func newServeCommand() *cobra.Command { return newServeCommandWith(&serveFlags{}) }
+
+// newServeCommandWith is `serve`, its flags parsed into f.
+func newServeCommandWith(f *serveFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the reconciler: turn SparkJobs into runs and follow them",
@@ -85,10 +87,9 @@ upper case with dashes as underscores (SPARKCD_METRICS_ADDR=:8080); the
 command line wins.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := flagsFromEnv(cmd); err != nil {
+			if err := f.complete(cmd); err != nil {
 				return err
 			}
-			f.allowCrossNamespaceTargetsSet = cmd.Flags().Changed("allow-cross-namespace-targets")
 			return f.run(cmd)
 		},
 	}
@@ -131,11 +132,6 @@ command line wins.`,
 func (f *serveFlags) run(cmd *cobra.Command) error {
 	if err := materialize.CheckIngressURLFormat(f.ingressURLFormat); err != nil {
 		return inputError(err)
-	}
-	if n := f.defaultSourceServiceAccount; n != "" {
-		if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
-			return inputError(fmt.Errorf("--default-source-service-account '%s' is not a service account name: %s", n, strings.Join(errs, "; ")))
-		}
 	}
 	log, rlog, err := f.log.logger(cmd)
 	if err != nil {
@@ -278,6 +274,21 @@ func loadPolicies(dir string) (*policies.Set, error) {
 		return nil, inputError(err)
 	}
 	return set, nil
+}
+
+// complete reads the flags' environment variables and checks what the
+// flags cannot check alone.
+func (f *serveFlags) complete(cmd *cobra.Command) error {
+	if err := flagsFromEnv(cmd); err != nil {
+		return err
+	}
+	f.allowCrossNamespaceTargetsSet = cmd.Flags().Changed("allow-cross-namespace-targets")
+	if n := f.defaultSourceServiceAccount; n != "" {
+		if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
+			return inputError(fmt.Errorf("--default-source-service-account '%s' is not a service account name: %s", n, strings.Join(errs, "; ")))
+		}
+	}
+	return nil
 }
 
 // identity is the per-source identity settings: cross-namespace targets
