@@ -10,6 +10,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -49,7 +50,7 @@ func TestSourceImpersonation(t *testing.T) {
 		repo.WriteFile(t, "jobs/pi-b.yaml", namedJob("pi-b", nsB))
 		repo.WriteFile(t, "jobs/creds.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: pi-creds\nstringData:\n  password: tenant-s3cret\n")
 		first := repo.CommitAndPush(t, "a job for each namespace, and a Secret")
-		src := tenantSource(t, e, repo, nsA, nsB, "")
+		src := tenantSource(t, e, repo, "", nsA, nsB)
 
 		got := waitSourceReason(t, e, src, first, reconciler.ReasonCrossNamespaceTargetsRefused)
 		msg := apimeta.FindStatusCondition(got.Status.Conditions, meta.ReadyCondition).Message
@@ -84,12 +85,19 @@ func TestSourceImpersonation(t *testing.T) {
 
 	t.Run("spec.serviceAccountName limits cross-namespace targets by RBAC", func(t *testing.T) {
 		nsA, nsB := tenantNamespaces(t, e)
+		// In nsC the tenant's account may write SparkJobs and pods, but a
+		// run's objects are only ever created as an account of the run's
+		// own namespace.
+		nsC := e.Namespace(t)
+		apply(t, e, sparkNamespace(t, nsC))
+		grantTenant(t, e, nsC, nsA)
 		refused := runAs(t, e, sparkcdToken(t, e), tenantLoops(t, reconciler.IdentityOptions{}))
 		repo := gittest.NewRepo(t)
 		repo.WriteFile(t, "jobs/pi-a.yaml", namedJob("pi-a", ""))
 		repo.WriteFile(t, "jobs/pi-b.yaml", namedJob("pi-b", nsB))
+		repo.WriteFile(t, "jobs/pi-c.yaml", namedJob("pi-c", nsC))
 		commit := repo.CommitAndPush(t, "a job for each namespace")
-		src := tenantSource(t, e, repo, nsA, nsB, tenantSA)
+		src := tenantSource(t, e, repo, tenantSA, nsA, nsB, nsC)
 
 		got := waitSourceReason(t, e, src, commit, reconciler.ReasonImpersonationForbidden)
 		msg := apimeta.FindStatusCondition(got.Status.Conditions, meta.ReadyCondition).Message
@@ -105,6 +113,20 @@ func TestSourceImpersonation(t *testing.T) {
 			t.Errorf("SparkJobs applied in namespace %s: %v", nsB, jobs)
 		}
 		waitTenantRun(t, e, nsA, "pi-a")
+
+		eventually(t, "SparkJob pi-c refused its runs", func() (bool, string) {
+			job := &v1alpha1.SparkJob{}
+			if err := e.Client.Get(t.Context(), client.ObjectKey{Namespace: nsC, Name: "pi-c"}, job); err != nil {
+				return false, err.Error()
+			}
+			c := apimeta.FindStatusCondition(job.Status.Conditions, meta.ReadyCondition)
+			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reconciler.ReasonRunIdentityRefused &&
+				strings.Contains(c.Message, "'"+nsA+"/"+tenantSA+"' is not in the job's namespace"), fmt.Sprintf("Ready %+v", c)
+		})
+		pods := &corev1.PodList{}
+		if err := e.Client.List(t.Context(), pods, client.InNamespace(nsC)); err != nil || len(pods.Items) > 0 {
+			t.Errorf("pods in %s: %d, %v; want none", nsC, len(pods.Items), err)
+		}
 		checkRefusals(t, refused(), "/namespaces/"+nsB+"/sparkjobs/pi-b")
 	})
 }
@@ -134,13 +156,13 @@ func tenantLoops(t *testing.T, id reconciler.IdentityOptions) func(manager.Manag
 }
 
 // tenantSource creates the tenant's JobSource in nsA, allowed (by the
-// admission of its jobs) to target nsA and nsB.
-func tenantSource(t *testing.T, e *testenv.Env, repo *gittest.Repo, nsA, nsB, sa string) *v1alpha1.JobSource {
+// admission of its jobs) to target nsA and targets.
+func tenantSource(t *testing.T, e *testenv.Env, repo *gittest.Repo, sa, nsA string, targets ...string) *v1alpha1.JobSource {
 	srv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
 	src := &v1alpha1.JobSource{
 		ObjectMeta: metav1.ObjectMeta{Namespace: nsA, Name: "tenant"},
 		Spec: v1alpha1.JobSourceSpec{URL: srv.URL(""), Path: "jobs", Prune: true, ServiceAccountName: sa,
-			TargetNamespaces: []string{nsA, nsB},
+			TargetNamespaces: append([]string{nsA}, targets...),
 			Interval:         metav1.Duration{Duration: time.Hour}, Timeout: &metav1.Duration{Duration: 20 * time.Second}},
 	}
 	if err := e.Client.Create(t.Context(), src); err != nil {
@@ -283,4 +305,23 @@ func onlyCreatedBy(t *testing.T, e *testenv.Env, ns, user string) {
 		err := e.Client.Create(t.Context(), probe.DeepCopy(), client.DryRunAll)
 		return apierrors.IsInvalid(err) || apierrors.IsForbidden(err), fmt.Sprint(err)
 	})
+}
+
+// grantTenant lets the tenant's account of tenantNS write SparkJobs and
+// pods in ns.
+func grantTenant(t *testing.T, e *testenv.Env, ns, tenantNS string) {
+	t.Helper()
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tenant-" + tenantNS},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{v1alpha1.GroupVersion.Group}, Resources: []string{"sparkjobs"}, Verbs: []string{"create", "patch", "delete"}},
+			{APIGroups: []string{""}, Resources: []string{"pods", "configmaps", "services"}, Verbs: []string{"create", "patch", "delete"}},
+		}}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: role.Name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: tenantNS, Name: tenantSA}}}
+	for _, obj := range []client.Object{role, binding} {
+		if err := e.Client.Create(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
