@@ -168,6 +168,24 @@ func tenantSource(t *testing.T, e *testenv.Env, repo *gittest.Repo, sa, nsA stri
 	if err := e.Client.Create(t.Context(), src); err != nil {
 		t.Fatal(err)
 	}
+	// While the loops still run (cleanups run last first): the source is
+	// finalized by its own loop and no SparkJob is left for a later
+	// test's loops to report on in a namespace being deleted.
+	t.Cleanup(func() {
+		ctx := context.Background()
+		if err := e.Client.Delete(ctx, src); err != nil {
+			t.Errorf("delete the JobSource: %v", err)
+		}
+		eventually(t, "the JobSource finalized", func() (bool, string) {
+			err := e.Client.Get(ctx, client.ObjectKeyFromObject(src), &v1alpha1.JobSource{})
+			return apierrors.IsNotFound(err), fmt.Sprint(err)
+		})
+		for _, ns := range append([]string{nsA}, targets...) {
+			if err := e.Client.DeleteAllOf(ctx, &v1alpha1.SparkJob{}, client.InNamespace(ns)); err != nil {
+				t.Errorf("delete the SparkJobs of %s: %v", ns, err)
+			}
+		}
+	})
 	return src
 }
 
