@@ -40,95 +40,105 @@ const tenantSA = "sparkcd-source"
 // by the tenant's account: a run that starts there was created as it.
 func TestSourceImpersonation(t *testing.T) {
 	e := installed(t)
-	t.Run("default service account refuses cross-namespace targets", func(t *testing.T) {
-		nsA, nsB := tenantNamespaces(t, e)
-		refused := runAs(t, e, sparkcdToken(t, e), tenantLoops(t, reconciler.IdentityOptions{
-			DefaultServiceAccount: tenantSA, NoCrossNamespaceTargets: true,
-		}))
-		repo := gittest.NewRepo(t)
-		repo.WriteFile(t, "jobs/pi-a.yaml", namedJob("pi-a", ""))
-		repo.WriteFile(t, "jobs/pi-b.yaml", namedJob("pi-b", nsB))
-		repo.WriteFile(t, "jobs/creds.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: pi-creds\nstringData:\n  password: tenant-s3cret\n")
-		first := repo.CommitAndPush(t, "a job for each namespace, and a Secret")
-		src := tenantSource(t, e, repo, "", nsA, nsB)
+	t.Run("default service account refuses cross-namespace targets", func(t *testing.T) { impersonateDefault(t, e) })
+	t.Run("spec.serviceAccountName limits cross-namespace targets by RBAC", func(t *testing.T) { impersonateNamed(t, e) })
+}
 
-		got := waitSourceReason(t, e, src, first, reconciler.ReasonCrossNamespaceTargetsRefused)
-		msg := apimeta.FindStatusCondition(got.Status.Conditions, meta.ReadyCondition).Message
-		for _, want := range []string{"'pi-b'", "'" + nsB + "'"} {
-			if !strings.Contains(msg, want) {
-				t.Errorf("Ready message %q does not name %s", msg, want)
-			}
-		}
-		if rules := findingRules(got); rules["pi-b"] != reconciler.RuleCrossNamespaceTarget || rules["pi-creds"] != reconciler.RuleApplyRefused {
-			t.Errorf("status.jobs rules = %v, want pi-b %s and pi-creds %s", rules, reconciler.RuleCrossNamespaceTarget, reconciler.RuleApplyRefused)
-		}
-		if jobs := sparkJobs(t, e, nsB); len(jobs) > 0 {
-			t.Errorf("SparkJobs applied in namespace %s: %v", nsB, jobs)
-		}
-		waitTenantRun(t, e, nsA, "pi-a")
+// impersonateDefault: with --default-source-service-account, a source
+// that names no account writes as the default one of its namespace, and
+// its job for another namespace is refused before anything is written.
+func impersonateDefault(t *testing.T, e *testenv.Env) {
+	nsA, nsB := tenantNamespaces(t, e)
+	refused := runAs(t, e, sparkcdToken(t, e), tenantLoops(t, reconciler.IdentityOptions{
+		DefaultServiceAccount: tenantSA, NoCrossNamespaceTargets: true,
+	}))
+	repo := gittest.NewRepo(t)
+	repo.WriteFile(t, "jobs/pi-a.yaml", namedJob("pi-a", ""))
+	repo.WriteFile(t, "jobs/pi-b.yaml", namedJob("pi-b", nsB))
+	repo.WriteFile(t, "jobs/creds.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: pi-creds\nstringData:\n  password: tenant-s3cret\n")
+	first := repo.CommitAndPush(t, "a job for each namespace, and a Secret")
+	src := tenantSource(t, e, repo, "", nsA, nsB)
 
-		repo.Remove(t, "jobs/pi-b.yaml")
-		second := repo.CommitAndPush(t, "no cross-namespace job")
-		requestReconcile(t, e, src)
-		got = waitSourceReason(t, e, src, second, reconciler.ReasonImpersonationForbidden)
-		msg = apimeta.FindStatusCondition(got.Status.Conditions, meta.ReadyCondition).Message
-		for _, want := range []string{"'" + nsA + "/" + tenantSA + "'", "may not patch Secret 'pi-creds'", "namespace '" + nsA + "'"} {
-			if !strings.Contains(msg, want) {
-				t.Errorf("Ready message %q does not say %s", msg, want)
-			}
+	got := waitSourceReason(t, e, src, first, reconciler.ReasonCrossNamespaceTargetsRefused)
+	msg := apimeta.FindStatusCondition(got.Status.Conditions, meta.ReadyCondition).Message
+	for _, want := range []string{"'pi-b'", "'" + nsB + "'"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Ready message %q does not name %s", msg, want)
 		}
-		if err := e.Client.Get(t.Context(), client.ObjectKey{Namespace: nsA, Name: "pi-creds"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
-			t.Errorf("Secret pi-creds: %v, want not found", err)
+	}
+	if rules := findingRules(got); rules["pi-b"] != reconciler.RuleCrossNamespaceTarget || rules["pi-creds"] != reconciler.RuleApplyRefused {
+		t.Errorf("status.jobs rules = %v, want pi-b %s and pi-creds %s", rules, reconciler.RuleCrossNamespaceTarget, reconciler.RuleApplyRefused)
+	}
+	if jobs := sparkJobs(t, e, nsB); len(jobs) > 0 {
+		t.Errorf("SparkJobs applied in namespace %s: %v", nsB, jobs)
+	}
+	waitTenantRun(t, e, nsA, "pi-a")
+
+	repo.Remove(t, "jobs/pi-b.yaml")
+	second := repo.CommitAndPush(t, "no cross-namespace job")
+	requestReconcile(t, e, src)
+	got = waitSourceReason(t, e, src, second, reconciler.ReasonImpersonationForbidden)
+	msg = apimeta.FindStatusCondition(got.Status.Conditions, meta.ReadyCondition).Message
+	for _, want := range []string{"'" + nsA + "/" + tenantSA + "'", "may not patch Secret 'pi-creds'", "namespace '" + nsA + "'"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Ready message %q does not say %s", msg, want)
 		}
-		checkRefusals(t, refused(), []string{nsA, nsB}, "/namespaces/"+nsA+"/secrets/pi-creds")
+	}
+	if err := e.Client.Get(t.Context(), client.ObjectKey{Namespace: nsA, Name: "pi-creds"}, &corev1.Secret{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Secret pi-creds: %v, want not found", err)
+	}
+	checkRefusals(t, refused(), []string{nsA, nsB}, "/namespaces/"+nsA+"/secrets/pi-creds")
+}
+
+// impersonateNamed: a source naming its account, cross-namespace targets
+// allowed: the account's RBAC refuses the job in a namespace where it may
+// not write; where it may, the SparkJob is applied but its runs are
+// refused, their account not being of their namespace.
+func impersonateNamed(t *testing.T, e *testenv.Env) {
+	nsA, nsB := tenantNamespaces(t, e)
+	// In nsC the tenant's account may write SparkJobs and pods, but a
+	// run's objects are only ever created as an account of the run's
+	// own namespace.
+	nsC := e.Namespace(t)
+	apply(t, e, sparkNamespace(t, nsC))
+	grantTenant(t, e, nsC, nsA)
+	refused := runAs(t, e, sparkcdToken(t, e), tenantLoops(t, reconciler.IdentityOptions{}))
+	repo := gittest.NewRepo(t)
+	repo.WriteFile(t, "jobs/pi-a.yaml", namedJob("pi-a", ""))
+	repo.WriteFile(t, "jobs/pi-b.yaml", namedJob("pi-b", nsB))
+	repo.WriteFile(t, "jobs/pi-c.yaml", namedJob("pi-c", nsC))
+	commit := repo.CommitAndPush(t, "a job for each namespace")
+	src := tenantSource(t, e, repo, tenantSA, nsA, nsB, nsC)
+
+	got := waitSourceReason(t, e, src, commit, reconciler.ReasonImpersonationForbidden)
+	msg := apimeta.FindStatusCondition(got.Status.Conditions, meta.ReadyCondition).Message
+	for _, want := range []string{"'" + nsA + "/" + tenantSA + "'", "may not patch SparkJob 'pi-b'", "namespace '" + nsB + "'"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("Ready message %q does not say %s", msg, want)
+		}
+	}
+	if rules := findingRules(got); rules["pi-b"] != reconciler.RuleImpersonationForbidden {
+		t.Errorf("status.jobs rules = %v, want pi-b %s", rules, reconciler.RuleImpersonationForbidden)
+	}
+	if jobs := sparkJobs(t, e, nsB); len(jobs) > 0 {
+		t.Errorf("SparkJobs applied in namespace %s: %v", nsB, jobs)
+	}
+	waitTenantRun(t, e, nsA, "pi-a")
+
+	eventually(t, "SparkJob pi-c refused its runs", func() (bool, string) {
+		job := &v1alpha1.SparkJob{}
+		if err := e.Client.Get(t.Context(), client.ObjectKey{Namespace: nsC, Name: "pi-c"}, job); err != nil {
+			return false, err.Error()
+		}
+		c := apimeta.FindStatusCondition(job.Status.Conditions, meta.ReadyCondition)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reconciler.ReasonRunIdentityRefused &&
+			strings.Contains(c.Message, "'"+nsA+"/"+tenantSA+"' is not in the job's namespace"), fmt.Sprintf("Ready %+v", c)
 	})
-
-	t.Run("spec.serviceAccountName limits cross-namespace targets by RBAC", func(t *testing.T) {
-		nsA, nsB := tenantNamespaces(t, e)
-		// In nsC the tenant's account may write SparkJobs and pods, but a
-		// run's objects are only ever created as an account of the run's
-		// own namespace.
-		nsC := e.Namespace(t)
-		apply(t, e, sparkNamespace(t, nsC))
-		grantTenant(t, e, nsC, nsA)
-		refused := runAs(t, e, sparkcdToken(t, e), tenantLoops(t, reconciler.IdentityOptions{}))
-		repo := gittest.NewRepo(t)
-		repo.WriteFile(t, "jobs/pi-a.yaml", namedJob("pi-a", ""))
-		repo.WriteFile(t, "jobs/pi-b.yaml", namedJob("pi-b", nsB))
-		repo.WriteFile(t, "jobs/pi-c.yaml", namedJob("pi-c", nsC))
-		commit := repo.CommitAndPush(t, "a job for each namespace")
-		src := tenantSource(t, e, repo, tenantSA, nsA, nsB, nsC)
-
-		got := waitSourceReason(t, e, src, commit, reconciler.ReasonImpersonationForbidden)
-		msg := apimeta.FindStatusCondition(got.Status.Conditions, meta.ReadyCondition).Message
-		for _, want := range []string{"'" + nsA + "/" + tenantSA + "'", "may not patch SparkJob 'pi-b'", "namespace '" + nsB + "'"} {
-			if !strings.Contains(msg, want) {
-				t.Errorf("Ready message %q does not say %s", msg, want)
-			}
-		}
-		if rules := findingRules(got); rules["pi-b"] != reconciler.RuleImpersonationForbidden {
-			t.Errorf("status.jobs rules = %v, want pi-b %s", rules, reconciler.RuleImpersonationForbidden)
-		}
-		if jobs := sparkJobs(t, e, nsB); len(jobs) > 0 {
-			t.Errorf("SparkJobs applied in namespace %s: %v", nsB, jobs)
-		}
-		waitTenantRun(t, e, nsA, "pi-a")
-
-		eventually(t, "SparkJob pi-c refused its runs", func() (bool, string) {
-			job := &v1alpha1.SparkJob{}
-			if err := e.Client.Get(t.Context(), client.ObjectKey{Namespace: nsC, Name: "pi-c"}, job); err != nil {
-				return false, err.Error()
-			}
-			c := apimeta.FindStatusCondition(job.Status.Conditions, meta.ReadyCondition)
-			return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reconciler.ReasonRunIdentityRefused &&
-				strings.Contains(c.Message, "'"+nsA+"/"+tenantSA+"' is not in the job's namespace"), fmt.Sprintf("Ready %+v", c)
-		})
-		pods := &corev1.PodList{}
-		if err := e.Client.List(t.Context(), pods, client.InNamespace(nsC)); err != nil || len(pods.Items) > 0 {
-			t.Errorf("pods in %s: %d, %v; want none", nsC, len(pods.Items), err)
-		}
-		checkRefusals(t, refused(), []string{nsA, nsB, nsC}, "/namespaces/"+nsB+"/sparkjobs/pi-b")
-	})
+	pods := &corev1.PodList{}
+	if err := e.Client.List(t.Context(), pods, client.InNamespace(nsC)); err != nil || len(pods.Items) > 0 {
+		t.Errorf("pods in %s: %d, %v; want none", nsC, len(pods.Items), err)
+	}
+	checkRefusals(t, refused(), []string{nsA, nsB, nsC}, "/namespaces/"+nsB+"/sparkjobs/pi-b")
 }
 
 // tenantNamespaces makes the tenant's namespace, with the Spark driver's
