@@ -95,7 +95,7 @@ func (r *JobReconciler) summarize(rc *reconciliation, err error) {
 		}
 		msg := boundMessage(err.Error())
 		conditions.MarkReconciling(job, meta.ProgressingWithRetryReason, "%s", msg)
-		conditions.MarkFalse(job, meta.ReadyCondition, meta.ReconciliationFailedReason, "%s", msg)
+		conditions.MarkFalse(job, meta.ReadyCondition, retryReason(err), "%s", msg)
 		return
 	}
 

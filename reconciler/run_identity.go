@@ -9,6 +9,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/fluxcd/pkg/apis/meta"
+
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
 
@@ -57,4 +59,17 @@ func parseServiceAccount(v string) (serviceAccount, error) {
 		return serviceAccount{}, fmt.Errorf("'%s' is not '<namespace>/<service account>'", v)
 	}
 	return serviceAccount{namespace: ns, name: name}, nil
+}
+
+// retryReason is the Ready reason of a SparkJob whose reconcile failed
+// and is retried: ImpersonationForbidden when the API server refused a
+// write of a run to its source's service account — the account may not
+// create the pod (in that namespace, or with a field an admission policy
+// refuses) — until its RBAC or the job changes.
+func retryReason(err error) string {
+	var ie *ImpersonationError
+	if errors.As(err, &ie) {
+		return ReasonImpersonationForbidden
+	}
+	return meta.ReconciliationFailedReason
 }
