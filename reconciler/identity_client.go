@@ -111,8 +111,10 @@ type identities struct {
 	clients *cache.LRUExpireCache
 }
 
-func newIdentities(mgr manager.Manager, o IdentityOptions) *identities {
-	cfg := rest.CopyConfig(mgr.GetConfig())
+// newIdentities builds the clients on base, the manager's configuration,
+// with opts (the manager's scheme and REST mapper).
+func newIdentities(base *rest.Config, opts client.Options, o IdentityOptions) *identities {
+	cfg := rest.CopyConfig(base)
 	size, ttl := o.MaxClients, o.IdleTimeout
 	if size <= 0 {
 		size = 256
@@ -126,7 +128,7 @@ func newIdentities(mgr manager.Manager, o IdentityOptions) *identities {
 	}
 	return &identities{
 		base:    cfg,
-		opts:    client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()},
+		opts:    opts,
 		limiter: flowcontrol.NewTokenBucketRateLimiter(qps, max(burst, 1)),
 		ttl:     ttl,
 		clients: cache.NewLRUExpireCache(size),
@@ -165,7 +167,8 @@ type identityClient struct {
 }
 
 func newIdentityClient(mgr manager.Manager, base client.Client, o IdentityOptions) *identityClient {
-	return &identityClient{Client: base, ids: newIdentities(mgr, o)}
+	opts := client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()}
+	return &identityClient{Client: base, ids: newIdentities(mgr.GetConfig(), opts, o)}
 }
 
 // writer is the client for ctx's writes, and the account it writes as.

@@ -2,14 +2,23 @@ package reconciler
 
 import (
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -144,3 +153,72 @@ func TestImpersonationError(t *testing.T) {
 		t.Errorf("not found: %v", err)
 	}
 }
+
+// TestIdentityTransport: a source's client sends its writes with the
+// account in the Impersonate-User header, through the transport of the
+// manager's configuration — so through the leader-election fence, which
+// refuses them while the Lease is not held — and one client serves each
+// account.
+func TestIdentityTransport(t *testing.T) {
+	scheme, err := v1alpha1.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapper := apimeta.NewDefaultRESTMapper(nil)
+	mapper.Add(corev1.SchemeGroupVersion.WithKind("ConfigMap"), apimeta.RESTScopeNamespace)
+	opts := client.Options{Scheme: scheme, Mapper: mapper}
+	sa := serviceAccount{namespace: "team-a", name: "tenant"}
+	cm := func() *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "team-b", Name: "conf"}}
+	}
+
+	t.Run("fenced", func(t *testing.T) {
+		cfg := &rest.Config{Host: "https://127.0.0.1:1"}
+		f := newFence(clocktesting.NewFakePassiveClock(time.Now()), 10*time.Second, logr.Discard())
+		cfg.Wrap(f.wrap)
+		ids := newIdentities(cfg, opts, IdentityOptions{})
+		c, err := ids.client(sa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Create(t.Context(), cm()); !errors.Is(err, ErrNotLeader) {
+			t.Errorf("a write with the fence closed: %v, want %v", err, ErrNotLeader)
+		}
+	})
+
+	t.Run("impersonated", func(t *testing.T) {
+		var users []string
+		cfg := &rest.Config{Host: "https://127.0.0.1:1"}
+		cfg.Wrap(func(http.RoundTripper) http.RoundTripper {
+			return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+				users = append(users, req.Header.Get("Impersonate-User"))
+				body := `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403,` +
+					`"message":"configmaps \"conf\" is forbidden","details":{"name":"conf","kind":"configmaps"}}`
+				return &http.Response{StatusCode: http.StatusForbidden, Header: http.Header{"Content-Type": {"application/json"}},
+					Body: io.NopCloser(strings.NewReader(body)), Request: req}, nil
+			})
+		})
+		ic := &identityClient{Client: fake.NewClientBuilder().WithScheme(scheme).Build(), ids: newIdentities(cfg, opts, IdentityOptions{})}
+		err := ic.Create(withServiceAccount(t.Context(), sa), cm())
+		var ie *ImpersonationError
+		if !errors.As(err, &ie) || ie.Kind != "ConfigMap" || ie.Verb != "create" || ie.Namespace != "team-b" {
+			t.Errorf("err = %v, want an ImpersonationError creating ConfigMap in team-b", err)
+		}
+		if diff := cmp.Diff([]string{"system:serviceaccount:team-a:tenant"}, users); diff != "" {
+			t.Errorf("Impersonate-User (-want +got):\n%s", diff)
+		}
+		a, _ := ic.ids.client(sa)
+		b, _ := ic.ids.client(sa)
+		if a != b {
+			t.Error("two clients for one account")
+		}
+		// Without an account in the context, the write is sparkcd's own.
+		if err := ic.Create(t.Context(), cm()); err != nil || len(users) != 1 {
+			t.Errorf("sparkcd's own write: %v, %d impersonated requests", err, len(users))
+		}
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
