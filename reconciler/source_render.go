@@ -133,6 +133,7 @@ func (r *SourceReconciler) judge(rs *renderedSource, j *build.Job, allowed []str
 		return
 	}
 	job := desiredObject(j, src)
+	r.recordIdentity(job, src)
 	rs.jobs = append(rs.jobs, desiredJob{key: key, job: job, hash: contentHash(job)})
 }
 

@@ -211,6 +211,7 @@ func (sc *sourceReconciliation) supportConflict(ds *desiredSupport, live *metav1
 // before stays in the inventory, so that no prune follows a refused
 // update.
 func (sc *sourceReconciliation) supportRefused(ds *desiredSupport, err error) {
+	sc.noteImpersonation(err)
 	if slices.Contains(sc.base.Status.SupportingInventory, ds.ref) {
 		sc.keepObject(ds.ref)
 	}

@@ -92,6 +92,17 @@ type JobSourceSpec struct {
 	// signed by a trusted OpenPGP or SSH key. See docs/verification.md.
 	// +optional
 	Verify *GitVerification `json:"verify,omitempty"`
+	// ServiceAccountName names a service account in the JobSource's
+	// namespace that everything the source applies — SparkJobs, supporting
+	// objects, prunes, and the runs of its jobs — is written as, by
+	// impersonation, so a repository can only create what that account
+	// may. Empty means the --default-source-service-account of `sparkcd
+	// serve`, or sparkcd's own identity without one. See
+	// docs/multi-tenancy.md.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 }
 
 // VerifyMode says which commits of a revision must be signed.
