@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/decryption"
 	"github.com/sparkcd/sparkcd/render/build"
 	"github.com/sparkcd/sparkcd/render/materialize"
 	"github.com/sparkcd/sparkcd/runid"
@@ -41,6 +42,9 @@ type Options struct {
 	Targets []string
 	// Materialize are the options of the trial materialisation.
 	Materialize materialize.Options
+	// Decryption, when set, is what decryption.Decrypt found in the same
+	// build: a job that reads an object it could not decrypt is held back.
+	Decryption *decryption.Outcome
 }
 
 // Verdict is what admission says of one job, or of one unit that did not
@@ -131,6 +135,7 @@ func Built(j *build.Job, opts Options) Verdict {
 	v := Job(j.Object, opts)
 	v.Origin = j.Origin
 	v.Findings = append(slices.Clone(j.Findings), v.Findings...)
+	v.Findings = append(v.Findings, UndecryptedReferences(j.Object, j.Namespace, opts.Decryption)...)
 	sortFindings(v.Findings)
 	return v
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -36,8 +37,6 @@ type Outcome struct {
 	// Objects are the findings of the supporting objects, by index into
 	// the build's Objects; an object with one is never applied.
 	Objects map[int][]v1alpha1.Finding
-	// Jobs are the findings of the jobs, by index into the build's Jobs.
-	Jobs map[int][]v1alpha1.Finding
 	// Failed are the encrypted objects that are not applied, by
 	// "Kind/namespace/name" (core group only: the kinds a job reads), with
 	// why; the jobs that read one are held back (admission).
@@ -57,12 +56,13 @@ func (o *Outcome) Failure(kind, namespace, name string) string {
 
 // Decrypt replaces, in res, every encrypted supporting object by its
 // decrypted copy (or masked copy, see Options) and reports the objects it
-// cannot decrypt and the jobs that are encrypted. root is the checkout the
+// cannot decrypt; a job that is encrypted gets a finding in its
+// Findings. root is the checkout the
 // build read: an object's values are decrypted from the file it came from,
 // whose MAC sops checks, and only values that are that file's ciphertexts
 // are replaced. Nothing is written anywhere.
 func Decrypt(root string, res *build.BuildResult, opts Options) *Outcome {
-	out := &Outcome{Objects: map[int][]v1alpha1.Finding{}, Jobs: map[int][]v1alpha1.Finding{}, Failed: map[string]string{}}
+	out := &Outcome{Objects: map[int][]v1alpha1.Finding{}, Failed: map[string]string{}}
 	files := &fileCache{root: root, keys: opts.Keys, decrypted: map[string]plaintexts{}, errs: map[string]error{}}
 	for i := range res.Objects {
 		o := &res.Objects[i]
@@ -87,8 +87,9 @@ func Decrypt(root string, res *build.BuildResult, opts Options) *Outcome {
 	for i := range res.Jobs {
 		j := &res.Jobs[i]
 		if files.encryptedDocument(j.Origin.File) {
-			out.Jobs[i] = []v1alpha1.Finding{{Severity: v1alpha1.SeverityError, Rule: RuleEncryptedJob, Field: "sops",
-				Message: fmt.Sprintf("'%s' is encrypted with sops: a job must be reviewable, so only Secrets and other supporting objects may be encrypted", j.Origin.File)}}
+			// Clipped: the build's cache may share the slice.
+			j.Findings = append(slices.Clip(j.Findings), v1alpha1.Finding{Severity: v1alpha1.SeverityError, Rule: RuleEncryptedJob, Field: "sops",
+				Message: fmt.Sprintf("'%s' is encrypted with sops: a job must be reviewable, so only Secrets and other supporting objects may be encrypted", j.Origin.File)})
 		}
 	}
 	return out

@@ -171,11 +171,11 @@ func TestDecryptEncryptedJob(t *testing.T) {
 	write(t, root, "job.yaml", sopstest.Encrypt(t, []byte(job), sopstest.Options{EncryptedRegex: "^spec$"}, id))
 	write(t, root, "plain.yaml", []byte(job))
 	res := &build.BuildResult{Jobs: []build.Job{{Name: "pi", Origin: build.Origin{File: "job.yaml"}}, {Name: "plain", Origin: build.Origin{File: "plain.yaml"}}}}
-	out := decryption.Decrypt(root, res, decryption.Options{Keys: keys(t, id), Required: true})
-	if f := out.Jobs[0]; len(f) != 1 || f[0].Rule != decryption.RuleEncryptedJob || !strings.Contains(f[0].Message, "'job.yaml'") {
+	decryption.Decrypt(root, res, decryption.Options{Keys: keys(t, id), Required: true})
+	if f := res.Jobs[0].Findings; len(f) != 1 || f[0].Rule != decryption.RuleEncryptedJob || !strings.Contains(f[0].Message, "'job.yaml'") {
 		t.Fatalf("findings of the encrypted job = %+v", f)
 	}
-	if f := out.Jobs[1]; len(f) != 0 {
+	if f := res.Jobs[1].Findings; len(f) != 0 {
 		t.Fatalf("findings of the plain job = %+v", f)
 	}
 }

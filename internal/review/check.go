@@ -7,6 +7,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/decryption"
 	"github.com/sparkcd/sparkcd/policies"
 	"github.com/sparkcd/sparkcd/render/build"
 	"github.com/sparkcd/sparkcd/render/materialize"
@@ -25,6 +26,11 @@ type Options struct {
 	// applied; nil means v1alpha1.DefaultSupportingKinds, as on a
 	// JobSource.
 	SupportingKinds []v1alpha1.SupportingKind
+	// DecryptionKeys, when set, decrypt the SOPS-encrypted objects to
+	// verify them (a key that does not open one is a decryption-failed
+	// finding); without them encrypted objects are accepted. Either way
+	// the review shows decryption.Placeholder, never a value.
+	DecryptionKeys *decryption.Keys
 }
 
 // DefaultOptions returns the options `sparkcd check` starts from.
@@ -101,7 +107,8 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 		return nil, fmt.Errorf("%w: %w", ErrBuild, errors.Join(errs...))
 	}
 	report := &Report{Root: root, Path: path}
-	aopts := admission.Options{Policies: opts.Policies, Materialize: materialize.DefaultOptions()}
+	decrypted := decryption.Decrypt(root, res, decryption.Options{Keys: opts.DecryptionKeys, Mask: true})
+	aopts := admission.Options{Policies: opts.Policies, Materialize: materialize.DefaultOptions(), Decryption: decrypted}
 	for _, v := range admission.Result(res, aopts) {
 		if opts.Job != "" && v.Name != opts.Job && v.Name != "" {
 			continue
@@ -114,7 +121,7 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 		}
 		report.Jobs = append(report.Jobs, jr)
 	}
-	report.judgeObjects(res, opts)
+	report.judgeObjects(res, opts, decrypted)
 	if opts.Job != "" && len(report.Jobs) == 0 {
 		return nil, fmt.Errorf("%w: no job named '%s' in '%s'", ErrBuild, opts.Job, path)
 	}
