@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -41,7 +42,8 @@ const (
 
 // TestCredentialsNeverLeak runs `sparkcd serve` with JobSources whose
 // Secrets hold a bearer token, a basic-auth password, an SSH private key
-// and a webhook token, and URLs with credentials in their userinfo; makes
+// and a webhook token, age identities that decrypt a SOPS-encrypted Secret
+// (and one that does not), and URLs with credentials in their userinfo; makes
 // each fail (wrong token, wrong password, unknown host key, no CA,
 // server down) and succeed; sends right and wrong webhooks; and then
 // searches the process's logs, every Event of the namespace, the
@@ -59,6 +61,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	for _, name := range []string{"tok", "basic", "ssh", "url"} {
 		repo.WriteFile(t, name+"/"+name+".yaml", goodJob(name))
 	}
+	sops := writeSOPS(t, repo)
 	commit := repo.CommitAndPush(t, "one job per source")
 	tokenSrv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, gittest.BearerAuth(bearerToken)), true)
 	basicSrv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, gittest.BasicAuth("alice", basicPass)), true)
@@ -76,6 +79,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		"sshbad": {"identity": identity, "known_hosts": gittest.KnownHostsLine(sshSrv.Addr(), otherHost.PublicKey())},
 		"hook":   {"token": []byte(hookToken)},
 	}
+	maps.Copy(secrets, sops.secrets())
 	createSecrets(t, e, ns, secrets)
 	hookAddr := freeAddr(t)
 	logs := serve(t, e, []string{"--webhook-addr", hookAddr}, ns)
@@ -99,6 +103,8 @@ func TestCredentialsNeverLeak(t *testing.T) {
 			t.Errorf("%s applied %q, want %s", name, src.Status.LastAppliedRevision, commit)
 		}
 	}
+
+	sops.sources(t, e, ns, urlSrv.URL("alice:"+urlPass))
 
 	fixTokenThenWebhooks(t, e, ns, hookAddr)
 
@@ -125,7 +131,9 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		"JobSource statuses":    sourceStatuses(t, ns),
 		"SparkJobs":             dumpList(t, &v1alpha1.SparkJobList{}, ns),
 	}
-	searchForSecrets(t, places, secretNeedles(identity))
+	needles := secretNeedles(identity)
+	maps.Copy(needles, sops.needles())
+	searchForSecrets(t, places, needles)
 }
 
 // createSecrets creates one Secret in ns per entry of secrets.
