@@ -35,18 +35,14 @@ func writeSOPS(t *testing.T, repo *gittest.Repo) *sopsFixture {
 	return f
 }
 
-// secrets are the decryption Secrets.
-func (f *sopsFixture) secrets() map[string]map[string][]byte {
-	return map[string]map[string][]byte{
-		"age":    {"identity.agekey": []byte(f.good.Secret + "\n")},
-		"agebad": {"identity.agekey": []byte(f.bad.Secret + "\n")},
-	}
-}
-
-// sources creates both sources and waits: sops applied, sopsbad with a
-// decryption-failed finding.
+// sources creates the decryption Secrets and both sources, and waits:
+// sops applied, sopsbad with a decryption-failed finding.
 func (f *sopsFixture) sources(t *testing.T, e *testenv.Env, ns, url string) {
 	t.Helper()
+	createSecrets(t, e, ns, map[string]map[string][]byte{
+		"age":    {"identity.agekey": []byte(f.good.Secret + "\n")},
+		"agebad": {"identity.agekey": []byte(f.bad.Secret + "\n")},
+	})
 	for name, key := range map[string]string{"sops": "age", "sopsbad": "agebad"} {
 		jobSource(t, e, ns, name, url, func(s *v1alpha1.JobSource) {
 			s.Spec.Path, s.Spec.Prune = name, false
@@ -57,9 +53,8 @@ func (f *sopsFixture) sources(t *testing.T, e *testenv.Env, ns, url string) {
 	waitReady(t, e, ns, "sopsbad", metav1.ConditionFalse, reconciler.ReasonJobsRejected)
 }
 
-// needles are the SOPS secrets: the plaintext and both identities.
-func (f *sopsFixture) needles() map[string]string {
-	n := map[string]string{}
+// needles adds to n the SOPS secrets: the plaintext and both identities.
+func (f *sopsFixture) needles(n map[string]string) map[string]string {
 	for name, v := range map[string]string{"SOPS plaintext": sopsPlain, "age identity": f.good.Secret, "wrong age identity": f.bad.Secret} {
 		n[name] = v
 		n[name+" (base64)"] = base64.StdEncoding.EncodeToString([]byte(v))

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -79,7 +78,6 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		"sshbad": {"identity": identity, "known_hosts": gittest.KnownHostsLine(sshSrv.Addr(), otherHost.PublicKey())},
 		"hook":   {"token": []byte(hookToken)},
 	}
-	maps.Copy(secrets, sops.secrets())
 	createSecrets(t, e, ns, secrets)
 	hookAddr := freeAddr(t)
 	logs := serve(t, e, []string{"--webhook-addr", hookAddr}, ns)
@@ -105,9 +103,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	}
 
 	sops.sources(t, e, ns, urlSrv.URL("alice:"+urlPass))
-
 	fixTokenThenWebhooks(t, e, ns, hookAddr)
-
 	// The server goes down: the source says so and keeps what it applied.
 	tokenSrv.Stop()
 	if err := reconciler.RequestReconcile(ctx, e.Client, types.NamespacedName{Namespace: ns, Name: "tok"}, time.Now()); err != nil {
@@ -131,9 +127,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		"JobSource statuses":    sourceStatuses(t, ns),
 		"SparkJobs":             dumpList(t, &v1alpha1.SparkJobList{}, ns),
 	}
-	needles := secretNeedles(identity)
-	maps.Copy(needles, sops.needles())
-	searchForSecrets(t, places, needles)
+	searchForSecrets(t, places, sops.needles(secretNeedles(identity)))
 }
 
 // createSecrets creates one Secret in ns per entry of secrets.
