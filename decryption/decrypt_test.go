@@ -190,6 +190,10 @@ func TestKeysFromData(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "'x.agekey'") || strings.Contains(err.Error(), id.Secret[20:]) {
 		t.Errorf("bad identity: err = %v, want one naming the key and not quoting it", err)
 	}
+	_, err = decryption.KeysFromData(map[string][]byte{"p.agekey": []byte("# yubikey\nAGE-PLUGIN-YUBIKEY-1QQQQQQ\n")})
+	if err == nil || !strings.Contains(err.Error(), "plugin") {
+		t.Errorf("plugin identity: err = %v, want it refused", err)
+	}
 	dir := t.TempDir()
 	write(t, dir, "ci.agekey", []byte(id.Secret+"\n"))
 	k, err := decryption.KeysFromDir(dir)

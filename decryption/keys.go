@@ -55,6 +55,14 @@ func KeysFromData(data map[string][]byte) (*Keys, error) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		// A plugin identity makes age run an age-plugin-* program when a
+		// file is decrypted: whoever writes the Secret must not choose
+		// what sparkcd executes.
+		for _, line := range strings.Split(string(data[name]), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "AGE-PLUGIN-") {
+				return nil, fmt.Errorf("'%s' holds an age plugin identity: only X25519 and post-quantum identities (AGE-SECRET-KEY-…) are supported", name)
+			}
+		}
 		if err := k.ids.Import(string(data[name])); err != nil {
 			return nil, fmt.Errorf("unable to parse the age identities of '%s': %s", name, scrub(err))
 		}
