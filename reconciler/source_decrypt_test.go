@@ -16,8 +16,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/decryption"
 	"github.com/sparkcd/sparkcd/decryption/sopstest"
 	"github.com/sparkcd/sparkcd/internal/gittest"
+	"github.com/sparkcd/sparkcd/internal/review"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
 )
@@ -88,6 +90,7 @@ func TestSourceDecryption(t *testing.T) {
 	}
 	getJob(t, e, ns, "pi")
 	noLeak(t, e, ns, src, logs, id)
+	renderHidesSecrets(t, repo.Work, id)
 
 	// A key that does not open the file: the Secret and pi are held back,
 	// other goes on, the Secret applied before stays.
@@ -149,6 +152,34 @@ func noLeak(t *testing.T, e *testenv.Env, ns string, src *v1alpha1.JobSource, lo
 			if strings.Contains(text, s) {
 				t.Errorf("the %s show a secret (%.20s…):\n%s", where, s, text)
 			}
+		}
+	}
+}
+
+// renderHidesSecrets: what `sparkcd render` prints of the path, with the
+// key that opens the Secret, shows <sops-encrypted> and no plaintext.
+func renderHidesSecrets(t *testing.T, root string, id sopstest.Identity) {
+	t.Helper()
+	keys, err := decryption.KeysFromData(map[string][]byte{"id.agekey": []byte(id.Secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := review.DefaultOptions()
+	opts.DecryptionKeys = keys
+	report, err := review.Check(t.Context(), root, "jobs", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(report.SupportingObjects())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), decryption.Placeholder) {
+		t.Errorf("render does not show %s:\n%s", decryption.Placeholder, out)
+	}
+	for _, s := range []string{decryptPlain, decryptToken, "cGw0MW50ZXh0LXRva2Vu", "ENC["} {
+		if strings.Contains(string(out), s) {
+			t.Errorf("render shows %q:\n%s", s, out)
 		}
 	}
 }
