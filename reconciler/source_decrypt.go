@@ -3,6 +3,8 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -80,4 +82,35 @@ func (sc *sourceReconciliation) keepUndecrypted(rs *renderedSource) {
 			}
 		}
 	}
+}
+
+// decryptionNote names, for the Ready condition, the files whose objects
+// could not be decrypted: "; not decrypted: 'jobs/creds.yaml:1'
+// (decryption-failed)". The jobs held back because of them are in
+// status.jobs.
+func decryptionNote(jobs []v1alpha1.JobFindings) string {
+	var files []string
+	for _, j := range jobs {
+		for _, f := range j.Findings {
+			switch f.Rule {
+			case decryption.RuleDecryptionFailed, decryption.RuleDecryptionNotConfigured, decryption.RuleEncryptedMetadata, decryption.RuleEncryptedJob:
+			default:
+				continue
+			}
+			if strings.HasPrefix(f.Field, "spec.") || j.Source == "" {
+				// A job that reads such an object, not the object.
+				continue
+			}
+			if s := fmt.Sprintf("'%s' (%s)", j.Source, f.Rule); !slices.Contains(files, s) {
+				files = append(files, s)
+			}
+		}
+	}
+	switch {
+	case len(files) == 0:
+		return ""
+	case len(files) > 3:
+		files = append(files[:3], fmt.Sprintf("%d more", len(files)-3))
+	}
+	return "; not decrypted: " + strings.Join(files, ", ")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -105,6 +106,9 @@ func TestSourceDecryption(t *testing.T) {
 	src = waitSource(t, e, ns, "jobs", "held back", func(s *v1alpha1.JobSource) bool {
 		return sourceReady(s, metav1.ConditionFalse, reconciler.ReasonJobsRejected, commit)
 	})
+	if c := apimeta.FindStatusCondition(src.Status.Conditions, meta.ReadyCondition); c == nil || !strings.Contains(c.Message, "jobs/creds.yaml") {
+		t.Errorf("the Ready condition does not name the file: %+v", c)
+	}
 	if diff := cmp.Diff([]string{"pi decryption-failed", "pi-creds decryption-failed"}, rulesOf(src)); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
 	}
