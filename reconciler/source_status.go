@@ -138,7 +138,7 @@ func (r *SourceReconciler) summarize(sc *sourceReconciliation, err error) {
 	case sc.identity.reason != "":
 		stallSource(src, sc.identity.reason, sc.identity.summary(sc.revision))
 	case rejected > 0:
-		stallSource(src, ReasonJobsRejected, fmt.Sprintf("applied revision %s: %d SparkJobs in sync%s, %d jobs rejected (see status.jobs)", sc.revision, len(sc.kept), objectsNote(sc), rejected))
+		stallSource(src, ReasonJobsRejected, fmt.Sprintf("applied revision %s: %d SparkJobs in sync%s, %d jobs rejected (see status.jobs)%s", sc.revision, len(sc.kept), objectsNote(sc), rejected, decryptionNote(st.Jobs)))
 	default:
 		markReady(src, meta.SucceededReason, fmt.Sprintf("applied revision %s: %d SparkJobs%s", sc.revision, len(sc.kept), objectsNote(sc)))
 	}
