@@ -68,39 +68,54 @@ func (s *schemaDefaults) fill(x any) {
 
 // AppliedSpecDigest is the digest of what a SparkJob would run, as the API
 // server stores it: its namespace, name, the labels that go onto its pods
-// and its spec, after SetDefaults and after the defaults of the SparkJob
-// CRD's schema (a ConfigMap reference's `optional: false`, a port's
-// protocol TCP…), which the API server adds to every object it stores.
-// The source loop writes it, computed from the job in git, onto each
-// SparkJob it applies (sparkcd.io/applied-spec-digest); the job loop
-// computes it from the SparkJob it reads, and starts no run while the two
-// differ. Taking the CRD's defaults on both sides makes the two equal for
-// an unchanged job: they differ only when the spec changed after the
-// apply. Metadata other than the propagated labels and the status change
-// nothing a run does, and are left out.
+// and its spec, as AppliedSpec has them. The source loop writes it,
+// computed from the job in git, onto each SparkJob it applies
+// (sparkcd.io/applied-spec-digest); the job loop computes it from the
+// SparkJob it reads, and starts no run while the two differ. Metadata
+// other than the propagated labels, and the status, change nothing a run
+// does, and are left out.
 func AppliedSpecDigest(job *v1alpha1.SparkJob) (string, error) {
-	j := job.DeepCopy()
-	v1alpha1.SetDefaults(j)
-	schema, err := specDefaults()
+	j, err := AppliedSpec(job)
 	if err != nil {
-		return "", fmt.Errorf("unable to read the SparkJob CRD's defaults: %w", err)
+		return "", err
 	}
-	if schema != nil {
-		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&j.Spec)
-		if err != nil {
-			return "", fmt.Errorf("unable to convert the spec of SparkJob '%s/%s': %w", j.Namespace, j.Name, err)
-		}
-		schema.fill(u)
-		spec := v1alpha1.SparkJobSpec{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u, &spec); err != nil {
-			return "", fmt.Errorf("unable to convert the spec of SparkJob '%s/%s': %w", j.Namespace, j.Name, err)
-		}
-		j.Spec = spec
-		v1alpha1.SetDefaults(j)
-	}
-	b, err := json.Marshal(hashInput{Namespace: j.Namespace, Name: j.Name, Labels: PropagatedLabels(j.Labels), Spec: j.Spec})
+	b, err := json.Marshal(hashInput{Namespace: j.Namespace, Name: j.Name, Labels: j.Labels, Spec: j.Spec})
 	if err != nil {
 		return "", fmt.Errorf("unable to encode SparkJob '%s/%s': %w", j.Namespace, j.Name, err)
 	}
 	return Digest(b), nil
+}
+
+// AppliedSpec is the part of job that AppliedSpecDigest covers, in the
+// form the API server stores: a copy with only its namespace, name and
+// propagated labels in metadata, and its spec after SetDefaults and after
+// the defaults of the SparkJob CRD's schema (a file key reference's
+// `optional: false`, a port's protocol TCP…), which the API server adds
+// to every SparkJob it stores. Taking the CRD's defaults on both sides
+// makes the spec in git and the spec read back from the API server equal
+// for an unchanged job: they differ only when the spec changed after the
+// apply.
+func AppliedSpec(job *v1alpha1.SparkJob) (*v1alpha1.SparkJob, error) {
+	j := &v1alpha1.SparkJob{Spec: *job.Spec.DeepCopy()}
+	j.Namespace, j.Name, j.Labels = job.Namespace, job.Name, PropagatedLabels(job.Labels)
+	v1alpha1.SetDefaults(j)
+	schema, err := specDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("unable to read the SparkJob CRD's defaults: %w", err)
+	}
+	if schema == nil {
+		return j, nil
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&j.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("unable to convert the spec of SparkJob '%s/%s': %w", j.Namespace, j.Name, err)
+	}
+	schema.fill(u)
+	spec := v1alpha1.SparkJobSpec{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u, &spec); err != nil {
+		return nil, fmt.Errorf("unable to convert the spec of SparkJob '%s/%s': %w", j.Namespace, j.Name, err)
+	}
+	j.Spec = spec
+	v1alpha1.SetDefaults(j)
+	return j, nil
 }

@@ -19,7 +19,7 @@ func TestAppliedSpecDigest(t *testing.T) {
 				Type:  v1alpha1.ScalaApplication,
 				Image: s("apache/spark:3.5.3"),
 				Driver: v1alpha1.DriverSpec{SparkPodSpec: v1alpha1.SparkPodSpec{
-					Env: []corev1.EnvVar{{Name: "A", ValueFrom: &corev1.EnvVarSource{FileKeyRef: &corev1.FileKeySelector{Key: "k", Path: "p", VolumeName: "v"}}}},
+					Env:      []corev1.EnvVar{{Name: "A", ValueFrom: &corev1.EnvVarSource{FileKeyRef: &corev1.FileKeySelector{Key: "k", Path: "p", VolumeName: "v"}}}},
 					Sidecars: []corev1.Container{{Name: "s", Ports: []corev1.ContainerPort{{ContainerPort: 80}}}},
 				}},
 				Volumes: []corev1.Volume{{Name: "v", VolumeSource: corev1.VolumeSource{RBD: &corev1.RBDVolumeSource{RBDImage: "i"}}}},
