@@ -87,6 +87,24 @@ func (rc *reconciliation) ranRevision() bool {
 	return false
 }
 
+// statusEdited warns that the status said a spec that already ran had
+// not, naming the field managers other than sparkcd that wrote the status.
+func (rc *reconciliation) statusEdited() {
+	var managers []string
+	for _, e := range rc.job.ManagedFields {
+		if e.Subresource == "status" && e.Manager != FieldManager {
+			managers = append(managers, "'"+e.Manager+"'")
+		}
+	}
+	by := "a write that left no field manager"
+	if len(managers) > 0 {
+		by = "field manager " + strings.Join(slices.Compact(slices.Sorted(slices.Values(managers))), ", ")
+	}
+	note := fmt.Sprintf("status.specHash was edited (%q) by %s: the spec of revision %s already ran; no run starts, the status is restored",
+		runid.Short(rc.job.Status.SpecHash), by, rc.revision)
+	rc.events = append(rc.events, runEvent{eventType: corev1.EventTypeWarning, reason: EventDrifted, note: note})
+}
+
 // markDrifted reports the drift in the conditions, and warns in an event
 // when the message is new.
 func markDrifted(rc *reconciliation) {

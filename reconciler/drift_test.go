@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -113,6 +114,7 @@ func TestWhatRunsIsWhatWasReviewed(t *testing.T) {
 		waitJob(t, e, ns, "d", "the status repaired", func(j *v1alpha1.SparkJob) bool {
 			return j.Status.SpecHash == first.SpecHash && j.Status.LastAppliedRevision == first.Revision
 		})
+		waitEventNote(t, e, ns, "d", reconciler.EventDrifted, "'kubectl-edit'")
 		assertDriversStay(t, e, ns, "d", 1)
 		if last := getJob(t, e, ns, "d").Status.LastRun; last == nil || last.Name != first.Name {
 			t.Errorf("last run %+v, want %s", last, first.Name)
@@ -234,6 +236,29 @@ func mergePatch(t *testing.T, e *testenv.Env, ns, name, manager, patch string, s
 	if err != nil {
 		t.Fatalf("patch SparkJob '%s/%s' with %s: %v", ns, name, patch, err)
 	}
+}
+
+// waitEventNote waits for a Warning event about the SparkJob with the
+// reason and a note that contains want.
+func waitEventNote(t *testing.T, e *testenv.Env, ns, job, reason, want string) {
+	t.Helper()
+	eventually(t, "a "+reason+" event naming "+want, func() (bool, string) {
+		events := &eventsv1.EventList{}
+		if err := e.Client.List(t.Context(), events, client.InNamespace(ns)); err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, ev := range events.Items {
+			if ev.Reason != reason || ev.Regarding.Name != job {
+				continue
+			}
+			seen = append(seen, ev.Note)
+			if ev.Type == corev1.EventTypeWarning && strings.Contains(ev.Note, want) {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%s events: %q", reason, seen)
+	})
 }
 
 // setSuspend suspends or resumes a JobSource.
