@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -43,7 +45,7 @@ func managedBySource(job *v1alpha1.SparkJob) bool {
 // which fields changed and which field managers changed them, and no run
 // starts. A job made by hand has no such record and runs what it says;
 // it has no revision either, so its runs record none.
-func (r *JobReconciler) checkDrift(rc *reconciliation) {
+func (r *JobReconciler) checkDrift(ctx context.Context, rc *reconciliation) {
 	job := rc.job
 	if !managedBySource(job) {
 		rc.revision = ""
@@ -62,7 +64,7 @@ func (r *JobReconciler) checkDrift(rc *reconciliation) {
 	case want == "":
 		msg = fmt.Sprintf("JobSource '%s' has not recorded the digest of the spec it applied (annotation %s)", source, v1alpha1.AnnotationAppliedSpecDigest)
 	default:
-		msg = fmt.Sprintf("the spec differs from the one JobSource '%s' applied from git at revision %s: %s", source, cmp.Or(rc.revision, "unknown"), changedBy(job))
+		msg = fmt.Sprintf("the spec differs from the one JobSource '%s' applied from git at revision %s: %s", source, cmp.Or(rc.revision, "unknown"), changedBy(r.managedFields(ctx, job)))
 	}
 	rc.drift = &waiting{reason: ReasonDrifted, message: msg + "; no run starts until the source restores it"}
 	rc.revision = ""
@@ -89,9 +91,9 @@ func (rc *reconciliation) ranRevision() bool {
 
 // statusEdited warns that the status said a spec that already ran had
 // not, naming the field managers other than sparkcd that wrote the status.
-func (rc *reconciliation) statusEdited() {
+func (rc *reconciliation) statusEdited(entries []metav1.ManagedFieldsEntry) {
 	var managers []string
-	for _, e := range rc.job.ManagedFields {
+	for _, e := range entries {
 		if e.Subresource == "status" && e.Manager != FieldManager {
 			managers = append(managers, "'"+e.Manager+"'")
 		}
@@ -103,6 +105,18 @@ func (rc *reconciliation) statusEdited() {
 	note := fmt.Sprintf("status.specHash was edited (%q) by %s: the spec of revision %s already ran; no run starts, the status is restored",
 		runid.Short(rc.job.Status.SpecHash), by, rc.revision)
 	rc.events = append(rc.events, runEvent{eventType: corev1.EventTypeWarning, reason: EventDrifted, note: note})
+}
+
+// managedFields reads the job's field managers from the API server: the
+// cache strips them (TransformStripManagedFields), and they are needed
+// only to explain a drift.
+func (r *JobReconciler) managedFields(ctx context.Context, job *v1alpha1.SparkJob) []metav1.ManagedFieldsEntry {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind(v1alpha1.SparkJobKind))
+	if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(job), m); err != nil {
+		return nil
+	}
+	return m.ManagedFields
 }
 
 // markDrifted reports the drift in the conditions, and warns in an event
@@ -119,9 +133,9 @@ func markDrifted(rc *reconciliation) {
 
 // changedBy names the spec fields and pod labels that field managers other
 // than sparkcd own, with the managers: who changed what.
-func changedBy(job *v1alpha1.SparkJob) string {
+func changedBy(entries []metav1.ManagedFieldsEntry) string {
 	byManager := map[string][]string{}
-	for _, e := range job.ManagedFields {
+	for _, e := range entries {
 		if e.Manager == FieldManager || e.Subresource != "" || e.FieldsV1 == nil {
 			continue
 		}

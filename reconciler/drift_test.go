@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -51,6 +52,9 @@ func TestWhatRunsIsWhatWasReviewed(t *testing.T) {
 	srv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
 	startSourceLoop(t, e, reconciler.SourceOptions{}, ns)
 	newSource(t, e, ns, "jobs", srv.URL(""))
+	waitSource(t, e, ns, "jobs", "Ready", func(s *v1alpha1.JobSource) bool {
+		return sourceReady(s, metav1.ConditionTrue, meta.SucceededReason, commit)
+	})
 
 	first := lastRunIn(t, e, ns, "d", v1alpha1.RunPending)
 	if first.Trigger != v1alpha1.TriggerCommit || first.Revision != "main@"+short(commit) {
@@ -60,24 +64,7 @@ func TestWhatRunsIsWhatWasReviewed(t *testing.T) {
 	lastRunIn(t, e, ns, "d", v1alpha1.RunSucceeded)
 	reviewed := getJob(t, e, ns, "d")
 
-	for _, c := range []driftCase{
-		{name: "kubectl patch", manager: "kubectl-patch", fields: []string{"spec.image", "spec.driver.nodeSelector"},
-			change: func(t *testing.T, e *testenv.Env, ns string) {
-				patch := `{"spec":{"image":"evil/spark:1","driver":{"nodeSelector":{"pool":"gpu"}}}}`
-				mergePatch(t, e, ns, "d", "kubectl-patch", patch, false)
-			}},
-		{name: "another manager's apply", manager: "other-tool", fields: []string{"spec.image"},
-			change: func(t *testing.T, e *testenv.Env, ns string) {
-				u := &unstructured.Unstructured{Object: map[string]any{
-					"apiVersion": v1alpha1.GroupVersion.String(), "kind": v1alpha1.SparkJobKind,
-					"metadata": map[string]any{"namespace": ns, "name": "d"},
-					"spec":     map[string]any{"image": "evil/spark:2"},
-				}}
-				if err := e.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("other-tool"), client.ForceOwnership); err != nil {
-					t.Fatal(err)
-				}
-			}},
-	} {
+	for _, c := range specDrifts() {
 		t.Run(c.name, func(t *testing.T) {
 			// With the source suspended the drift stays for the test to see.
 			setSuspend(t, e, ns, "jobs", true)
@@ -92,6 +79,7 @@ func TestWhatRunsIsWhatWasReviewed(t *testing.T) {
 					t.Errorf("Drifted message %q does not name %s", msg, want)
 				}
 			}
+			waitEventNote(t, e, ns, "d", reconciler.EventDrifted, "'"+c.manager+"'")
 			assertDriversStay(t, e, ns, "d", 1)
 			setSuspend(t, e, ns, "jobs", false)
 			waitRestored(t, e, ns, reviewed)
@@ -120,6 +108,28 @@ func TestWhatRunsIsWhatWasReviewed(t *testing.T) {
 			t.Errorf("last run %+v, want %s", last, first.Name)
 		}
 	})
+}
+
+// specDrifts are the changes of a managed job's spec by other writers.
+func specDrifts() []driftCase {
+	return []driftCase{
+		{name: "kubectl patch", manager: "kubectl-patch", fields: []string{"spec.image", "spec.driver.nodeSelector"},
+			change: func(t *testing.T, e *testenv.Env, ns string) {
+				patch := `{"spec":{"image":"evil/spark:1","driver":{"nodeSelector":{"pool":"gpu"}}}}`
+				mergePatch(t, e, ns, "d", "kubectl-patch", patch, false)
+			}},
+		{name: "another manager's apply", manager: "other-tool", fields: []string{"spec.image"},
+			change: func(t *testing.T, e *testenv.Env, ns string) {
+				u := &unstructured.Unstructured{Object: map[string]any{
+					"apiVersion": v1alpha1.GroupVersion.String(), "kind": v1alpha1.SparkJobKind,
+					"metadata": map[string]any{"namespace": ns, "name": "d"},
+					"spec":     map[string]any{"image": "evil/spark:2"},
+				}}
+				if err := e.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("other-tool"), client.ForceOwnership); err != nil {
+					t.Fatal(err)
+				}
+			}},
+	}
 }
 
 // TestHandMadeJobRunsPatchedSpec: a SparkJob made by hand has no source to
@@ -270,6 +280,15 @@ func setSuspend(t *testing.T, e *testenv.Env, ns, name string, suspend bool) {
 	if err := e.Client.Patch(context.Background(), src, client.RawPatch(types.MergePatchType, []byte(patch))); err != nil {
 		t.Fatal(err)
 	}
+	if !suspend {
+		return
+	}
+	// The loop has seen the suspension once it reports it: a wake-up by
+	// the drift watch then finds it too.
+	waitSource(t, e, ns, name, "Suspended", func(s *v1alpha1.JobSource) bool {
+		c := apimeta.FindStatusCondition(s.Status.Conditions, meta.ReadyCondition)
+		return c != nil && c.Reason == meta.SuspendedReason && c.ObservedGeneration == s.Generation
+	})
 }
 
 // waitRestored waits until the job has the reviewed spec again, and its

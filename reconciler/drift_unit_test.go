@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
 
 func TestChangedBy(t *testing.T) {
@@ -29,8 +27,7 @@ func TestChangedBy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			job := &v1alpha1.SparkJob{ObjectMeta: metav1.ObjectMeta{ManagedFields: tt.entries}}
-			if got := changedBy(job); !strings.HasPrefix(got, tt.want) {
+			if got := changedBy(tt.entries); !strings.HasPrefix(got, tt.want) {
 				t.Errorf("changedBy() = %q, want %q", got, tt.want)
 			}
 		})

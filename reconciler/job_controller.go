@@ -152,7 +152,7 @@ func (r *JobReconciler) reconcile(ctx context.Context, rc *reconciliation) (ctrl
 	// A drifted spec is not judged: nothing is made from it, not even
 	// the dependents of a run a stopped loop left half-made.
 	var admitErr error
-	if r.checkDrift(rc); rc.drift == nil {
+	if r.checkDrift(ctx, rc); rc.drift == nil {
 		admitErr = r.admit(rc)
 	}
 	if err := r.observe(ctx, rc); err != nil {
@@ -168,6 +168,9 @@ func (r *JobReconciler) reconcile(ctx context.Context, rc *reconciliation) (ctrl
 		return ctrl.Result{}, admitErr
 	}
 	plan, err := r.plan(rc)
+	if rc.statusRepaired {
+		rc.statusEdited(r.managedFields(ctx, rc.job))
+	}
 	if err != nil || plan == nil {
 		return ctrl.Result{RequeueAfter: rc.requeueAfter()}, err
 	}

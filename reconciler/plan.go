@@ -54,7 +54,7 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 		case rc.hash == st.SpecHash:
 		case rc.ranRevision():
 			// The status was edited: the run is there, it is not due.
-			rc.statusEdited()
+			rc.statusRepaired = true
 			st.SpecHash, st.LastAppliedRevision = rc.hash, rc.revision
 		default:
 			p.commit, trigger = true, v1alpha1.TriggerCommit
