@@ -120,13 +120,16 @@ func (r *JobReconciler) managedFields(ctx context.Context, job *v1alpha1.SparkJo
 }
 
 // markDrifted reports the drift in the conditions, and warns in an event
-// when the message is new.
+// when the message is new and someone changed the job.
 func markDrifted(rc *reconciliation) {
 	msg := boundMessage(rc.drift.message)
 	before := conditions.Get(rc.base, meta.ReadyCondition)
 	conditions.MarkReconciling(rc.job, ReasonDrifted, "%s", msg)
 	conditions.MarkFalse(rc.job, meta.ReadyCondition, ReasonDrifted, "%s", msg)
-	if before == nil || before.Reason != ReasonDrifted || before.Message != msg {
+	// A job applied before sparkcd recorded digests (an upgrade) waits
+	// for its source's first poll quietly: nobody changed it.
+	unrecorded := rc.job.Annotations[v1alpha1.AnnotationAppliedSpecDigest] == ""
+	if !unrecorded && (before == nil || before.Reason != ReasonDrifted || before.Message != msg) {
 		rc.events = append(rc.events, runEvent{eventType: corev1.EventTypeWarning, reason: EventDrifted, note: msg})
 	}
 }
