@@ -77,9 +77,8 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 	}
 	b := builder.ControllerManagedBy(mgr).
 		Named("sparkjob").
-		// Status writes, sparkcd's own, change neither.
-		// A label change moves no generation, and a label goes onto the
-		// pods.
+		// Status writes, sparkcd's own, change none of these. A label
+		// change moves no generation, and a label goes onto the pods.
 		For(&v1alpha1.SparkJob{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToJob), builder.WithPredicates(notDriverCreate())).
@@ -142,10 +141,12 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	return r.reconcile(ctx, rc)
 }
 
-// reconcile runs the phases of one job: the drift gate (drift.go), admit (policies, validation, spec
-// hash), observe (runs from driver pods, completing interrupted runs), plan
-// (which run is due), gate (whether it may start now), start. A job that
-// is not admitted still has its active runs followed. A reconcile that
+// reconcile runs the phases of one job: the drift gate (drift.go: a job a
+// JobSource manages runs only the spec it applied), admit (policies,
+// validation, spec hash), observe (runs from driver pods, completing
+// interrupted runs), plan (which run is due), gate (whether it may start
+// now), start. A job that is not admitted, or drifted, still has its
+// active runs followed. A reconcile that
 // failed a run as Interrupted ends there, so the status records that run
 // before the run that takes its place starts.
 func (r *JobReconciler) reconcile(ctx context.Context, rc *reconciliation) (ctrl.Result, error) {
