@@ -37,11 +37,11 @@ type driftCase struct {
 
 // TestWhatRunsIsWhatWasReviewed: a SparkJob that a JobSource manages runs
 // only the spec applied from git. A merge patch (kubectl patch, its own
-// field manager), another manager's server-side apply and an edit of the
-// status start no run; the two spec changes make the job Ready=False,
-// Drifted, naming the fields and their field managers; the source restores
-// the spec from git — at once, not at its next poll (the interval is an
-// hour) — and the restored spec starts no run either.
+// field manager), another manager's server-side apply, a new label (labels
+// go onto the pods) and an edit of the status start no run; the changes of
+// spec and labels make the job Ready=False, Drifted, naming the fields and
+// their field managers; the source restores git's version — at once, not at
+// its next poll (the interval is an hour) — and it starts no run either.
 func TestWhatRunsIsWhatWasReviewed(t *testing.T) {
 	t.Parallel()
 	e := env.Env(t)
@@ -113,6 +113,11 @@ func TestWhatRunsIsWhatWasReviewed(t *testing.T) {
 // specDrifts are the changes of a managed job's spec by other writers.
 func specDrifts() []driftCase {
 	return []driftCase{
+		{name: "kubectl label", manager: "kubectl-label", fields: []string{"metadata.labels[team]"},
+			change: func(t *testing.T, e *testenv.Env, ns string) {
+				// A label of the job goes onto its pods.
+				mergePatch(t, e, ns, "d", "kubectl-label", `{"metadata":{"labels":{"team":"other"}}}`, false)
+			}},
 		{name: "kubectl patch", manager: "kubectl-patch", fields: []string{"spec.image", "spec.driver.nodeSelector"},
 			change: func(t *testing.T, e *testenv.Env, ns string) {
 				patch := `{"spec":{"image":"evil/spark:1","driver":{"nodeSelector":{"pool":"gpu"}}}}`
