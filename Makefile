@@ -45,6 +45,7 @@ lint: vet ## Run the linters (go vet, gofmt check, and sizecheck: files ≤ 500 
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRD manifests.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(CONTROLLER_GEN) crd:maxDescLen=400 paths=./api/... output:crd:artifacts:config=deploy/crds
+	go run ./hack/crddefaults deploy/crds/sparkcd.io_sparkjobs.yaml runid/zz_generated.crd_defaults.json
 
 .PHONY: verify
 verify: fmt generate ## Fail when formatting or generated files are stale.

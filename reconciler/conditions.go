@@ -105,6 +105,11 @@ func (r *JobReconciler) summarize(rc *reconciliation, err error) {
 		return
 	}
 
+	if rc.drift != nil {
+		// The spec is not in effect: it is not the one from git.
+		markDrifted(rc)
+		return
+	}
 	job.Status.ObservedGeneration = job.Generation
 	if rc.wait != nil {
 		msg := boundMessage(rc.wait.message)

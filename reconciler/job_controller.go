@@ -50,6 +50,7 @@ type JobReconciler struct {
 	recorder  recorder.EventRecorder
 	access    *accessReview
 	verdicts  *verdicts
+	digests   *digests
 	opts      JobOptions
 }
 
@@ -65,6 +66,7 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 		recorder:  mgr.GetEventRecorder(FieldManager),
 		access:    newAccessReview(c, !opts.SkipDriverAccessReview, opts.Clock),
 		verdicts:  newVerdicts(),
+		digests:   newDigests(),
 		opts:      opts,
 	}
 	ctx := context.Background()
@@ -76,9 +78,10 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 	}
 	b := builder.ControllerManagedBy(mgr).
 		Named("sparkjob").
-		// Status writes, sparkcd's own, change neither.
+		// Status writes, sparkcd's own, change none of these. A label
+		// change moves no generation, and a label goes onto the pods.
 		For(&v1alpha1.SparkJob{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToJob), builder.WithPredicates(notDriverCreate())).
 		WatchesRawSource(onPolicyChange(opts.Policies, r.allJobs)).
 		WithOptions(controller.Options{
@@ -105,6 +108,7 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 			forgetJob(req.Namespace, req.Name)
 			r.access.done(req.NamespacedName)
 			r.verdicts.forget(req.NamespacedName)
+			r.digests.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("unable to get SparkJob '%s': %w", req.NamespacedName, err)
@@ -138,26 +142,39 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	return r.reconcile(ctx, rc)
 }
 
-// reconcile runs the phases of one job: admit (policies, validation, spec
-// hash), observe (runs from driver pods, completing interrupted runs), plan
-// (which run is due), gate (whether it may start now), start. A job that
-// is not admitted still has its active runs followed. A reconcile that
+// reconcile runs the phases of one job: the drift gate (drift.go: a job a
+// JobSource manages runs only the spec it applied), admit (policies,
+// validation, spec hash), observe (runs from driver pods, completing
+// interrupted runs), plan (which run is due), gate (whether it may start
+// now), start. A job that is not admitted, or drifted, still has its
+// active runs followed. A reconcile that
 // failed a run as Interrupted ends there, so the status records that run
 // before the run that takes its place starts.
 func (r *JobReconciler) reconcile(ctx context.Context, rc *reconciliation) (ctrl.Result, error) {
 	// The run's objects are written as its source's identity (run_identity.go).
 	ctx, identityErr := r.runIdentity(ctx, rc.job)
-	admitErr := cmp.Or(r.admit(ctx, rc), identityErr)
+	// A drifted spec is not judged: nothing is made from it, not even
+	// the dependents of a run a stopped loop left half-made.
+	var admitErr error
+	if r.checkDrift(ctx, rc); rc.drift == nil {
+		admitErr = cmp.Or(r.admit(ctx, rc), identityErr)
+	}
 	if err := r.observe(ctx, rc); err != nil {
 		return ctrl.Result{}, err
 	}
 	if rc.interrupted {
 		return ctrl.Result{RequeueAfter: minRetryDelay}, nil
 	}
+	if rc.drift != nil {
+		return ctrl.Result{}, nil
+	}
 	if admitErr != nil {
 		return ctrl.Result{}, admitErr
 	}
 	plan, err := r.plan(rc)
+	if rc.statusRepaired {
+		rc.statusEdited(r.managedFields(ctx, rc.job))
+	}
 	if err != nil || plan == nil {
 		return ctrl.Result{RequeueAfter: rc.requeueAfter()}, err
 	}

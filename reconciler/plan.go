@@ -50,7 +50,13 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 	prevAttempt := st.NextAttempt
 	st.NextAttempt = nil
 	if job.Spec.Schedule == "" {
-		if rc.hash != st.SpecHash {
+		switch {
+		case rc.hash == st.SpecHash:
+		case rc.ranRevision():
+			// The status was edited: the run is there, it is not due.
+			rc.statusRepaired = true
+			st.SpecHash, st.LastAppliedRevision = rc.hash, rc.revision
+		default:
 			p.commit, trigger = true, v1alpha1.TriggerCommit
 		}
 	} else {

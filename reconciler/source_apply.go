@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // maxRejectionMessage bounds the sparkcd.io/source-rejected annotation.
@@ -68,7 +70,7 @@ func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliatio
 	var drift []string
 	if live != nil && live.Annotations[AnnotationAppliedHash] == dj.hash {
 		// Same content as last applied: someone else changed it.
-		drift = driftFields(dj.job, live)
+		drift = appliedDrift(dj.job, live)
 		if rev := live.Annotations[v1alpha1.AnnotationRevision]; rev != "" {
 			revision = rev
 		}
@@ -88,12 +90,16 @@ func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliatio
 }
 
 // applyJob server-side applies the job with the field manager "sparkcd",
-// forcing ownership of every field git sets, and remembers the generation
-// the API answered with as in sync.
+// forcing ownership of every field git sets, together with the digest of
+// the spec it applies (runid.AppliedSpecDigest), which the job loop
+// checks before it starts a run. A field that another manager added
+// survives an apply; restore removes it. The generation the API answered
+// with is remembered as in sync.
 func (r *SourceReconciler) applyJob(ctx context.Context, st *sourceState, dj *desiredJob, revision string) error {
 	job := dj.job.DeepCopy()
 	job.Annotations[v1alpha1.AnnotationRevision] = revision
 	job.Annotations[AnnotationAppliedHash] = dj.hash
+	job.Annotations[v1alpha1.AnnotationAppliedSpecDigest] = dj.digest
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(job)
 	if err != nil {
 		return fmt.Errorf("unable to convert SparkJob '%s': %w", dj.key, err)
@@ -104,28 +110,40 @@ func (r *SourceReconciler) applyJob(ctx context.Context, st *sourceState, dj *de
 	if err := r.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return fmt.Errorf("unable to apply SparkJob '%s': %w", dj.key, err)
 	}
-	if u.GetUID() != "" && u.GetGeneration() > 0 {
-		st.synced[dj.key] = syncedJob{uid: u.GetUID(), generation: u.GetGeneration(), hash: dj.hash}
+	applied := &v1alpha1.SparkJob{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, applied); err != nil {
+		return fmt.Errorf("unable to read the applied SparkJob '%s': %w", dj.key, err)
+	}
+	applied, err = r.restore(ctx, dj, applied)
+	if err != nil {
+		return err
+	}
+	if applied.UID != "" && applied.Generation > 0 {
+		st.synced[dj.key] = syncedJob{uid: applied.UID, generation: applied.Generation, hash: dj.hash, labels: runid.PropagatedLabels(applied.Labels)}
 	}
 	return nil
 }
 
 // inSync reports whether the live SparkJob has what git says: the content
-// hash, every label and annotation sparkcd sets, and the spec.
+// hash and spec digest applied, every label and annotation sparkcd sets,
+// and the spec and propagated labels of that digest (runid.AppliedSpecDigest
+// of the live job; a field another manager added or changed breaks it).
 func (r *SourceReconciler) inSync(st *sourceState, dj *desiredJob, live *v1alpha1.SparkJob) bool {
-	if live.Annotations[AnnotationAppliedHash] != dj.hash || live.Annotations[v1alpha1.AnnotationRevision] == "" {
+	if live.Annotations[AnnotationAppliedHash] != dj.hash || live.Annotations[v1alpha1.AnnotationRevision] == "" ||
+		live.Annotations[v1alpha1.AnnotationAppliedSpecDigest] != dj.digest {
 		return false
 	}
 	if !subsetMap(dj.job.Labels, live.Labels) || !subsetMap(dj.job.Annotations, live.Annotations) {
 		return false
 	}
-	if s, ok := st.synced[dj.key]; ok && s.uid == live.UID && s.generation == live.Generation && s.hash == dj.hash {
+	labels := runid.PropagatedLabels(live.Labels)
+	if s, ok := st.synced[dj.key]; ok && s.uid == live.UID && s.generation == live.Generation && s.hash == dj.hash && maps.Equal(s.labels, labels) {
 		return true
 	}
-	if len(driftFields(dj.job, live)) > 0 {
+	if digest, err := runid.AppliedSpecDigest(live); err != nil || digest != dj.digest {
 		return false
 	}
-	st.synced[dj.key] = syncedJob{uid: live.UID, generation: live.Generation, hash: dj.hash}
+	st.synced[dj.key] = syncedJob{uid: live.UID, generation: live.Generation, hash: dj.hash, labels: labels}
 	return true
 }
 

@@ -68,6 +68,8 @@ func NewSourceReconciler(mgr manager.Manager, opts SourceOptions) (*SourceReconc
 		For(&v1alpha1.JobSource{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, reconcileRequested{}))).
 		WatchesRawSource(onPolicyChange(opts.Policies, r.allSources)).
+		// A SparkJob patched away from git is restored at once (drift_watch.go).
+		Watches(&v1alpha1.SparkJob{}, jobToSource, builder.WithPredicates(drifted{})).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 			RateLimiter:             r.limiter,

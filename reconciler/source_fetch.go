@@ -42,6 +42,9 @@ type syncedJob struct {
 	uid        types.UID
 	generation int64
 	hash       string
+	// labels are the job's propagated labels then: a label change moves
+	// no generation, and a propagated label changes what runs.
+	labels map[string]string
 }
 
 func newSourceState(uid types.UID, dir string) *sourceState {

@@ -49,6 +49,7 @@ const EventReleased = "Released"
 var releasedAnnotations = []string{
 	AnnotationSource,
 	AnnotationAppliedHash,
+	v1alpha1.AnnotationAppliedSpecDigest,
 	AnnotationSourceRejected,
 	v1alpha1.AnnotationRevision,
 	v1alpha1.AnnotationSourceFile,

@@ -59,6 +59,8 @@ type desiredJob struct {
 	key  types.NamespacedName
 	job  *v1alpha1.SparkJob
 	hash string
+	// digest is runid.AppliedSpecDigest of job: what the job loop may run.
+	digest string
 }
 
 // rejectedJob is a job that failed to decode, validate or pass a policy.
@@ -146,7 +148,12 @@ func (r *SourceReconciler) judge(rs *renderedSource, j *build.Job, allowed []str
 	}
 	job := desiredObject(j, src)
 	r.recordIdentity(job, src)
-	rs.jobs = append(rs.jobs, desiredJob{key: key, job: job, hash: contentHash(job)})
+	digest, err := runid.AppliedSpecDigest(job)
+	if err != nil {
+		rs.rejected = append(rs.rejected, rejectedJob{key: key, message: fmt.Sprintf("'%s': %v", j.Origin.File, err)})
+		return
+	}
+	rs.jobs = append(rs.jobs, desiredJob{key: key, job: job, hash: contentHash(job), digest: digest})
 }
 
 // desiredObject is the SparkJob to apply: the job as git has it (the job
@@ -180,6 +187,7 @@ func desiredObject(j *build.Job, src *v1alpha1.JobSource) *v1alpha1.SparkJob {
 	}
 	delete(job.Annotations, v1alpha1.AnnotationRevision)
 	delete(job.Annotations, AnnotationAppliedHash)
+	delete(job.Annotations, v1alpha1.AnnotationAppliedSpecDigest)
 	delete(job.Annotations, AnnotationSourceRejected)
 	return job
 }

@@ -46,6 +46,12 @@ type reconciliation struct {
 	// starts.
 	interrupted bool
 
+	// drift is set when a job that a JobSource manages no longer has the
+	// spec the source applied: no run starts (drift.go).
+	drift *waiting
+	// statusRepaired is set when the status said a spec that already ran
+	// had not, and was put right (drift.go).
+	statusRepaired bool
 	// suspended is set when spec.suspend is: no run starts.
 	suspended bool
 	// wait says why a due run cannot start yet.

@@ -38,6 +38,11 @@ const (
 	AnnotationRunRequestedAt = "sparkcd.io/run-requested-at"
 	// AnnotationSourceFile records the file a job was read from.
 	AnnotationSourceFile = "sparkcd.io/source-file"
+	// AnnotationAppliedSpecDigest on a SparkJob that a JobSource manages is
+	// the digest (runid.AppliedSpecDigest) of the spec the source loop
+	// applied from git; the job loop starts a run only while the SparkJob's
+	// own spec has that digest.
+	AnnotationAppliedSpecDigest = "sparkcd.io/applied-spec-digest"
 
 	// SchedulingGateDependents holds a new driver pod back from the
 	// scheduler, and so from every kubelet, until the ConfigMap, Service
