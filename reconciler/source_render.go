@@ -66,7 +66,7 @@ type rejectedJob struct {
 // nothing: the cluster is left as it is.
 func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation, st *sourceState, dir string) (*renderedSource, error) {
 	src := sc.src
-	levels := newNamespaceLevels(ctx, r.apiReader)
+	levels := newNamespaceLevels(ctx, namespaceReader{r.client, r.apiReader})
 	if rs := st.rendered; rs != nil && rs.revision == sc.revision && rs.generation == src.Generation && rs.policies == admission.VersionOf(r.opts.Policies) &&
 		levels.unchanged(rs.levels) {
 		sc.findings = rs.findings
