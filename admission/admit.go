@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/decryption"
 	"github.com/sparkcd/sparkcd/render/build"
 	"github.com/sparkcd/sparkcd/render/materialize"
 	"github.com/sparkcd/sparkcd/runid"
@@ -45,6 +46,9 @@ type Options struct {
 	// enforces (nil for none): the run's driver and executor pods are judged
 	// against the stricter of it and the policies' (podsecurity.go).
 	PodSecurity func(namespace string) *PodSecurityLevel
+	// Decryption, when set, is what decryption.Decrypt found in the same
+	// build: a job that reads an object it could not decrypt is held back.
+	Decryption *decryption.Outcome
 }
 
 // Verdict is what admission says of one job, or of one unit that did not
@@ -137,6 +141,7 @@ func Built(j *build.Job, opts Options) Verdict {
 	v := Job(j.Object, opts)
 	v.Origin = j.Origin
 	v.Findings = append(slices.Clone(j.Findings), v.Findings...)
+	v.Findings = append(v.Findings, UndecryptedReferences(j.Object, j.Namespace, opts.Decryption)...)
 	sortFindings(v.Findings)
 	return v
 }

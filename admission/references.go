@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/decryption"
 )
 
 // Reference is a ConfigMap or Secret a job needs to start: mounted, read
@@ -138,4 +139,23 @@ func MissingReferences(job *v1alpha1.SparkJob, objs []ObjectVerdict, exists Exis
 		out = append(out, v1alpha1.Finding{Severity: v1alpha1.SeverityWarning, Rule: RuleMissingReference, Field: ref.Field, Message: msg})
 	}
 	return out, nil
+}
+
+// UndecryptedReferences returns an error finding for each ConfigMap or
+// Secret job (in namespace) needs that the same path holds encrypted and
+// that could not be decrypted: the job would start without it, or with
+// the values of an older revision, so it is held back like the object.
+// Jobs that do not read it go on.
+func UndecryptedReferences(job *v1alpha1.SparkJob, namespace string, out *decryption.Outcome) []v1alpha1.Finding {
+	if out == nil || len(out.Failed) == 0 || job == nil {
+		return nil
+	}
+	var findings []v1alpha1.Finding
+	for _, ref := range References(job) {
+		if why := out.Failure(ref.Kind, namespace, ref.Name); why != "" {
+			findings = append(findings, v1alpha1.Finding{Severity: v1alpha1.SeverityError, Rule: decryption.RuleDecryptionFailed, Field: ref.Field,
+				Message: fmt.Sprintf("the job reads %s '%s', which is not applied: %s", ref.Kind, ref.Name, why)})
+		}
+	}
+	return findings
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/decryption"
 	"github.com/sparkcd/sparkcd/render/build"
 )
 
@@ -61,6 +62,9 @@ type ObjectOptions struct {
 	// without it, or for a kind it does not know, a built-in list of
 	// cluster-scoped kinds decides.
 	Namespaced func(schema.GroupKind) (namespaced, known bool)
+	// Decryption, when set, is what decryption.Decrypt found in the same
+	// build: its findings are the objects'.
+	Decryption *decryption.Outcome
 }
 
 // Objects judges the supporting objects of a build, for `sparkcd check`,
@@ -73,8 +77,11 @@ func Objects(objs []build.Object, opts ObjectOptions) []ObjectVerdict {
 	}
 	out := make([]ObjectVerdict, 0, len(objs))
 	seen := map[string]int{}
-	for _, o := range objs {
+	for i, o := range objs {
 		v := ObjectVerdict{Object: o}
+		if opts.Decryption != nil {
+			v.Findings = append(v.Findings, opts.Decryption.Objects[i]...)
+		}
 		switch {
 		case clusterScoped(o.GroupKind, opts.Namespaced):
 			// The build's default namespace means nothing here.
@@ -118,6 +125,10 @@ func base64Findings(o build.Object) []v1alpha1.Finding {
 	var out []v1alpha1.Finding
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		s, ok := m[k].(string)
+		if s == decryption.Placeholder {
+			// Encrypted, and not decrypted: a review without the keys.
+			continue
+		}
 		if ok {
 			_, err := base64.StdEncoding.DecodeString(s)
 			ok = err == nil

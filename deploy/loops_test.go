@@ -120,7 +120,12 @@ func sparkNamespace(t *testing.T, ns string) []*unstructured.Unstructured {
 // stops when the test ends.
 func runAsSparkcd(t *testing.T, e *testenv.Env, add func(manager.Manager) error) func() []string {
 	t.Helper()
-	cfg := asSparkcd(e)
+	return runAs(t, e, asSparkcd(e), add)
+}
+
+// runAs is runAsSparkcd with cfg as sparkcd's credentials.
+func runAs(t *testing.T, e *testenv.Env, cfg *rest.Config, add func(manager.Manager) error) func() []string {
+	t.Helper()
 	rec := &refusals{}
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &refusalRecorder{next: rt, rec: rec} })
 

@@ -45,6 +45,8 @@ var wantRules = map[string][]rule{
 			usedBy: "job loop: createDependents of a job with driverPodDisruptionBudget"},
 		{groups: []string{""}, resources: []string{"serviceaccounts"}, verbs: []string{"list", "watch"},
 			usedBy: "job loop: WatchesMetadata(ServiceAccount), accessReview.check"},
+		{groups: []string{""}, resources: []string{"serviceaccounts"}, verbs: []string{"impersonate"},
+			usedBy: "source and job loops: identityClient, the writes of a JobSource with spec.serviceAccountName or serve --default-source-service-account"},
 		{groups: []string{"authorization.k8s.io"}, resources: []string{"subjectaccessreviews"}, verbs: []string{"create"},
 			usedBy: "job loop: accessReview.review1"},
 		{groups: []string{"rbac.authorization.k8s.io"}, resources: []string{"rolebindings", "roles", "clusterrolebindings", "clusterroles"}, verbs: []string{"list", "watch"},
@@ -126,10 +128,17 @@ func TestRBACLeastPrivilege(t *testing.T) {
 			if slices.Contains(r.resources, "secrets") && !slices.Equal(r.verbs, []string{"get"}) {
 				t.Errorf("%s: rule %s does more with Secrets than get them by name", role, r)
 			}
-			for _, v := range []string{"escalate", "bind", "impersonate"} {
+			for _, v := range []string{"escalate", "bind"} {
 				if slices.Contains(r.verbs, v) {
 					t.Errorf("%s: rule %s may %s", role, r, v)
 				}
+			}
+			// Per-source identity impersonates service accounts, and only
+			// them: never a user, a group or a uid, which could be an
+			// administrator's.
+			if slices.Contains(r.verbs, "impersonate") && (role != "ClusterRole sparkcd" ||
+				!slices.Equal(r.groups, []string{""}) || !slices.Equal(r.resources, []string{"serviceaccounts"}) || len(r.verbs) != 1) {
+				t.Errorf("%s: rule %s may impersonate more than service accounts", role, r)
 			}
 			// Watching roles is reading them, which changes nothing.
 			readOnly := !slices.ContainsFunc(r.verbs, func(v string) bool { return v != "list" && v != "watch" })

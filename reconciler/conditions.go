@@ -101,7 +101,7 @@ func (r *JobReconciler) summarize(rc *reconciliation, err error) {
 		}
 		msg := boundMessage(err.Error())
 		conditions.MarkReconciling(job, meta.ProgressingWithRetryReason, "%s", msg)
-		conditions.MarkFalse(job, meta.ReadyCondition, meta.ReconciliationFailedReason, "%s", msg)
+		conditions.MarkFalse(job, meta.ReadyCondition, retryReason(err), "%s", msg)
 		return
 	}
 
@@ -208,6 +208,8 @@ func stallReason(err error) string {
 		return ReasonPolicyViolation
 	case errors.Is(err, ErrInvalidSchedule):
 		return ReasonInvalidSchedule
+	case errors.Is(err, ErrRunIdentityRefused):
+		return ReasonRunIdentityRefused
 	default:
 		return ReasonValidationFailed
 	}

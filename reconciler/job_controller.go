@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -59,7 +60,7 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 	opts = opts.withDefaults()
 	c := client.WithFieldOwner(mgr.GetClient(), FieldManager)
 	r := &JobReconciler{
-		client:    c,
+		client:    newIdentityClient(mgr, c, opts.Identity),
 		apiReader: mgr.GetAPIReader(),
 		recorder:  mgr.GetEventRecorder(FieldManager),
 		access:    newAccessReview(c, !opts.SkipDriverAccessReview, opts.Clock),
@@ -145,7 +146,9 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 // failed a run as Interrupted ends there, so the status records that run
 // before the run that takes its place starts.
 func (r *JobReconciler) reconcile(ctx context.Context, rc *reconciliation) (ctrl.Result, error) {
-	admitErr := r.admit(ctx, rc)
+	// The run's objects are written as its source's identity (run_identity.go).
+	ctx, identityErr := r.runIdentity(ctx, rc.job)
+	admitErr := cmp.Or(r.admit(ctx, rc), identityErr)
 	if err := r.observe(ctx, rc); err != nil {
 		return ctrl.Result{}, err
 	}

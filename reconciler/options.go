@@ -37,6 +37,9 @@ type JobOptions struct {
 	Materialize materialize.Options
 	// HistoryLimit bounds status.history.
 	HistoryLimit int
+	// Identity says whose identity the runs' writes are sent with
+	// (run_identity.go).
+	Identity IdentityOptions
 	// MaxConcurrentReconciles is how many jobs are reconciled at once.
 	MaxConcurrentReconciles int
 	// SkipDriverAccessReview turns off the SubjectAccessReviews that check,

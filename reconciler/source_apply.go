@@ -27,12 +27,13 @@ const maxRejectionMessage = 1024
 // the first time, field by field).
 func (r *SourceReconciler) apply(ctx context.Context, sc *sourceReconciliation, st *sourceState, rs *renderedSource) error {
 	for i := range rs.jobs {
-		if err := r.applyOne(ctx, sc, st, &rs.jobs[i]); err != nil {
+		dj := &rs.jobs[i]
+		if err := r.applyOne(ctx, sc, st, dj); err != nil && !sc.identityRefused(dj.key, dj.job.Annotations[v1alpha1.AnnotationSourceFile], err) {
 			return err
 		}
 	}
 	for _, rj := range rs.rejected {
-		if err := r.markRejected(ctx, sc, rj); err != nil {
+		if err := r.markRejected(ctx, sc, rj); err != nil && !sc.identityRefused(rj.key, "", err) {
 			return err
 		}
 	}

@@ -56,7 +56,7 @@ func NewSourceReconciler(mgr manager.Manager, opts SourceOptions) (*SourceReconc
 		return nil, fmt.Errorf("unable to create the cache directory '%s': %w", opts.CacheDir, err)
 	}
 	r := &SourceReconciler{
-		client:    client.WithFieldOwner(mgr.GetClient(), FieldManager),
+		client:    newIdentityClient(mgr, client.WithFieldOwner(mgr.GetClient(), FieldManager), opts.Identity),
 		apiReader: mgr.GetAPIReader(),
 		recorder:  mgr.GetEventRecorder(FieldManager),
 		opts:      opts,
@@ -145,6 +145,9 @@ func (r *SourceReconciler) reconcile(ctx context.Context, sc *sourceReconciliati
 	if err != nil || sc.buildFailed != "" {
 		return err
 	}
+	// Per-source identity (source_identity.go): what follows writes as
+	// the source's service account, and only in the allowed namespaces.
+	ctx, desired = r.asSource(ctx, sc.src), r.refuseCrossNamespace(sc, desired)
 	// Supporting objects go first, so the jobs find what they mount, and
 	// are pruned last (source_support.go).
 	if err := r.applySupporting(ctx, sc, desired); err != nil {

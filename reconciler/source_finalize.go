@@ -87,11 +87,12 @@ func (r *SourceReconciler) finalize(ctx context.Context, src *v1alpha1.JobSource
 		return ctrl.Result{}, nil
 	}
 	prune := src.Spec.Prune && !src.Spec.Suspend
-	n, err := r.finalizeJobs(ctx, src, prune)
+	// Deleted and released as the source's service account, as applied.
+	n, err := r.finalizeJobs(r.asSource(ctx, src), src, prune)
 	if err == nil {
 		// The supporting objects go after the jobs that use them.
 		var objects int
-		objects, err = r.finalizeSupporting(ctx, src, prune)
+		objects, err = r.finalizeSupporting(r.asSource(ctx, src), src, prune)
 		if objects > 0 {
 			r.recorder.Eventf(src, nil, corev1.EventTypeNormal, finalizeEvent(prune), "Finalize",
 				"JobSource deleted: %s %d supporting objects", finalizeVerb(prune), objects)

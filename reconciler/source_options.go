@@ -32,6 +32,9 @@ type SourceOptions struct {
 	InsecureSkipHostKeyCheck bool
 	// AllowRemoteBases lets kustomizations refer to remote bases.
 	AllowRemoteBases bool
+	// Identity says whose identity the source's writes are sent with
+	// (identity_client.go).
+	Identity IdentityOptions
 	// MaxConcurrentReconciles is how many sources are reconciled at once.
 	MaxConcurrentReconciles int
 	// Clock is the time source; tests set a fake one.

@@ -52,6 +52,9 @@ func (r *SourceReconciler) prune(ctx context.Context, sc *sourceReconciliation, 
 			// Retried next time: the job stays in the inventory.
 			sc.kept[key] = true
 			src.Status.Inventory = inventoryOf(sc.kept)
+			if sc.identityRefused(key, "", err) {
+				continue
+			}
 			return err
 		}
 	}

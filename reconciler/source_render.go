@@ -11,6 +11,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/decryption"
 	"github.com/sparkcd/sparkcd/render/build"
 	"github.com/sparkcd/sparkcd/render/materialize"
 	"github.com/sparkcd/sparkcd/runid"
@@ -44,6 +45,12 @@ type renderedSource struct {
 	// holdPrune says why nothing may be pruned at this revision: units
 	// that did not build may hold jobs that still exist in git.
 	holdPrune string
+	// keys is the version of the decryption keys it was decrypted with;
+	// decryption is what they opened, undecrypted the objects they did
+	// not (source_decrypt.go).
+	keys        string
+	decryption  *decryption.Outcome
+	undecrypted []v1alpha1.SupportingRef
 }
 
 // desiredJob is a SparkJob as git has it, with sparkcd's labels and
@@ -66,9 +73,13 @@ type rejectedJob struct {
 // nothing: the cluster is left as it is.
 func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation, st *sourceState, dir string) (*renderedSource, error) {
 	src := sc.src
+	dopts, keys, err := r.decryptionOptions(ctx, src)
+	if err != nil {
+		return nil, err
+	}
 	levels := newNamespaceLevels(ctx, namespaceReader{r.client, r.apiReader})
 	if rs := st.rendered; rs != nil && rs.revision == sc.revision && rs.generation == src.Generation && rs.policies == admission.VersionOf(r.opts.Policies) &&
-		levels.unchanged(rs.levels) {
+		rs.keys == keys && levels.unchanged(rs.levels) {
 		sc.findings = rs.findings
 		return rs, nil
 	}
@@ -91,7 +102,8 @@ func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation,
 		sc.buildFailed = fmt.Sprintf("unable to build '%s' at revision %s: %v", path, sc.revision, err)
 		return nil, nil
 	}
-	rs := &renderedSource{revision: sc.revision, generation: src.Generation, policies: admission.VersionOf(r.opts.Policies), levels: map[string]string{}}
+	rs := &renderedSource{revision: sc.revision, generation: src.Generation, policies: admission.VersionOf(r.opts.Policies), levels: map[string]string{}, keys: keys}
+	r.decrypt(dir, res, dopts, rs)
 	for _, be := range res.Errors {
 		rs.findings = append(rs.findings, v1alpha1.JobFindings{Source: be.File, Findings: []v1alpha1.Finding{{
 			Severity: v1alpha1.SeverityError, Rule: RuleBuildFailed, Message: be.Error(),
@@ -116,7 +128,7 @@ func (r *SourceReconciler) judge(rs *renderedSource, j *build.Job, allowed []str
 	key := types.NamespacedName{Namespace: j.Namespace, Name: j.Name}
 	lv, lvErr := levels.get(j.Namespace)
 	rs.levels[j.Namespace] = podSecurityKey(lv)
-	v := admission.Built(j, admission.Options{Policies: r.opts.Policies, Targets: allowed, Materialize: materialize.DefaultOptions(),
+	v := admission.Built(j, admission.Options{Policies: r.opts.Policies, Targets: allowed, Materialize: materialize.DefaultOptions(), Decryption: rs.decryption,
 		PodSecurity: func(string) *admission.PodSecurityLevel { return lv }})
 	if lvErr != nil {
 		rs.levels[j.Namespace] = "unread"
@@ -133,6 +145,7 @@ func (r *SourceReconciler) judge(rs *renderedSource, j *build.Job, allowed []str
 		return
 	}
 	job := desiredObject(j, src)
+	r.recordIdentity(job, src)
 	rs.jobs = append(rs.jobs, desiredJob{key: key, job: job, hash: contentHash(job)})
 }
 

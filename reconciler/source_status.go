@@ -50,6 +50,8 @@ type sourceReconciliation struct {
 	applied   []types.NamespacedName
 	pruned    []types.NamespacedName
 	drifted   []driftNote
+	// identity notes the writes refused to the source's identity.
+	identity identityNotes
 	// keptObjects is the supporting objects' inventory; appliedObjects
 	// and prunedObjects count this reconcile's writes.
 	keptObjects                   map[v1alpha1.SupportingRef]bool
@@ -133,8 +135,10 @@ func (r *SourceReconciler) summarize(sc *sourceReconciliation, err error) {
 	switch {
 	case sc.pruneBlocked != "":
 		stallSource(src, ReasonPruneBlocked, sc.pruneBlocked)
+	case sc.identity.reason != "":
+		stallSource(src, sc.identity.reason, sc.identity.summary(sc.revision))
 	case rejected > 0:
-		stallSource(src, ReasonJobsRejected, fmt.Sprintf("applied revision %s: %d SparkJobs in sync%s, %d jobs rejected (see status.jobs)", sc.revision, len(sc.kept), objectsNote(sc), rejected))
+		stallSource(src, ReasonJobsRejected, fmt.Sprintf("applied revision %s: %d SparkJobs in sync%s, %d jobs rejected (see status.jobs)%s", sc.revision, len(sc.kept), objectsNote(sc), rejected, decryptionNote(st.Jobs)))
 	default:
 		markReady(src, meta.SucceededReason, fmt.Sprintf("applied revision %s: %d SparkJobs%s", sc.revision, len(sc.kept), objectsNote(sc)))
 	}

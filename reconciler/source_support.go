@@ -45,7 +45,7 @@ type desiredSupport struct {
 // admitted ones in rs; the findings of the others are the source's.
 func (r *SourceReconciler) judgeSupporting(rs *renderedSource, res *build.BuildResult, allowed []string, src *v1alpha1.JobSource) {
 	rs.objectVerdicts = admission.Objects(res.Objects, admission.ObjectOptions{
-		Kinds: src.Spec.SupportingKinds, Targets: allowed, Namespaced: r.namespaced,
+		Kinds: src.Spec.SupportingKinds, Targets: allowed, Namespaced: r.namespaced, Decryption: rs.decryption,
 	})
 	for _, v := range rs.objectVerdicts {
 		ref := v1alpha1.SupportingRef{Group: v.Group, Kind: v.Kind, Namespace: v.Namespace, Name: v.Name}
@@ -78,6 +78,7 @@ func (r *SourceReconciler) namespaced(gk schema.GroupKind) (namespaced, known bo
 // the jobs. An object that exists without this source's label (made by
 // hand, or by another source) is left alone and reported.
 func (r *SourceReconciler) applySupporting(ctx context.Context, sc *sourceReconciliation, rs *renderedSource) error {
+	sc.keepUndecrypted(rs)
 	for i := range rs.objects {
 		ds := &rs.objects[i]
 		live, err := r.liveSupport(ctx, ds.ref)
@@ -211,6 +212,7 @@ func (sc *sourceReconciliation) supportConflict(ds *desiredSupport, live *metav1
 // before stays in the inventory, so that no prune follows a refused
 // update.
 func (sc *sourceReconciliation) supportRefused(ds *desiredSupport, err error) {
+	sc.noteImpersonation(err)
 	if slices.Contains(sc.base.Status.SupportingInventory, ds.ref) {
 		sc.keepObject(ds.ref)
 	}

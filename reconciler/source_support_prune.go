@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -53,6 +54,9 @@ func (r *SourceReconciler) pruneSupporting(ctx context.Context, sc *sourceReconc
 		if err := r.pruneObject(ctx, sc, ref); err != nil {
 			sc.keepObject(ref)
 			src.Status.SupportingInventory = supportingInventoryOf(sc.keptObjects)
+			if sc.identityRefused(types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, "", err) {
+				continue
+			}
 			return err
 		}
 	}

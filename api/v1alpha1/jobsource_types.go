@@ -92,6 +92,36 @@ type JobSourceSpec struct {
 	// signed by a trusted OpenPGP or SSH key. See docs/verification.md.
 	// +optional
 	Verify *GitVerification `json:"verify,omitempty"`
+	// ServiceAccountName names a service account in the JobSource's
+	// namespace that everything the source applies — SparkJobs, supporting
+	// objects, prunes, and the runs of its jobs — is written as, by
+	// impersonation, so a repository can only create what that account
+	// may. Empty means the --default-source-service-account of `sparkcd
+	// serve`, or sparkcd's own identity without one. See
+	// docs/multi-tenancy.md.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +optional
+	ServiceAccountName string `json:"serviceAccountName,omitempty"`
+	// Decryption decrypts the SOPS-encrypted objects of the path (Secrets,
+	// ConfigMaps…) in memory before they are applied, as Flux's
+	// Kustomization does. See docs/secrets.md.
+	// +optional
+	Decryption *Decryption `json:"decryption,omitempty"`
+}
+
+// Decryption says how the encrypted objects of a JobSource's path are
+// decrypted.
+type Decryption struct {
+	// Provider of the encryption; only "sops" is supported.
+	// +kubebuilder:validation:Enum=sops
+	// +required
+	Provider string `json:"provider"`
+	// SecretRef names a Secret in the JobSource's namespace whose keys
+	// ending in ".agekey" hold age identities (AGE-SECRET-KEY-1…), one or
+	// more per key.
+	// +optional
+	SecretRef *meta.LocalObjectReference `json:"secretRef,omitempty"`
 }
 
 // VerifyMode says which commits of a revision must be signed.

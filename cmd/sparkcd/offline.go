@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/decryption"
 	"github.com/sparkcd/sparkcd/internal/review"
 	"github.com/sparkcd/sparkcd/render/materialize"
 )
@@ -25,6 +26,7 @@ type offlineFlags struct {
 	allowRemoteBases bool
 	supportingKinds  []string
 	podSecurity      string
+	decryptionKeys   string
 }
 
 func (f *offlineFlags) bind(cmd *cobra.Command) {
@@ -35,6 +37,8 @@ func (f *offlineFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&f.supportingKinds, "supporting-kinds", nil,
 		"kinds of supporting objects that may be applied beside the jobs, as a JobSource's spec.supportingKinds: Kind for the core group, Kind.group otherwise (default ConfigMap,Secret,ServiceAccount,Role.rbac.authorization.k8s.io,RoleBinding.rbac.authorization.k8s.io,PersistentVolumeClaim)")
 	bindPodSecurity(cmd, &f.podSecurity)
+	cmd.Flags().StringVar(&f.decryptionKeys, "decryption-keys", "",
+		"directory of *.agekey files (age identities) that verify the SOPS-encrypted objects; values are never shown (default: encrypted objects are accepted unverified)")
 }
 
 // review builds PATH and judges its jobs.
@@ -54,6 +58,13 @@ func (f *offlineFlags) review(cmd *cobra.Command, path string) (*review.Report, 
 	opts.SupportingKinds = kinds
 	if opts.PodSecurity, err = parsePodSecurity(f.podSecurity); err != nil {
 		return nil, err
+	}
+	if f.decryptionKeys != "" {
+		keys, err := decryption.KeysFromDir(f.decryptionKeys)
+		if err != nil {
+			return nil, inputError(err)
+		}
+		opts.DecryptionKeys = keys
 	}
 	if f.policies != "" {
 		set, err := loadPolicies(f.policies)

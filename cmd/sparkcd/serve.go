@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -51,10 +53,17 @@ type serveFlags struct {
 	allowRemoteBases         bool
 	insecureSkipTLSVerify    bool
 	insecureSkipHostKeyCheck bool
+
+	defaultSourceServiceAccount string
+	allowCrossNamespaceTargets  bool
+	// allowCrossNamespaceTargetsSet says the flag was given.
+	allowCrossNamespaceTargetsSet bool
 }
 
-func newServeCommand() *cobra.Command {
-	f := &serveFlags{}
+func newServeCommand() *cobra.Command { return newServeCommandWith(&serveFlags{}) }
+
+// newServeCommandWith is `serve`, its flags parsed into f.
+func newServeCommandWith(f *serveFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the reconciler: turn SparkJobs into runs and follow them",
@@ -78,7 +87,7 @@ upper case with dashes as underscores (SPARKCD_METRICS_ADDR=:8080); the
 command line wins.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := flagsFromEnv(cmd); err != nil {
+			if err := f.complete(cmd); err != nil {
 				return err
 			}
 			return f.run(cmd)
@@ -115,6 +124,8 @@ command line wins.`,
 	fl.BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let kustomizations in jobs repositories fetch remote bases")
 	fl.BoolVar(&f.insecureSkipTLSVerify, "insecure-skip-tls-verify", false, "INSECURE: accept any TLS certificate from git servers")
 	fl.BoolVar(&f.insecureSkipHostKeyCheck, "insecure-skip-host-key-check", false, "INSECURE: accept any SSH host key from git servers")
+	fl.StringVar(&f.defaultSourceServiceAccount, "default-source-service-account", "", "service account, in each JobSource's namespace, that a source without spec.serviceAccountName (and the runs of SparkJobs no source applied) writes as: nothing is then written with sparkcd's own identity")
+	fl.BoolVar(&f.allowCrossNamespaceTargets, "allow-cross-namespace-targets", true, "let a JobSource apply jobs and objects outside its own namespace (default true, but false when --default-source-service-account is set)")
 	return cmd
 }
 
@@ -178,6 +189,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	sopts.InsecureSkipTLSVerify = f.insecureSkipTLSVerify
 	sopts.InsecureSkipHostKeyCheck = f.insecureSkipHostKeyCheck
 	sopts.Logger = slogger
+	sopts.Identity, jopts.Identity = f.identity(), f.identity()
 	store, err := f.policyStore()
 	if err != nil {
 		return nil, err
@@ -262,4 +274,35 @@ func loadPolicies(dir string) (*policies.Set, error) {
 		return nil, inputError(err)
 	}
 	return set, nil
+}
+
+// complete reads the flags' environment variables and checks what the
+// flags cannot check alone.
+func (f *serveFlags) complete(cmd *cobra.Command) error {
+	if err := flagsFromEnv(cmd); err != nil {
+		return err
+	}
+	f.allowCrossNamespaceTargetsSet = cmd.Flags().Changed("allow-cross-namespace-targets")
+	if n := f.defaultSourceServiceAccount; n != "" {
+		if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
+			return inputError(fmt.Errorf("--default-source-service-account '%s' is not a service account name: %s", n, strings.Join(errs, "; ")))
+		}
+	}
+	return nil
+}
+
+// identity is the per-source identity settings: cross-namespace targets
+// are allowed unless --allow-cross-namespace-targets says otherwise, or,
+// when it is not given, a default service account makes the install a
+// multi-tenant one (Flux's --no-cross-namespace-refs, on by default here
+// only where it breaks no existing install).
+func (f *serveFlags) identity() reconciler.IdentityOptions {
+	allow := f.allowCrossNamespaceTargets
+	if !f.allowCrossNamespaceTargetsSet && f.defaultSourceServiceAccount != "" {
+		allow = false
+	}
+	return reconciler.IdentityOptions{
+		DefaultServiceAccount:   f.defaultSourceServiceAccount,
+		NoCrossNamespaceTargets: !allow,
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/decryption"
 	"github.com/sparkcd/sparkcd/policies"
 	"github.com/sparkcd/sparkcd/render/build"
 	"github.com/sparkcd/sparkcd/render/materialize"
@@ -29,6 +30,11 @@ type Options struct {
 	// namespace enforces (--pod-security-level): the run's pods are judged
 	// against it (and the policies' spec.podSecurity).
 	PodSecurity *admission.PodSecurityLevel
+	// DecryptionKeys, when set, decrypt the SOPS-encrypted objects to
+	// verify them (a key that does not open one is a decryption-failed
+	// finding); without them encrypted objects are accepted. Either way
+	// the review shows decryption.Placeholder, never a value.
+	DecryptionKeys *decryption.Keys
 }
 
 // DefaultOptions returns the options `sparkcd check` starts from.
@@ -105,7 +111,8 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 		return nil, fmt.Errorf("%w: %w", ErrBuild, errors.Join(errs...))
 	}
 	report := &Report{Root: root, Path: path}
-	aopts := admission.Options{Policies: opts.Policies, Materialize: materialize.DefaultOptions()}
+	decrypted := decryption.Decrypt(root, res, decryption.Options{Keys: opts.DecryptionKeys, Mask: true})
+	aopts := admission.Options{Policies: opts.Policies, Materialize: materialize.DefaultOptions(), Decryption: decrypted}
 	if lv := opts.PodSecurity; lv != nil {
 		aopts.PodSecurity = func(string) *admission.PodSecurityLevel { return lv }
 	}
@@ -121,7 +128,7 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 		}
 		report.Jobs = append(report.Jobs, jr)
 	}
-	report.judgeObjects(res, opts)
+	report.judgeObjects(res, opts, decrypted)
 	if opts.Job != "" && len(report.Jobs) == 0 {
 		return nil, fmt.Errorf("%w: no job named '%s' in '%s'", ErrBuild, opts.Job, path)
 	}

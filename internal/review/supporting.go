@@ -10,6 +10,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/decryption"
 	"github.com/sparkcd/sparkcd/render/build"
 )
 
@@ -26,8 +27,8 @@ type ObjectReport struct {
 // job's verdict a missing-reference warning for every ConfigMap or Secret
 // it needs that the path does not hold. Offline, the cluster is unknown:
 // the warning says the object must exist there.
-func (r *Report) judgeObjects(res *build.BuildResult, opts Options) {
-	verdicts := admission.Objects(res.Objects, admission.ObjectOptions{Kinds: opts.SupportingKinds})
+func (r *Report) judgeObjects(res *build.BuildResult, opts Options, decrypted *decryption.Outcome) {
+	verdicts := admission.Objects(res.Objects, admission.ObjectOptions{Kinds: opts.SupportingKinds, Decryption: decrypted})
 	for i := range r.Jobs {
 		j := &r.Jobs[i]
 		if j.Job == nil {
@@ -61,7 +62,8 @@ func (r *Report) SupportingObjects() []kruntime.Object {
 }
 
 // Redacted returns a copy of obj safe to print: for a Secret, every value
-// of data and stringData is replaced by "<redacted: N bytes>" and the
+// of data and stringData is replaced by "<redacted: N bytes>" (an
+// encrypted one stays decryption.Placeholder) and the
 // kubectl last-applied-configuration annotation, which holds them too, is
 // dropped. Other objects are returned as copies.
 func Redacted(obj *unstructured.Unstructured) *unstructured.Unstructured {
@@ -79,6 +81,9 @@ func Redacted(obj *unstructured.Unstructured) *unstructured.Unstructured {
 			continue
 		}
 		for k, v := range m {
+			if v == decryption.Placeholder {
+				continue
+			}
 			n := 0
 			if s, ok := v.(string); ok {
 				n = len(s)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/admission"
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/decryption"
 	"github.com/sparkcd/sparkcd/policies"
 	"github.com/sparkcd/sparkcd/render/build"
 	"github.com/sparkcd/sparkcd/render/materialize"
@@ -102,7 +103,9 @@ func buildAndJudge(t testing.TB, root string, set *policies.Set) outcome {
 		t.Fatalf("build: %v", err)
 	}
 	out := outcome{errors: res.Errors, jobs: map[string][]string{}, messages: map[string]string{}}
-	opts := admission.Options{Materialize: materialize.DefaultOptions()}
+	// As review.Check and the source loop do, between build and admission.
+	decrypted := decryption.Decrypt(root, res, decryption.Options{Mask: true})
+	opts := admission.Options{Materialize: materialize.DefaultOptions(), Decryption: decrypted}
 	if set != nil {
 		opts.Policies = set
 	}

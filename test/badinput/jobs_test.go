@@ -57,6 +57,7 @@ var badJobs = []badJob{
 	{file: "invalid-name", job: "Bad_Job", want: []string{"invalid-name metadata.name"}, message: "is not a DNS-1035 label"},
 	{file: "name-too-long", job: strings.Repeat("a", 64), want: []string{"name-too-long metadata.name"},
 		message: "is too long: 64 characters, at most 63", also: []string{"customer-lifetime-value-aggregation-nightly-backfill-and-report"}},
+	{file: "sops-encrypted-job", want: []string{"encrypted-job sops", "unknown-field sops"}, message: "'jobs/bad/job.yaml' is encrypted with sops: a job must be reviewable"},
 	{file: "missing-image", want: []string{"required-field spec.image"}, message: "set spec.image"},
 	{file: "missing-main-file", want: []string{"required-field spec.mainApplicationFile"}, message: "spec.mainApplicationFile is empty"},
 	{file: "unsupported-type", want: []string{"unsupported-type spec.type"}, message: "spec.type is 'Go'"},

@@ -41,7 +41,8 @@ const (
 
 // TestCredentialsNeverLeak runs `sparkcd serve` with JobSources whose
 // Secrets hold a bearer token, a basic-auth password, an SSH private key
-// and a webhook token, and URLs with credentials in their userinfo, and
+// and a webhook token, age identities that decrypt a SOPS-encrypted Secret
+// (and one that does not), URLs with credentials in their userinfo, and
 // spec.verify key rings (verifyLeakSources); makes each fail (wrong token,
 // wrong password, unknown host key, no CA, server down, untrusted key)
 // and succeed; sends right and wrong webhooks; and then
@@ -60,6 +61,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 	for _, name := range []string{"tok", "basic", "ssh", "url"} {
 		repo.WriteFile(t, name+"/"+name+".yaml", goodJob(name))
 	}
+	sops := writeSOPS(t, repo)
 	commit := repo.CommitAndPush(t, "one job per source")
 	tokenSrv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, gittest.BearerAuth(bearerToken)), true)
 	basicSrv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, gittest.BasicAuth("alice", basicPass)), true)
@@ -100,8 +102,8 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		}
 	}
 
+	sops.sources(t, e, ns, urlSrv.URL("alice:"+urlPass))
 	fixTokenThenWebhooks(t, e, ns, hookAddr)
-
 	// The server goes down: the source says so and keeps what it applied.
 	tokenSrv.Stop()
 	if err := reconciler.RequestReconcile(ctx, e.Client, types.NamespacedName{Namespace: ns, Name: "tok"}, time.Now()); err != nil {
@@ -126,7 +128,7 @@ func TestCredentialsNeverLeak(t *testing.T) {
 		"JobSource statuses":    sourceStatuses(t, ns),
 		"SparkJobs":             dumpList(t, &v1alpha1.SparkJobList{}, ns),
 	}
-	searchForSecrets(t, places, withNeedles(secretNeedles(identity), keyNeedles))
+	searchForSecrets(t, places, withNeedles(sops.needles(secretNeedles(identity)), keyNeedles))
 }
 
 // createSecrets creates one Secret in ns per entry of secrets.
