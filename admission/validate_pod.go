@@ -63,6 +63,7 @@ func validatePodFields(f *findings, job *v1alpha1.SparkJob) {
 		}
 		validatePorts(f, base, role.pod.Ports, role.name == "driver")
 		validateTemplate(f, base, role.pod, role.name == "driver")
+		validateTolerations(f, base, role.pod)
 	}
 }
 

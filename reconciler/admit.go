@@ -22,7 +22,7 @@ const maxFindingsInMessage = 5
 // it (or the policies) change. A policy's error is a PolicyViolation, any
 // other an InvalidSpec.
 func (r *JobReconciler) admit(ctx context.Context, rc *reconciliation) error {
-	lv, err := namespacePodSecurity(ctx, r.apiReader, rc.job.Namespace)
+	lv, err := namespacePodSecurity(ctx, namespaceReader{r.client, r.apiReader}, rc.job.Namespace)
 	if err != nil {
 		return err // transient: judged again after a back-off
 	}

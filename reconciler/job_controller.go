@@ -89,8 +89,9 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](minRetryDelay, maxRetryDelay),
 		})
 	// ServiceAccount and RBAC changes wake the jobs waiting for their
-	// driver's access (access_watch.go).
-	err := r.access.watch(b).Complete(r)
+	// driver's access (access_watch.go); a namespace's Pod Security
+	// labels, its jobs (podsecurity_watch.go).
+	err := r.access.watch(watchRelabels(b, r.jobsIn)).Complete(r)
 	if err != nil {
 		return nil, fmt.Errorf("unable to build the job loop: %w", err)
 	}

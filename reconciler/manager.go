@@ -97,6 +97,10 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 	if err != nil {
 		return nil, err
 	}
+	copts, err := cacheOptions(opts.Namespaces)
+	if err != nil {
+		return nil, err
+	}
 	metricsAddr := opts.MetricsAddr
 	if metricsAddr == "" {
 		metricsAddr = "0"
@@ -104,7 +108,7 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 	mopts := manager.Options{
 		Scheme:                        scheme,
 		Logger:                        opts.Logger,
-		Cache:                         cacheOptions(opts.Namespaces),
+		Cache:                         copts,
 		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:        opts.HealthAddr,
 		LeaderElection:                opts.LeaderElection,
@@ -151,12 +155,17 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 
 // cacheOptions keeps only the pods sparkcd manages in the pod cache, no
 // managedFields in any cache, and, when namespaces is not empty, only
-// those namespaces.
-func cacheOptions(namespaces []string) cache.Options {
+// those namespaces, and only those Namespace objects (namespaceCache).
+func cacheOptions(namespaces []string) (cache.Options, error) {
 	managed := labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})
 	opts := cache.Options{
 		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: managed}},
 		DefaultTransform: cache.TransformStripManagedFields(),
+	}
+	if byObject, ok, err := namespaceCache(namespaces); err != nil {
+		return opts, err
+	} else if ok {
+		opts.ByObject[&corev1.Namespace{}] = byObject
 	}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = make(map[string]cache.Config, len(namespaces))
@@ -164,7 +173,7 @@ func cacheOptions(namespaces []string) cache.Options {
 			opts.DefaultNamespaces[ns] = cache.Config{}
 		}
 	}
-	return opts
+	return opts, nil
 }
 
 // addHealthChecks answers the liveness and readiness probes once the

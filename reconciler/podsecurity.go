@@ -19,12 +19,11 @@ import (
 // as the API server's Pod Security admission reads them (an invalid level
 // counts as restricted there, and here). A namespace without the label,
 // or one that does not exist (no pod can be created in it anyway), has
-// none: nil. Only the namespace's metadata is read, uncached (namespaces
-// get, already granted for the source loop's finalizer).
-func namespacePodSecurity(ctx context.Context, c client.Reader, namespace string) (*admission.PodSecurityLevel, error) {
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	if err := c.Get(ctx, types.NamespacedName{Name: namespace}, m); err != nil {
+// none: nil. Only the namespace's metadata is read, from the cache that
+// follows namespaces (podsecurity_watch.go).
+func namespacePodSecurity(ctx context.Context, c namespaceReader, namespace string) (*admission.PodSecurityLevel, error) {
+	m, err := c.get(ctx, namespace)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -36,6 +35,25 @@ func namespacePodSecurity(ctx context.Context, c client.Reader, namespace string
 		return nil, nil
 	}
 	return &admission.PodSecurityLevel{LevelVersion: p.Enforce, Source: "the namespace's"}, nil
+}
+
+// namespaceReader reads a namespace's metadata from the manager's cache,
+// and from the API server when the cache has no such namespace: one
+// created a moment ago, whose watch event has not arrived (its jobs must
+// not be judged without its labels), or one outside serve's --namespaces
+// (a JobSource's target). A namespace that exists costs no request.
+type namespaceReader struct {
+	cache, live client.Reader
+}
+
+func (n namespaceReader) get(ctx context.Context, name string) (*metav1.PartialObjectMetadata, error) {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	err := n.cache.Get(ctx, types.NamespacedName{Name: name}, m)
+	if apierrors.IsNotFound(err) && n.live != nil {
+		err = n.live.Get(ctx, types.NamespacedName{Name: name}, m)
+	}
+	return m, err
 }
 
 // podSecurityKey is the part of a verdict's cache key the namespace's
@@ -52,7 +70,7 @@ func podSecurityKey(lv *admission.PodSecurityLevel) string {
 // the read error, retried at the next poll.
 type namespaceLevels struct {
 	ctx    context.Context
-	reader client.Reader
+	reader namespaceReader
 	seen   map[string]namespaceLevel
 }
 
@@ -61,7 +79,7 @@ type namespaceLevel struct {
 	err   error
 }
 
-func newNamespaceLevels(ctx context.Context, reader client.Reader) *namespaceLevels {
+func newNamespaceLevels(ctx context.Context, reader namespaceReader) *namespaceLevels {
 	return &namespaceLevels{ctx: ctx, reader: reader, seen: map[string]namespaceLevel{}}
 }
 

@@ -2,6 +2,7 @@ package reconciler_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -18,13 +19,14 @@ import (
 	"github.com/sparkcd/sparkcd/internal/gittest"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // TestNamespacePodSecurity: in a namespace that enforces baseline, a job
 // whose driver mounts the node's / is refused with the namespace's level
 // and the check in its Ready condition, starts no run, and does not keep
 // a good job of the same namespace from running; relabelling the
-// namespace privileged lets it run.
+// namespace privileged lets it run, with no change to the job.
 func TestNamespacePodSecurity(t *testing.T) {
 	t.Parallel()
 	e := env.Env(t)
@@ -51,11 +53,73 @@ func TestNamespacePodSecurity(t *testing.T) {
 	waitJob(t, e, ns, good.Name, "the good job's run", func(j *v1alpha1.SparkJob) bool { return j.Status.LastRun != nil })
 	assertDriversStay(t, e, ns, bad.Name, 0)
 
+	// The namespace's relabelling wakes the stalled job, which is judged
+	// with the namespace's new level.
 	setNamespaceLabels(t, e, ns, map[string]string{"pod-security.kubernetes.io/enforce": "privileged"})
-	// A label change of the namespace wakes no stalled job: its next
-	// change does, and is judged with the namespace's new level.
-	updateJob(t, e, ns, bad.Name, func(j *v1alpha1.SparkJob) { j.Spec.Arguments = []string{"10"} })
 	waitJob(t, e, ns, bad.Name, "a run once the namespace is privileged", func(j *v1alpha1.SparkJob) bool { return j.Status.LastRun != nil })
+}
+
+// TestNamespaceRelabelRejudges: relabelling a namespace judges its jobs
+// again, with no change to them. Labelled restricted, a job that ran in
+// it as privileged is Ready=False with the pod-security finding, and a job
+// whose run is running keeps its driver; labelled privileged again, both
+// are Ready as before, and the relabels start no run: each job already
+// ran for its spec.
+func TestNamespaceRelabelRejudges(t *testing.T) {
+	t.Parallel()
+	e := env.Env(t)
+	ns := sparkNamespace(t, e)
+	startLoop(t, e, reconciler.JobOptions{}, ns)
+	done, active := piJob(t, ns, "done"), piJob(t, ns, "active")
+	for _, j := range []*v1alpha1.SparkJob{done, active} {
+		if err := e.Client.Create(context.Background(), j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := lastRunIn(t, e, ns, done.Name, v1alpha1.RunPending)
+	setPodStatus(t, e, ns, runid.DriverPodName(run.Name), succeeded)
+	waitJob(t, e, ns, done.Name, "Ready=True RunSucceeded", func(j *v1alpha1.SparkJob) bool {
+		return readyIs(j, metav1.ConditionTrue, reconciler.ReasonRunSucceeded)
+	})
+	activeRun := lastRunIn(t, e, ns, active.Name, v1alpha1.RunPending)
+	setPodStatus(t, e, ns, runid.DriverPodName(activeRun.Name), running)
+	lastRunIn(t, e, ns, active.Name, v1alpha1.RunRunning)
+
+	setNamespaceLabels(t, e, ns, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
+	for _, name := range []string{done.Name, active.Name} {
+		got := waitJob(t, e, ns, name, "Ready=False pod-security", func(j *v1alpha1.SparkJob) bool {
+			return readyIs(j, metav1.ConditionFalse, reconciler.ReasonValidationFailed)
+		})
+		c := apimeta.FindStatusCondition(got.Status.Conditions, meta.ReadyCondition)
+		if want := "this job would be refused by the namespace's `restricted` level"; !strings.Contains(c.Message, want) || !strings.Contains(c.Message, "(rule 'pod-security')") {
+			t.Errorf("%s: Ready message %q does not contain %q and the rule", name, c.Message, want)
+		}
+	}
+	// Refused, the active job's run goes on: its driver stays and its
+	// end is still followed.
+	assertDriversStay(t, e, ns, active.Name, 1)
+	setPodStatus(t, e, ns, runid.DriverPodName(activeRun.Name), succeeded)
+	if got := lastRunIn(t, e, ns, active.Name, v1alpha1.RunSucceeded); got.Name != activeRun.Name {
+		t.Errorf("last run %s, want %s", got.Name, activeRun.Name)
+	}
+
+	setNamespaceLabels(t, e, ns, map[string]string{"pod-security.kubernetes.io/enforce": "privileged"})
+	for _, name := range []string{done.Name, active.Name} {
+		waitJob(t, e, ns, name, "Ready=True RunSucceeded again", func(j *v1alpha1.SparkJob) bool {
+			return readyIs(j, metav1.ConditionTrue, reconciler.ReasonRunSucceeded)
+		})
+	}
+	assertDriversStay(t, e, ns, done.Name, 1)
+	assertDriversStay(t, e, ns, active.Name, 1)
+	if got := getJob(t, e, ns, done.Name).Status.LastRun; got == nil || got.Name != run.Name {
+		t.Errorf("last run %v, want %s: a relabel starts no run", got, run.Name)
+	}
+}
+
+// readyIs reports the job's Ready condition, about its generation.
+func readyIs(j *v1alpha1.SparkJob, status metav1.ConditionStatus, reason string) bool {
+	c := apimeta.FindStatusCondition(j.Status.Conditions, meta.ReadyCondition)
+	return c != nil && c.Status == status && c.Reason == reason && c.ObservedGeneration == j.Generation
 }
 
 func setNamespaceLabels(t *testing.T, e *testenv.Env, ns string, labels map[string]string) {
@@ -120,6 +184,13 @@ func TestSourcePodSecurity(t *testing.T) {
 	}) {
 		t.Errorf("pod-security findings %q, want the driver's hostPath under %q", found, want)
 	}
+	// Relabelled privileged, the namespace takes the refused job at the
+	// same commit: the relabel woke the source.
+	setNamespaceLabels(t, e, ns, map[string]string{"pod-security.kubernetes.io/enforce": "privileged"})
+	eventually(t, "the root job applied once the namespace is privileged", func() (bool, string) {
+		got := jobNames(t, e, ns)
+		return slices.Equal(got, []string{"fine", "root"}), fmt.Sprintf("SparkJobs %v", got)
+	})
 }
 
 // jobFile is a job as a file of the jobs repository.

@@ -63,7 +63,7 @@ func NewSourceReconciler(mgr manager.Manager, opts SourceOptions) (*SourceReconc
 		limiter:   newSourceRateLimiter(),
 		states:    map[types.NamespacedName]*sourceState{},
 	}
-	err := builder.ControllerManagedBy(mgr).
+	b := builder.ControllerManagedBy(mgr).
 		Named("jobsource").
 		For(&v1alpha1.JobSource{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, reconcileRequested{}))).
@@ -73,8 +73,10 @@ func NewSourceReconciler(mgr manager.Manager, opts SourceOptions) (*SourceReconc
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 			RateLimiter:             r.limiter,
-		}).
-		Complete(r)
+		})
+	// A namespace's Pod Security labels judge the jobs of the sources
+	// that target it (podsecurity_watch.go).
+	err := watchRelabels(b, r.sourcesTargeting).Complete(r)
 	if err != nil {
 		return nil, fmt.Errorf("unable to build the source loop: %w", err)
 	}

@@ -79,7 +79,7 @@ func (r *SourceReconciler) render(ctx context.Context, sc *sourceReconciliation,
 	if err != nil {
 		return nil, err
 	}
-	levels := newNamespaceLevels(ctx, r.apiReader)
+	levels := newNamespaceLevels(ctx, namespaceReader{r.client, r.apiReader})
 	if rs := st.rendered; rs != nil && rs.revision == sc.revision && rs.generation == src.Generation && rs.policies == admission.VersionOf(r.opts.Policies) &&
 		rs.keys == keys && levels.unchanged(rs.levels) {
 		sc.findings = rs.findings
