@@ -77,6 +77,10 @@ func createRun(t *testing.T, e *testenv.Env, file, ns string, j review.JobReport
 		if sj, ok := o.(*v1alpha1.SparkJob); ok {
 			if err := e.Client.Create(ctx, sj); err != nil {
 				t.Errorf("%s: creating SparkJob '%s': %v", file, sj.Name, err)
+			} else if got, want := runid.RunName(sj.Name, runid.Short(runid.SpecHash(sj))), pod.Labels[v1alpha1.LabelRun]; got != want {
+				// The job loop names the run from the SparkJob the API
+				// server stored (its CRD's defaults in): render must agree.
+				t.Errorf("%s: job '%s': the job loop names its run '%s', render '%s'", file, sj.Name, got, want)
 			}
 		}
 	}
