@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-		"github.com/sparkcd/sparkcd/reconciler"
+	"github.com/sparkcd/sparkcd/reconciler"
 )
 
 // TestSuspendResume (issue 18, item 5): suspend and resume patch
