@@ -90,6 +90,7 @@ Exit codes: 0 success, 1 findings, 2 bad input or usage.`,
 		newReconcileCommand(),
 		newSuspendCommand(true),
 		newSuspendCommand(false),
+		newLogsCommand(),
 		newVersionCommand(),
 	)
 	return root
