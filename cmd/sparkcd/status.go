@@ -75,7 +75,7 @@ func writeStatusTable(w io.Writer, sources []v1alpha1.JobSource, jobs []v1alpha1
 			s := &sources[i]
 			ready, reason, msg := readyOf(s.Status.Conditions)
 			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Namespace, s.Name, ready, reason,
-				orDash(s.Status.LastAppliedRevision), len(s.Status.Inventory), age(s.CreationTimestamp, now), shorten(cleanMessage(msg), msgWidth))
+				orDash(s.Status.LastAppliedRevision), len(s.Status.Inventory), age(s.CreationTimestamp, now), shorten(strings.Replace(cleanMessage(msg), "(see status.jobs)", "(listed below)", 1), msgWidth))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

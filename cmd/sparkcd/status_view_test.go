@@ -70,6 +70,15 @@ func TestStatusShowsWhy(t *testing.T) {
 	}
 	out.Reset()
 	src := buildFailedSource("spark")
+	src.Status.Conditions[0].Message = "applied revision main@sha1:0123456: 3 SparkJobs in sync, 1 jobs rejected (see status.jobs)"
+	if err := writeStatusTable(&out, []v1alpha1.JobSource{src}, nil, now, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "1 jobs rejected (listed below)\njobsource/spark/jobs rejected spark/etl") {
+		t.Errorf("the rejected jobs are not listed below their source:\n%s", out.String())
+	}
+	out.Reset()
+	src = buildFailedSource("spark")
 	if err := describe(&out, statusView{sources: []v1alpha1.JobSource{src}}, now); err != nil {
 		t.Fatal(err)
 	}
