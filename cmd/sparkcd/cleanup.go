@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -70,11 +71,12 @@ func (f *cleanupFlags) options() (cleanup.Options, error) {
 
 func newCleanupCommand() *cobra.Command {
 	var (
-		cluster clusterFlags
-		flags   cleanupFlags
-		once    bool
-		dryRun  bool
-		output  string
+		cluster    clusterFlags
+		flags      cleanupFlags
+		once       bool
+		dryRun     bool
+		output     string
+		namespaces []string
 	)
 	cmd := &cobra.Command{
 		Use:   "cleanup",
@@ -89,7 +91,9 @@ running pods are never touched.
 
 With --once it runs one pass and exits, for a Kubernetes CronJob; without it,
 a pass at every tick of --cleanup-schedule until SIGTERM. --dry-run deletes
-nothing and prints what a pass would delete, and why.`,
+nothing and prints what a pass would delete, and why; it implies --once.
+-n limits the pass to namespaces (as --cleanup-namespaces). -o json prints
+each pass as one JSON object on one line, durations as strings ("1.5s").`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := flagsFromEnv(cmd); err != nil {
@@ -103,6 +107,8 @@ nothing and prints what a pass would delete, and why.`,
 				return err
 			}
 			opts.DryRun = dryRun
+			once = once || dryRun
+			opts.Namespaces = append(opts.Namespaces, namespaces...)
 			if !once && opts.Schedule == "" {
 				return inputError(fmt.Errorf("--cleanup-schedule is empty: pass --once for a single pass"))
 			}
@@ -111,13 +117,7 @@ nothing and prints what a pass would delete, and why.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
-			write := func(rep cleanup.Report) {
-				if output == "json" {
-					_ = json.NewEncoder(out).Encode(rep)
-					return
-				}
-				_, _ = rep.WriteTo(out)
-			}
+			write := reportWriter(out, output)
 			if !once {
 				opts.OnPass = func(rep cleanup.Report, _ error) { write(rep) }
 			}
@@ -140,7 +140,33 @@ nothing and prints what a pass would delete, and why.`,
 	cluster.bind(cmd, false)
 	flags.bind(cmd)
 	cmd.Flags().BoolVar(&once, "once", false, "run one pass and exit")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "delete nothing; print what a pass would delete, and why")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "delete nothing; print what a pass would delete, and why (implies --once)")
+	cmd.Flags().StringSliceVarP(&namespaces, "namespace", "n", nil, "namespaces to clean up, as --cleanup-namespaces (default: all)")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	return cmd
+}
+
+// cleanupJSON is a pass's report as -o json prints it: the duration as a
+// string, the deleted drivers as a list even when empty.
+type cleanupJSON struct {
+	cleanup.Report
+	Duration string `json:"duration"`
+}
+
+// reportWriter prints a pass's report as text or as a JSON line.
+func reportWriter(out io.Writer, output string) func(cleanup.Report) {
+	return func(rep cleanup.Report) {
+		if output == "json" {
+			_ = json.NewEncoder(out).Encode(jsonReport(rep))
+			return
+		}
+		_, _ = rep.WriteTo(out)
+	}
+}
+
+func jsonReport(r cleanup.Report) cleanupJSON {
+	if r.Deleted == nil {
+		r.Deleted = []cleanup.Removal{}
+	}
+	return cleanupJSON{Report: r, Duration: r.Duration.String()}
 }

@@ -139,3 +139,20 @@ func (f *logFlags) logger(cmd *cobra.Command) (*slog.Logger, logr.Logger, error)
 	}
 	return slog.New(h), logr.FromSlogHandler(h), nil
 }
+
+// watchClient returns an uncached client that can also watch.
+func (f *clusterFlags) watchClient() (client.WithWatch, error) {
+	cfg, err := f.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	scheme, err := v1alpha1.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("unable to create a client: %w", err)
+	}
+	return c, nil
+}

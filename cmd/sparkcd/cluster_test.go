@@ -110,7 +110,7 @@ func TestServeRunStatus(t *testing.T) {
 }
 
 // TestServeManualRunAllow requests a manual run of an Allow job and waits
-// for it with --wait.
+// for it to start with --wait-start.
 func TestServeManualRunAllow(t *testing.T) {
 	e := env.Env(t)
 	ns := e.Namespace(t)
@@ -135,9 +135,9 @@ func TestServeManualRunAllow(t *testing.T) {
 		}
 		return got.Status.LastRun != nil && got.Status.SpecHash != "", fmt.Sprintf("status %+v", got.Status.LastRun)
 	})
-	code, out, errOut := cli(t, "run", "pi", "-n", ns, "--kubeconfig", e.Kubeconfig, "--wait", "1m")
+	code, out, errOut := cli(t, "run", "pi", "-n", ns, "--kubeconfig", e.Kubeconfig, "--wait-start", "1m")
 	if code != 0 || !strings.Contains(out, "sparkjob/pi: run pi-m") {
-		t.Fatalf("run --wait: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
+		t.Fatalf("run --wait-start: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	waitDrivers(t, e, ns, 2, logs)
 }

@@ -87,6 +87,10 @@ Exit codes: 0 success, 1 findings, 2 bad input or usage.`,
 		newRunCommand(),
 		newStatusCommand(),
 		newCleanupCommand(),
+		newReconcileCommand(),
+		newSuspendCommand(true),
+		newSuspendCommand(false),
+		newLogsCommand(),
 		newVersionCommand(),
 	)
 	return root

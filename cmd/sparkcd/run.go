@@ -2,14 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/reconciler"
@@ -17,16 +17,22 @@ import (
 
 func newRunCommand() *cobra.Command {
 	var (
-		cluster clusterFlags
-		waitFor time.Duration
+		cluster   clusterFlags
+		waitFor   time.Duration
+		waitStart time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run JOB",
 		Short: "Start a run of a SparkJob now",
 		Long: `run asks sparkcd for a manual run of the SparkJob JOB by setting its
 sparkcd.io/run-requested-at annotation; the job loop starts one run per new
-value, under the job's concurrencyPolicy. With --wait it waits until the
-loop has answered the request and prints the run's name.`,
+value, under the job's concurrencyPolicy. A suspended job is refused at once.
+
+With --wait it waits until the run ends, as spark-submit and kubectl wait do:
+exit code 0 when it succeeded, 1 when it failed (with its reason and the
+sparkcd logs command to read its driver), 2 when --wait passed first.
+--wait-start waits only until the loop has started the run, and prints its
+name.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := cluster.client()
@@ -34,41 +40,109 @@ loop has answered the request and prints the run's name.`,
 				return err
 			}
 			key := types.NamespacedName{Namespace: cluster.targetNamespace(), Name: args[0]}
-			at := time.Now()
-			if err := reconciler.RequestRun(cmd.Context(), c, key, at); err != nil {
+			job := &v1alpha1.SparkJob{}
+			if err := c.Get(cmd.Context(), key, job); err != nil {
 				if apierrors.IsNotFound(err) {
 					return inputError(fmt.Errorf("no SparkJob '%s'", key))
 				}
 				return err
 			}
+			if job.Spec.Suspend != nil && *job.Spec.Suspend {
+				return findingsError(fmt.Errorf("sparkjob/%s is suspended (spec.suspend): no run starts until `sparkcd resume sparkjob %s -n %s`", key.Name, key.Name, key.Namespace))
+			}
+			at := time.Now()
+			if err := reconciler.RequestRun(cmd.Context(), c, key, at); err != nil {
+				return err
+			}
 			value := at.UTC().Format(time.RFC3339Nano)
 			out := cmd.OutOrStdout()
-			if waitFor <= 0 {
+			timeout := max(waitFor, waitStart)
+			if timeout <= 0 {
 				fmt.Fprintf(out, "sparkjob/%s: run requested at %s\n", key.Name, value)
 				return nil
 			}
-			job := &v1alpha1.SparkJob{}
-			err = wait.PollUntilContextTimeout(cmd.Context(), 250*time.Millisecond, waitFor, true, func(ctx context.Context) (bool, error) {
-				if err := c.Get(ctx, key, job); err != nil {
-					return false, err
-				}
-				return job.Status.LastHandledRunRequest == value, nil
-			})
+			deadline := time.Now().Add(timeout)
+			name, err := waitRunStart(cmd.Context(), c, key, value, timeout)
 			if err != nil {
-				if errors.Is(err, context.DeadlineExceeded) {
-					return fmt.Errorf("sparkjob/%s: the run requested at %s did not start within %s (see `sparkcd status -n %s`)", key.Name, value, waitFor, key.Namespace)
-				}
 				return err
 			}
-			run := "-"
-			if job.Status.LastRun != nil {
-				run = job.Status.LastRun.Name
+			fmt.Fprintf(out, "sparkjob/%s: run %s started\n", key.Name, name)
+			if waitFor <= 0 {
+				return nil
 			}
-			fmt.Fprintf(out, "sparkjob/%s: run %s started\n", key.Name, run)
-			return nil
+			return waitRunEnd(cmd.Context(), out, c, key, name, time.Until(deadline), waitFor)
 		},
 	}
 	cluster.bind(cmd, true)
-	cmd.Flags().DurationVar(&waitFor, "wait", 0, "wait this long for the run to start (0: do not wait)")
+	cmd.Flags().DurationVar(&waitFor, "wait", 0, "wait this long for the run to end; exit 0 succeeded, 1 failed, 2 timed out (0: do not wait)")
+	cmd.Flags().DurationVar(&waitStart, "wait-start", 0, "wait this long for the run to start, not to end (0: do not wait)")
 	return cmd
+}
+
+// waitRunStart waits until the job loop has answered the request value,
+// and returns the run that answered it.
+func waitRunStart(ctx context.Context, c client.Client, key types.NamespacedName, value string, timeout time.Duration) (string, error) {
+	job := &v1alpha1.SparkJob{}
+	err := poll(ctx, timeout, func(ctx context.Context) (bool, error) {
+		if err := c.Get(ctx, key, job); err != nil {
+			return false, err
+		}
+		if job.Spec.Suspend != nil && *job.Spec.Suspend {
+			return false, findingsError(fmt.Errorf("sparkjob/%s was suspended while the run was requested: no run starts", key.Name))
+		}
+		return job.Status.LastHandledRunRequest == value, nil
+	})
+	if err != nil {
+		_, reason, msg := readyOf(job.Status.Conditions)
+		return "", waitError(err, fmt.Sprintf("sparkjob/%s: the run requested at %s did not start within %s; Ready reason %s: %s (see `sparkcd status %s -n %s`)",
+			key.Name, value, timeout, reason, orDash(cleanMessage(msg)), key.Name, key.Namespace))
+	}
+	if job.Status.LastRun == nil {
+		return "-", nil
+	}
+	return job.Status.LastRun.Name, nil
+}
+
+// waitRunEnd waits until the run is Succeeded (nil) or Failed (exit 1).
+func waitRunEnd(ctx context.Context, out io.Writer, c client.Client, key types.NamespacedName, name string, left, waitFor time.Duration) error {
+	var run *v1alpha1.RunStatus
+	err := poll(ctx, max(left, time.Millisecond), func(ctx context.Context) (bool, error) {
+		job := &v1alpha1.SparkJob{}
+		if err := c.Get(ctx, key, job); err != nil {
+			return false, err
+		}
+		run = findRun(job, name)
+		return run != nil && (run.Phase == v1alpha1.RunSucceeded || run.Phase == v1alpha1.RunFailed), nil
+	})
+	if err != nil {
+		phase := "-"
+		if run != nil {
+			phase = string(run.Phase)
+		}
+		return waitError(err, fmt.Sprintf("sparkjob/%s: run %s did not end within %s (phase %s); follow it with `sparkcd logs %s -n %s --run %s -f`",
+			key.Name, name, waitFor, phase, key.Name, key.Namespace, name))
+	}
+	if run.Phase == v1alpha1.RunSucceeded {
+		fmt.Fprintf(out, "sparkjob/%s: run %s succeeded\n", key.Name, name)
+		return nil
+	}
+	why := orDash(run.Reason)
+	if run.Message != "" {
+		why += ": " + cleanMessage(run.Message)
+	}
+	return findingsError(fmt.Errorf("sparkjob/%s: run %s failed: %s; read its driver log with `sparkcd logs %s -n %s --run %s --tail 100`",
+		key.Name, name, why, key.Name, key.Namespace, name))
+}
+
+// findRun is the run named name in the job's last run or history.
+func findRun(job *v1alpha1.SparkJob, name string) *v1alpha1.RunStatus {
+	if r := job.Status.LastRun; r != nil && r.Name == name {
+		return r
+	}
+	for i := range job.Status.History {
+		if job.Status.History[i].Name == name {
+			return &job.Status.History[i]
+		}
+	}
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/fluxcd/pkg/apis/meta"
 
@@ -21,54 +24,48 @@ import (
 )
 
 func newStatusCommand() *cobra.Command {
-	var (
-		cluster       clusterFlags
-		allNamespaces bool
-		output        string
-	)
+	var f statusFlags
 	cmd := &cobra.Command{
-		Use:   "status",
+		Use:   "status [NAME | sparkjob/NAME | jobsource/NAME]",
 		Short: "Show JobSources and SparkJobs: conditions, revisions, last runs, next ticks",
 		Long: `status lists the JobSources and SparkJobs of a namespace (or of all, with -A)
-as kubectl get would, with their Ready condition and its reason, the applied
-revision, the last run, its phase and attempt number, the restart policy's
-next attempt, and the next schedule tick.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "text" && output != "json" {
-				return inputError(fmt.Errorf("invalid -o '%s': want text or json", output))
+as kubectl get would, with their Ready condition, its reason and its message
+(shortened to the terminal in text; full with -o wide, json or yaml), the
+applied revision, the last run, its phase and attempt number, the restart
+policy's next attempt, and the next schedule tick. A JobSource's rejected
+jobs are listed below it with their file and first error.
+
+With NAME it describes one object, as kubectl describe would: conditions with
+their messages, the last runs, the next schedule, findings and inventory.
+-l selects by label; -w prints again on every change until interrupted.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains(statusFormats, f.output) {
+				return inputError(fmt.Errorf("invalid -o '%s': want %s", f.output, strings.Join(statusFormats, ", ")))
 			}
-			c, err := cluster.client()
-			if err != nil {
-				return err
+			if len(args) == 1 {
+				f.name = args[0]
 			}
-			var opts []client.ListOption
-			if !allNamespaces {
-				opts = append(opts, client.InNamespace(cluster.targetNamespace()))
-			}
-			sources := &v1alpha1.JobSourceList{}
-			if err := c.List(cmd.Context(), sources, opts...); err != nil {
-				return fmt.Errorf("unable to list JobSources: %w", err)
-			}
-			jobs := &v1alpha1.SparkJobList{}
-			if err := c.List(cmd.Context(), jobs, opts...); err != nil {
-				return fmt.Errorf("unable to list SparkJobs: %w", err)
-			}
-			if output == "json" {
-				return writeStatusJSON(cmd.OutOrStdout(), sources.Items, jobs.Items)
-			}
-			return writeStatusText(cmd.OutOrStdout(), sources.Items, jobs.Items, time.Now())
+			return runStatus(cmd, &f)
 		},
 	}
-	cluster.bind(cmd, true)
-	cmd.Flags().BoolVarP(&allNamespaces, "all-namespaces", "A", false, "every namespace")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	f.cluster.bind(cmd, true)
+	cmd.Flags().BoolVarP(&f.allNamespaces, "all-namespaces", "A", false, "every namespace")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: "+strings.Join(statusFormats, ", "))
+	cmd.Flags().StringVarP(&f.selector, "selector", "l", "", "label selector, such as team=etl")
+	cmd.Flags().BoolVarP(&f.watch, "watch", "w", false, "print again on every change, until interrupted")
 	return cmd
 }
 
 // writeStatusText prints two tables, kubectl style, in namespace and name
-// order.
+// order, messages shortened to 60 characters.
 func writeStatusText(w io.Writer, sources []v1alpha1.JobSource, jobs []v1alpha1.SparkJob, now time.Time) error {
+	return writeStatusTable(w, sources, jobs, now, 60)
+}
+
+// writeStatusTable prints the tables with messages shortened to msgWidth
+// characters (0: in full), and under each JobSource its rejected jobs.
+func writeStatusTable(w io.Writer, sources []v1alpha1.JobSource, jobs []v1alpha1.SparkJob, now time.Time, msgWidth int) error {
 	sort.Slice(sources, func(i, j int) bool { return key(&sources[i]) < key(&sources[j]) })
 	sort.Slice(jobs, func(i, j int) bool { return key(&jobs[i]) < key(&jobs[j]) })
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -78,18 +75,22 @@ func writeStatusText(w io.Writer, sources []v1alpha1.JobSource, jobs []v1alpha1.
 			s := &sources[i]
 			ready, reason, msg := readyOf(s.Status.Conditions)
 			fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.Namespace, s.Name, ready, reason,
-				orDash(s.Status.LastAppliedRevision), len(s.Status.Inventory), age(s.CreationTimestamp, now), oneLine(msg))
+				orDash(s.Status.LastAppliedRevision), len(s.Status.Inventory), age(s.CreationTimestamp, now), shorten(strings.Replace(cleanMessage(msg), "(see status.jobs)", "(listed below)", 1), msgWidth))
 		}
-		fmt.Fprintln(tw)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		writeRejected(w, sources, msgWidth)
+		fmt.Fprintln(w)
 	}
 	if len(jobs) == 0 {
 		fmt.Fprintln(tw, "no SparkJobs")
 		return tw.Flush()
 	}
-	fmt.Fprintln(tw, "SPARKJOB\tREADY\tREASON\tLAST RUN\tPHASE\tATTEMPT\tEXECUTORS\tACTIVE\tNEXT ATTEMPT\tNEXT SCHEDULE\tREVISION\tAGE")
+	fmt.Fprintln(tw, "SPARKJOB\tREADY\tREASON\tLAST RUN\tPHASE\tATTEMPT\tEXECUTORS\tACTIVE\tNEXT ATTEMPT\tNEXT SCHEDULE\tREVISION\tAGE\tMESSAGE")
 	for i := range jobs {
 		j := &jobs[i]
-		ready, reason, _ := readyOf(j.Status.Conditions)
+		ready, reason, msg := readyOf(j.Status.Conditions)
 		run, phase, attempt, executors := "-", "-", "-", "-"
 		if r := j.Status.LastRun; r != nil {
 			run, phase, attempt, executors = r.Name, string(r.Phase), fmt.Sprint(max(r.Attempt, 1)), fmt.Sprint(r.Executors)
@@ -97,20 +98,67 @@ func writeStatusText(w io.Writer, sources []v1alpha1.JobSource, jobs []v1alpha1.
 				phase += " (" + r.Reason + ")"
 			}
 		}
-		next := "-"
-		if t := j.Status.NextScheduleTime; t != nil {
-			next = t.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", j.Namespace, j.Name, ready, reason,
-			run, phase, attempt, executors, len(j.Status.ActiveRuns), nextAttempt(j.Status.NextAttempt), next,
-			orDash(j.Status.LastAppliedRevision), age(j.CreationTimestamp, now))
+		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", j.Namespace, j.Name, ready, reason,
+			run, phase, attempt, executors, len(j.Status.ActiveRuns), nextAttempt(j.Status.NextAttempt), nextSchedule(j),
+			orDash(j.Status.LastAppliedRevision), age(j.CreationTimestamp, now), orDash(shorten(cleanMessage(msg), msgWidth)))
 	}
 	return tw.Flush()
 }
 
-// writeStatusJSON prints {"jobSources":[…],"sparkJobs":[…]} with the
-// objects' metadata names and statuses.
-func writeStatusJSON(w io.Writer, sources []v1alpha1.JobSource, jobs []v1alpha1.SparkJob) error {
+// writeRejected lists, below the JobSource table, each source's rejected
+// jobs: the job, its file and its first error.
+func writeRejected(w io.Writer, sources []v1alpha1.JobSource, msgWidth int) {
+	for i := range sources {
+		s := &sources[i]
+		for _, j := range s.Status.Jobs {
+			first, errs := firstError(j.Findings)
+			if errs == 0 {
+				continue
+			}
+			more := ""
+			if errs > 1 {
+				more = fmt.Sprintf(" (+%d more errors)", errs-1)
+			}
+			fmt.Fprintf(w, "jobsource/%s/%s rejected %s/%s (%s): %s%s\n", s.Namespace, s.Name, j.Namespace, j.Name,
+				orDash(j.Source), shorten(cleanMessage(first), msgWidth), more)
+		}
+	}
+}
+
+// firstError is the message of the first error finding, with its field,
+// and the number of errors.
+func firstError(fs []v1alpha1.Finding) (string, int) {
+	first, n := "", 0
+	for _, f := range fs {
+		if f.Severity != v1alpha1.SeverityError {
+			continue
+		}
+		if n == 0 {
+			first = f.Message
+			if f.Field != "" {
+				first = f.Field + ": " + first
+			}
+		}
+		n++
+	}
+	return first, n
+}
+
+// nextSchedule is the next tick, or "-" while the job is suspended (no run
+// starts then).
+func nextSchedule(j *v1alpha1.SparkJob) string {
+	if j.Spec.Suspend != nil && *j.Spec.Suspend {
+		return "- (suspended)"
+	}
+	if t := j.Status.NextScheduleTime; t != nil {
+		return t.UTC().Format(time.RFC3339)
+	}
+	return "-"
+}
+
+// writeStatusDoc prints {"jobSources":[…],"sparkJobs":[…]} with the
+// objects' metadata names and statuses, as JSON (indented) or YAML.
+func writeStatusDoc(w io.Writer, sources []v1alpha1.JobSource, jobs []v1alpha1.SparkJob, format string) error {
 	type entry struct {
 		Namespace string `json:"namespace"`
 		Name      string `json:"name"`
@@ -125,6 +173,14 @@ func writeStatusJSON(w io.Writer, sources []v1alpha1.JobSource, jobs []v1alpha1.
 	}
 	for i := range jobs {
 		doc.SparkJobs = append(doc.SparkJobs, entry{jobs[i].Namespace, jobs[i].Name, jobs[i].Status})
+	}
+	if format == "yaml" {
+		b, err := yaml.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append([]byte("---\n"), b...))
+		return err
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -171,3 +227,20 @@ func orDash(s string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// checkoutPath matches the source loop's checkout directory in a message
+// (<cache-dir>/<ns>/<name>/<uid>/checkouts/<commit>/): internal, and the
+// same for every file of the message.
+var checkoutPath = regexp.MustCompile(`[^\s'"(]*/checkouts/[0-9a-f]{40,64}/`)
+
+// cleanMessage is msg without the cache paths, on one line.
+func cleanMessage(msg string) string { return oneLine(checkoutPath.ReplaceAllString(msg, "")) }
+
+// shorten cuts s to n characters, ending it with "…" (n 0: s in full).
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if n <= 0 || len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
