@@ -15,7 +15,7 @@ import (
 func newDiffCommand() *cobra.Command {
 	var (
 		repo, from, to, output, policyDir, podSecurity string
-		exitCode, allowRemoteBases                     bool
+		exitCode, allowRemoteBases, allowEmpty         bool
 		vf                                             verifyFlags
 	)
 	cmd := &cobra.Command{
@@ -41,6 +41,7 @@ built.`,
 			offlineGC()
 			opts := review.DefaultOptions()
 			opts.Build.AllowRemoteBases = allowRemoteBases
+			opts.AllowEmpty = allowEmpty
 			var err error
 			if opts.PodSecurity, err = parsePodSecurity(podSecurity); err != nil {
 				return err
@@ -83,6 +84,7 @@ built.`,
 	cmd.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when any job was added, removed or changed")
 	cmd.Flags().BoolVar(&allowRemoteBases, "allow-remote-bases", false, "let kustomizations fetch remote bases")
 	bindPodSecurity(cmd, &podSecurity)
+	bindAllowEmpty(cmd, &allowEmpty)
 	vf.bind(cmd)
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -27,6 +28,7 @@ type offlineFlags struct {
 	supportingKinds  []string
 	podSecurity      string
 	decryptionKeys   string
+	allowEmpty       bool
 }
 
 func (f *offlineFlags) bind(cmd *cobra.Command) {
@@ -37,6 +39,7 @@ func (f *offlineFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&f.supportingKinds, "supporting-kinds", nil,
 		"kinds of supporting objects that may be applied beside the jobs, as a JobSource's spec.supportingKinds: Kind for the core group, Kind.group otherwise (default ConfigMap,Secret,ServiceAccount,Role.rbac.authorization.k8s.io,RoleBinding.rbac.authorization.k8s.io,PersistentVolumeClaim)")
 	bindPodSecurity(cmd, &f.podSecurity)
+	bindAllowEmpty(cmd, &f.allowEmpty)
 	cmd.Flags().StringVar(&f.decryptionKeys, "decryption-keys", "",
 		"directory of *.agekey files (age identities) that verify the SOPS-encrypted objects; values are never shown (default: encrypted objects are accepted unverified)")
 }
@@ -50,6 +53,7 @@ func (f *offlineFlags) review(cmd *cobra.Command, path string) (*review.Report, 
 	}
 	opts := review.DefaultOptions()
 	opts.Job = f.job
+	opts.AllowEmpty = f.allowEmpty
 	opts.Build.AllowRemoteBases = f.allowRemoteBases
 	kinds, err := parseSupportingKinds(f.supportingKinds)
 	if err != nil {
@@ -94,7 +98,9 @@ func resolveRoot(root, path string) (string, string, error) {
 	if i := strings.IndexAny(fixed, "*?["); i >= 0 {
 		fixed = filepath.Dir(fixed[:i])
 	}
-	if _, err := os.Stat(fixed); err != nil {
+	if _, err := os.Stat(fixed); errors.Is(err, fs.ErrNotExist) {
+		return "", "", fmt.Errorf("PATH '%s' does not exist: check the path", path)
+	} else if err != nil {
 		return "", "", fmt.Errorf("unable to read '%s': %w", path, err)
 	}
 	if root == "" {
@@ -226,6 +232,13 @@ error, 2 when PATH cannot be read or built.`,
 	f.bind(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json, github or markdown")
 	return cmd
+}
+
+// bindAllowEmpty adds --allow-empty: without it a PATH that builds to no
+// job and no supporting object is bad input (exit 2), so a mistyped path
+// in CI fails instead of passing with nothing checked.
+func bindAllowEmpty(cmd *cobra.Command, allow *bool) {
+	cmd.Flags().BoolVar(allow, "allow-empty", false, "accept a PATH that holds no SparkJob and no supporting object (default: exit 2, a mistyped path must not pass)")
 }
 
 // offlineGC lets the heap grow to five times the live data before a
