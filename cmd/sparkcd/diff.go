@@ -17,6 +17,7 @@ func newDiffCommand() *cobra.Command {
 		repo, from, to, output, policyDir, podSecurity string
 		exitCode, allowRemoteBases, allowEmpty         bool
 		vf                                             verifyFlags
+		maxBytes                                       int
 	)
 	cmd := &cobra.Command{
 		Use:   "diff --from REV [--to REV] PATH",
@@ -37,6 +38,9 @@ built.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if from == "" {
 				return inputError(errors.New("--from is required"))
+			}
+			if err := review.CheckFormat(output, review.Formats); err != nil {
+				return inputError(err)
 			}
 			offlineGC()
 			opts := review.DefaultOptions()
@@ -64,6 +68,7 @@ built.`,
 			if err != nil {
 				return inputError(err)
 			}
+			d.MaxBytes = maxBytes
 			if err := d.Write(cmd.OutOrStdout(), output); err != nil {
 				return inputError(err)
 			}
@@ -80,7 +85,8 @@ built.`,
 	cmd.Flags().StringVar(&from, "from", "", "the old revision: a branch, tag, commit or expression such as HEAD~1")
 	cmd.Flags().StringVar(&to, "to", "HEAD", "the new revision")
 	cmd.Flags().StringVar(&policyDir, "policies", "", "directory of AllocationPolicy files to default and judge jobs with")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or markdown")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(review.Formats, ", ")+" (github: an annotation per finding the change introduces)")
+	cmd.Flags().IntVar(&maxBytes, "max-bytes", review.DefaultMaxBytes, "-o markdown: leave out the details of the jobs past this size (never the counts), so the comment fits GitHub's 65,536 characters")
 	cmd.Flags().BoolVar(&exitCode, "exit-code", false, "exit 1 when any job was added, removed or changed")
 	cmd.Flags().BoolVar(&allowRemoteBases, "allow-remote-bases", false, "let kustomizations fetch remote bases")
 	bindPodSecurity(cmd, &podSecurity)

@@ -70,6 +70,9 @@ type Report struct {
 	// Objects are the supporting objects beside the jobs, sorted by
 	// namespace, group, kind and name.
 	Objects []ObjectReport
+	// total, when set, is the summary of the whole report this one was
+	// filtered from (ErrorsOnly): the counts stay those of the path.
+	total *Summary
 }
 
 // Summary totals a report.
@@ -82,6 +85,9 @@ type Summary struct {
 
 // Summary totals the report.
 func (r *Report) Summary() Summary {
+	if r.total != nil {
+		return *r.total
+	}
 	var s Summary
 	for i := range r.Jobs {
 		if r.Jobs[i].Name != "" {

@@ -59,6 +59,8 @@ type DiffReport struct {
 	Jobs []JobChange `json:"jobs"`
 	// ToReport is the full check report at To, for its error count.
 	ToReport *Report `json:"-"`
+	// MaxBytes bounds the markdown output (DefaultMaxBytes when 0).
+	MaxBytes int `json:"-"`
 }
 
 // Changed reports whether any job was added, removed or changed.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/render/build"
 )
 
@@ -45,4 +46,36 @@ func describeEmpty(root, path string, res *build.BuildResult) string {
 		return "a kustomization that builds to no object"
 	}
 	return "a directory of no Kubernetes object"
+}
+
+// ErrorsOnly returns the report cut to its error findings and the jobs and
+// objects that have one (`check --errors-only`); its summary still counts
+// the whole path.
+func (r *Report) ErrorsOnly() *Report {
+	total := r.Summary()
+	out := &Report{Root: r.Root, Path: r.Path, total: &total}
+	for _, j := range r.Jobs {
+		if j.Errors() == 0 {
+			continue
+		}
+		j.Findings = onlyErrors(j.Findings)
+		out.Jobs = append(out.Jobs, j)
+	}
+	for _, o := range r.Objects {
+		if fs := onlyErrors(o.Findings); len(fs) > 0 {
+			o.Findings = fs
+			out.Objects = append(out.Objects, o)
+		}
+	}
+	return out
+}
+
+func onlyErrors(fs []v1alpha1.Finding) []v1alpha1.Finding {
+	var out []v1alpha1.Finding
+	for _, f := range fs {
+		if f.Severity == v1alpha1.SeverityError {
+			out = append(out, f)
+		}
+	}
+	return out
 }

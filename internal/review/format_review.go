@@ -14,29 +14,33 @@ import (
 func (r *Report) writeGitHub(w io.Writer) error {
 	for _, j := range r.Jobs {
 		for _, f := range j.Findings {
-			level := "error"
-			if f.Severity == v1alpha1.SeverityWarning {
-				level = "warning"
-			}
 			line := 1
 			if j.Source != "" {
 				line = build.Locate(r.Root, j.Origin, j.Name, f.Field)
 			}
-			title := fmt.Sprintf("%s (%s/%s)", f.Rule, j.Namespace, j.Name)
-			msg := f.Message
-			if f.Field != "" {
-				msg = f.Field + ": " + msg
-			}
-			if f.Policy != "" {
-				msg += fmt.Sprintf(" [policy %s]", f.Policy)
-			}
-			fmt.Fprintf(w, "::%s file=%s,line=%d,title=%s::%s\n",
-				level, ghProperty(j.Source), line, ghProperty(title), ghData(msg))
+			fmt.Fprintln(w, ghAnnotation(f, j.Namespace, j.Name, j.Source, line))
 		}
 	}
 	r.writeObjectsGitHub(w)
 	_, err := fmt.Fprintln(w, r.summaryLine())
 	return err
+}
+
+// ghAnnotation is the workflow command of one finding of a job.
+func ghAnnotation(f v1alpha1.Finding, namespace, name, file string, line int) string {
+	level := "error"
+	if f.Severity == v1alpha1.SeverityWarning {
+		level = "warning"
+	}
+	title := fmt.Sprintf("%s (%s/%s)", f.Rule, namespace, name)
+	msg := f.Message
+	if f.Field != "" {
+		msg = f.Field + ": " + msg
+	}
+	if f.Policy != "" {
+		msg += fmt.Sprintf(" [policy %s]", f.Policy)
+	}
+	return fmt.Sprintf("::%s file=%s,line=%d,title=%s::%s", level, ghProperty(file), line, ghProperty(title), ghData(msg))
 }
 
 // ghData escapes a workflow command's message as the runner expects.
