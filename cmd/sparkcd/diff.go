@@ -12,17 +12,8 @@ import (
 	"github.com/sparkcd/sparkcd/internal/review"
 )
 
-func newDiffCommand() *cobra.Command {
-	var (
-		repo, from, to, output, policyDir, podSecurity string
-		exitCode, allowRemoteBases, allowEmpty         bool
-		vf                                             verifyFlags
-		maxBytes                                       int
-	)
-	cmd := &cobra.Command{
-		Use:   "diff --from REV [--to REV] PATH",
-		Short: "Compare the rendered jobs of PATH between two git revisions, offline",
-		Long: `diff renders PATH (relative to the repository root) at two revisions of the git
+// diffLong is diff's help text.
+const diffLong = `diff renders PATH (relative to the repository root) at two revisions of the git
 repository in --repo, with no cluster and no network, and reports the jobs
 added, removed and changed, a unified diff of each changed job's rendered
 objects, the findings introduced and fixed, and the change of each job's
@@ -33,8 +24,24 @@ the keys of --keys, as a JobSource's spec.verify does (docs/verification.md).
 
 Exits 1 when the new revision introduces an error finding, fails --verify,
 or, with --exit-code, changed anything; 2 when a revision cannot be read or
-built.`,
-		Args: cobra.ExactArgs(1),
+built, or PATH holds nothing at either revision (unless --allow-empty).
+
+-o github prints a GitHub Actions annotation per finding the change
+introduces; -o markdown a pull-request comment: the counts first, then each
+changed job's details collapsed, cut at --max-bytes.`
+
+func newDiffCommand() *cobra.Command {
+	var (
+		repo, from, to, output, policyDir, podSecurity string
+		exitCode, allowRemoteBases, allowEmpty         bool
+		vf                                             verifyFlags
+		maxBytes                                       int
+	)
+	cmd := &cobra.Command{
+		Use:   "diff --from REV [--to REV] PATH",
+		Short: "Compare the rendered jobs of PATH between two git revisions, offline",
+		Long:  diffLong,
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if from == "" {
 				return inputError(errors.New("--from is required"))
