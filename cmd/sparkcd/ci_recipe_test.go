@@ -92,6 +92,13 @@ func readWorkflow(t *testing.T) workflow {
 	if err != nil {
 		t.Fatal(err)
 	}
+	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```yaml\n"+string(b)+"```\n") {
+		t.Errorf("README.md's recipe section does not show docs/ci/github-actions.yaml as it is: copy the file into it")
+	}
 	var wf workflow
 	if err := yaml.Unmarshal(b, &wf); err != nil {
 		t.Fatalf("docs/ci/github-actions.yaml: %v", err)
