@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/render/build"
 )
 
 // DefaultMaxBytes keeps `diff -o markdown` under the 65,536 characters
@@ -140,12 +139,11 @@ func (d *DiffReport) writeGitHub(w io.Writer) error {
 	}
 	for _, j := range d.Jobs {
 		for _, f := range j.Introduced {
-			line := 1
-			jr := origins[j.Namespace+"/"+j.Name]
-			if jr != nil && j.Source != "" {
-				line = build.Locate(d.ToReport.Root, jr.Origin, j.Name, f.Field)
+			file, line := j.Source, 1
+			if jr := origins[j.Namespace+"/"+j.Name]; jr != nil {
+				file, line = locate(d.ToReport.Root, jr, f.Field)
 			}
-			fmt.Fprintln(w, ghAnnotation(f, j.Namespace, j.Name, j.Source, line))
+			fmt.Fprintln(w, ghAnnotation(f, j.Namespace, j.Name, file, line))
 		}
 	}
 	c := d.counts()

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/render/build"
 )
 
 // writeGitHub writes GitHub Actions workflow commands, one annotation per
@@ -14,11 +13,8 @@ import (
 func (r *Report) writeGitHub(w io.Writer) error {
 	for _, j := range r.Jobs {
 		for _, f := range j.Findings {
-			line := 1
-			if j.Source != "" {
-				line = build.Locate(r.Root, j.Origin, j.Name, f.Field)
-			}
-			fmt.Fprintln(w, ghAnnotation(f, j.Namespace, j.Name, j.Source, line))
+			file, line := locate(r.Root, &j, f.Field)
+			fmt.Fprintln(w, ghAnnotation(f, j.Namespace, j.Name, file, line))
 		}
 	}
 	r.writeObjectsGitHub(w)
