@@ -3,7 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -27,6 +27,7 @@ type offlineFlags struct {
 	supportingKinds  []string
 	podSecurity      string
 	decryptionKeys   string
+	allowEmpty       bool
 }
 
 func (f *offlineFlags) bind(cmd *cobra.Command) {
@@ -37,6 +38,7 @@ func (f *offlineFlags) bind(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&f.supportingKinds, "supporting-kinds", nil,
 		"kinds of supporting objects that may be applied beside the jobs, as a JobSource's spec.supportingKinds: Kind for the core group, Kind.group otherwise (default ConfigMap,Secret,ServiceAccount,Role.rbac.authorization.k8s.io,RoleBinding.rbac.authorization.k8s.io,PersistentVolumeClaim)")
 	bindPodSecurity(cmd, &f.podSecurity)
+	bindAllowEmpty(cmd, &f.allowEmpty)
 	cmd.Flags().StringVar(&f.decryptionKeys, "decryption-keys", "",
 		"directory of *.agekey files (age identities) that verify the SOPS-encrypted objects; values are never shown (default: encrypted objects are accepted unverified)")
 }
@@ -50,6 +52,7 @@ func (f *offlineFlags) review(cmd *cobra.Command, path string) (*review.Report, 
 	}
 	opts := review.DefaultOptions()
 	opts.Job = f.job
+	opts.AllowEmpty = f.allowEmpty
 	opts.Build.AllowRemoteBases = f.allowRemoteBases
 	kinds, err := parseSupportingKinds(f.supportingKinds)
 	if err != nil {
@@ -94,7 +97,9 @@ func resolveRoot(root, path string) (string, string, error) {
 	if i := strings.IndexAny(fixed, "*?["); i >= 0 {
 		fixed = filepath.Dir(fixed[:i])
 	}
-	if _, err := os.Stat(fixed); err != nil {
+	if _, err := os.Stat(fixed); errors.Is(err, fs.ErrNotExist) {
+		return "", "", fmt.Errorf("PATH '%s' does not exist: check the path", path)
+	} else if err != nil {
 		return "", "", fmt.Errorf("unable to read '%s': %w", path, err)
 	}
 	if root == "" {
@@ -147,6 +152,9 @@ ConfigMap, Service, Pod and Ingress of the run it would start, named
 <job>-<first 8 hex of its spec hash>.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := review.CheckFormat(output, review.ObjectFormats); err != nil {
+				return inputError(err)
+			}
 			report, err := f.review(cmd, args[0])
 			if err != nil {
 				return err
@@ -163,7 +171,7 @@ ConfigMap, Service, Pod and Ingress of the run it would start, named
 			// Supporting objects first, as the source loop applies them;
 			// Secrets redacted.
 			objs := append(report.SupportingObjects(), runs...)
-			if err := review.WriteObjects(cmd.OutOrStdout(), objs, output); err != nil {
+			if err := review.WriteObjectsMarked(cmd.OutOrStdout(), objs, output, report.JobMarker()); err != nil {
 				return inputError(err)
 			}
 			if s := report.Summary(); s.Errors > 0 {
@@ -188,7 +196,7 @@ ConfigMap, Service, Pod and Ingress of the run it would start, named
 		},
 	}
 	f.bind(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: yaml or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "yaml", "output format: "+strings.Join(review.ObjectFormats, ", "))
 	cmd.Flags().StringVar(&revision, "revision", "", "revision recorded in the sparkcd.io/revision annotation")
 	cmd.Flags().StringVar(&ingressURLFormat, "ingress-url-format", "", "as serve's flag: the UI Ingress every run without its own gets")
 	return cmd
@@ -196,36 +204,58 @@ ConfigMap, Service, Pod and Ingress of the run it would start, named
 
 func newCheckCommand() *cobra.Command {
 	var f offlineFlags
-	var output string
+	var output, failOn string
+	var errorsOnly bool
 	cmd := &cobra.Command{
 		Use:   "check PATH",
 		Short: "Validate the jobs of PATH (and judge them against --policies)",
 		Long: `check builds PATH like render and reports every finding: validation of each job
 on its own and, with --policies, the rules of every AllocationPolicy that
 selects it, with each job's resource envelope. Exits 1 when any finding is an
-error, 2 when PATH cannot be read or built.`,
+error (see --fail-on), 2 when PATH cannot be read or built, does not exist,
+or holds no SparkJob and no supporting object (unless --allow-empty).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains(review.Formats, output) {
-				return inputError((&review.Report{}).Write(io.Discard, output))
+			if err := review.CheckFormat(output, review.Formats); err != nil {
+				return inputError(err)
+			}
+			if !slices.Contains(failOnLevels, failOn) {
+				return inputError(fmt.Errorf("--fail-on '%s': use one of %s", failOn, strings.Join(failOnLevels, ", ")))
 			}
 			report, err := f.review(cmd, args[0])
 			if err != nil {
 				_ = review.WriteInputError(cmd.OutOrStdout(), output, err)
 				return err
 			}
-			if err := report.Write(cmd.OutOrStdout(), output); err != nil {
+			shown := report
+			if errorsOnly {
+				shown = report.ErrorsOnly()
+			}
+			if err := shown.Write(cmd.OutOrStdout(), output); err != nil {
 				return inputError(err)
 			}
-			if s := report.Summary(); s.Errors > 0 {
+			s := report.Summary()
+			if failOn == "error" && s.Errors > 0 || failOn == "warning" && s.Errors+s.Warnings > 0 {
 				return findingsError(errors.New(""))
 			}
 			return nil
 		},
 	}
 	f.bind(cmd)
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json, github or markdown")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(review.Formats, ", "))
+	cmd.Flags().BoolVar(&errorsOnly, "errors-only", false, "show only the error findings and the jobs and objects that have one (the counts stay the whole path's)")
+	cmd.Flags().StringVar(&failOn, "fail-on", "error", "the findings that make check exit 1: error, warning (errors and warnings) or none (report only, as a CI step that must not stop the next)")
 	return cmd
+}
+
+// failOnLevels are the values of check's --fail-on.
+var failOnLevels = []string{"error", "warning", "none"}
+
+// bindAllowEmpty adds --allow-empty: without it a PATH that builds to no
+// job and no supporting object is bad input (exit 2), so a mistyped path
+// in CI fails instead of passing with nothing checked.
+func bindAllowEmpty(cmd *cobra.Command, allow *bool) {
+	cmd.Flags().BoolVar(allow, "allow-empty", false, "accept a PATH that holds no SparkJob and no supporting object (default: exit 2, a mistyped path must not pass)")
 }
 
 // offlineGC lets the heap grow to five times the live data before a

@@ -35,6 +35,10 @@ type Options struct {
 	// finding); without them encrypted objects are accepted. Either way
 	// the review shows decryption.Placeholder, never a value.
 	DecryptionKeys *decryption.Keys
+	// AllowEmpty accepts a path that builds to no job and no supporting
+	// object; without it Check returns an *EmptyError, so a mistyped path
+	// fails in CI instead of passing with nothing checked.
+	AllowEmpty bool
 }
 
 // DefaultOptions returns the options `sparkcd check` starts from.
@@ -66,6 +70,9 @@ type Report struct {
 	// Objects are the supporting objects beside the jobs, sorted by
 	// namespace, group, kind and name.
 	Objects []ObjectReport
+	// total, when set, is the summary of the whole report this one was
+	// filtered from (ErrorsOnly): the counts stay those of the path.
+	total *Summary
 }
 
 // Summary totals a report.
@@ -78,6 +85,9 @@ type Summary struct {
 
 // Summary totals the report.
 func (r *Report) Summary() Summary {
+	if r.total != nil {
+		return *r.total
+	}
 	var s Summary
 	for i := range r.Jobs {
 		if r.Jobs[i].Name != "" {
@@ -131,6 +141,9 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 	report.judgeObjects(res, opts, decrypted)
 	if opts.Job != "" && len(report.Jobs) == 0 {
 		return nil, fmt.Errorf("%w: no job named '%s' in '%s'", ErrBuild, opts.Job, path)
+	}
+	if !opts.AllowEmpty && report.Empty() {
+		return nil, emptyError(root, path, res)
 	}
 	return report, nil
 }

@@ -59,6 +59,8 @@ type DiffReport struct {
 	Jobs []JobChange `json:"jobs"`
 	// ToReport is the full check report at To, for its error count.
 	ToReport *Report `json:"-"`
+	// MaxBytes bounds the markdown output (DefaultMaxBytes when 0).
+	MaxBytes int `json:"-"`
 }
 
 // Changed reports whether any job was added, removed or changed.
@@ -88,6 +90,10 @@ func Diff(ctx context.Context, repoDir, from, to, path string, opts Options) (*D
 	if opts.Build.Cache == nil {
 		opts.Build.Cache = build.NewCache()
 	}
+	// One side may hold nothing (a change that adds or removes every job);
+	// both holding nothing is a path that does not name the jobs.
+	allowEmpty := opts.AllowEmpty
+	opts.AllowEmpty = true
 	fromReport, fromRev, err := checkRevision(ctx, repoDir, from, path, opts)
 	if err != nil {
 		return nil, err
@@ -95,6 +101,9 @@ func Diff(ctx context.Context, repoDir, from, to, path string, opts Options) (*D
 	toReport, toRev, err := checkRevision(ctx, repoDir, to, path, opts)
 	if err != nil {
 		return nil, err
+	}
+	if !allowEmpty && fromReport.Empty() && toReport.Empty() {
+		return nil, &EmptyError{Path: path, Detail: fmt.Sprintf("at '%s' and at '%s'", from, to)}
 	}
 	d := &DiffReport{From: fromRev.String(), To: toRev.String(), Path: path, ToReport: toReport}
 	mopts := materialize.DefaultOptions()

@@ -221,7 +221,7 @@ func TestDiffFormatsGolden(t *testing.T) {
 	}
 	// Revisions differ from run to run; the golden files name them by place.
 	d.From, d.To = "main~2@sha1:<first>", "main@sha1:<third>"
-	for _, format := range DiffFormats {
+	for _, format := range Formats {
 		t.Run(format, func(t *testing.T) {
 			var buf bytes.Buffer
 			if err := d.Write(&buf, format); err != nil {

@@ -4,29 +4,60 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/policies"
 )
 
-// Formats are the output formats of `sparkcd check`.
-var Formats = []string{"text", "json", "github", "markdown"}
+// Formats are the output formats of `sparkcd check` and `sparkcd diff`;
+// ObjectFormats those of `sparkcd render`.
+var (
+	Formats       = []string{"text", "json", "yaml", "github", "markdown"}
+	ObjectFormats = []string{"yaml", "json"}
+)
+
+// CheckFormat returns the one error every command gives for an output
+// format it does not know.
+func CheckFormat(format string, known []string) error {
+	if format == "" || slices.Contains(known, format) {
+		return nil
+	}
+	return fmt.Errorf("%w '%s': use one of %s", ErrUnknownFormat, format, strings.Join(known, ", "))
+}
 
 // Write writes the report in the given format.
 func (r *Report) Write(w io.Writer, format string) error {
 	switch format {
 	case "", "text":
 		return r.writeText(w)
-	case "json":
-		return r.writeJSON(w)
+	case "json", "yaml":
+		return r.writeJSON(w, format)
 	case "github":
 		return r.writeGitHub(w)
 	case "markdown":
 		return r.writeMarkdown(w)
 	default:
-		return fmt.Errorf("%w '%s': use one of %s", ErrUnknownFormat, format, strings.Join(Formats, ", "))
+		return CheckFormat(format, Formats)
 	}
+}
+
+// encode writes v as indented JSON, or as YAML with the same keys.
+func encode(w io.Writer, v any, format string) error {
+	if format == "yaml" {
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // jsonFinding spells every key out, so the schema is the same whether or not
@@ -61,15 +92,13 @@ type jsonReport struct {
 // CI step that parses it never reads an empty file; the other formats print
 // nothing, and the caller prints the error.
 func WriteInputError(w io.Writer, format string, err error) error {
-	if format != "json" {
+	if format != "json" && format != "yaml" {
 		return nil
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(jsonReport{Jobs: []jsonJob{}, Error: err.Error()})
+	return encode(w, jsonReport{Jobs: []jsonJob{}, Error: err.Error()}, format)
 }
 
-func (r *Report) writeJSON(w io.Writer) error {
+func (r *Report) writeJSON(w io.Writer, format string) error {
 	out := jsonReport{Jobs: []jsonJob{}, Summary: r.Summary()}
 	for _, j := range r.Jobs {
 		jj := jsonJob{Name: j.Name, Namespace: j.Namespace, Source: j.Source, Findings: []jsonFinding{}, Envelope: j.Envelope}
@@ -79,9 +108,7 @@ func (r *Report) writeJSON(w io.Writer) error {
 		out.Jobs = append(out.Jobs, jj)
 	}
 	out.Objects = r.jsonObjects()
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return encode(w, out, format)
 }
 
 func (r *Report) writeText(w io.Writer) error {

@@ -1,7 +1,6 @@
 package review
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -9,20 +8,19 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
 
-// DiffFormats are the output formats of `sparkcd diff`.
-var DiffFormats = []string{"text", "json", "markdown"}
-
 // Write writes the diff in the given format.
 func (d *DiffReport) Write(w io.Writer, format string) error {
 	switch format {
 	case "", "text":
 		return d.writeText(w)
-	case "json":
-		return d.writeJSON(w)
+	case "json", "yaml":
+		return d.writeJSON(w, format)
+	case "github":
+		return d.writeGitHub(w)
 	case "markdown":
 		return d.writeMarkdown(w)
 	default:
-		return fmt.Errorf("%w '%s': use one of %s", ErrUnknownFormat, format, strings.Join(DiffFormats, ", "))
+		return CheckFormat(format, Formats)
 	}
 }
 
@@ -50,7 +48,7 @@ func (d *DiffReport) counts() diffCounts {
 	return c
 }
 
-func (d *DiffReport) writeJSON(w io.Writer) error {
+func (d *DiffReport) writeJSON(w io.Writer, format string) error {
 	c := d.counts()
 	out := struct {
 		*DiffReport
@@ -62,9 +60,7 @@ func (d *DiffReport) writeJSON(w io.Writer) error {
 	if out.Jobs == nil {
 		out.Jobs = []JobChange{}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return encode(w, out, format)
 }
 
 func (d *DiffReport) writeText(w io.Writer) error {
@@ -100,46 +96,4 @@ func writeFindingLines(w io.Writer, prefix string, fs []v1alpha1.Finding) {
 		}
 		fmt.Fprintf(w, "%s%s %s: %s: %s%s\n", prefix, f.Severity, f.Rule, orDash(f.Field), f.Message, policy)
 	}
-}
-
-func (d *DiffReport) writeMarkdown(w io.Writer) error {
-	c := d.counts()
-	fmt.Fprintf(w, "### sparkcd diff: `%s`\n\n", d.Path)
-	fmt.Fprintf(w, "`%s` → `%s`\n\n", d.From, d.To)
-	fmt.Fprintf(w, "**%d added, %d removed, %d changed**, %d unchanged · %d %s introduced, %d fixed\n",
-		c.Added, c.Removed, c.Changed, c.Unchanged, c.Introduced, plural(c.Introduced, "finding"), c.Fixed)
-	if c.Added+c.Removed+c.Changed == 0 {
-		return nil
-	}
-	fmt.Fprintln(w, "\n| Job | Namespace | Change | Findings introduced | Findings fixed | Envelope |")
-	fmt.Fprintln(w, "|---|---|---|---:|---:|---|")
-	for _, j := range d.Jobs {
-		if j.Change == Unchanged {
-			continue
-		}
-		fmt.Fprintf(w, "| `%s` | %s | %s | %d | %d | %s |\n", j.Name, j.Namespace, j.Change,
-			len(j.Introduced), len(j.Fixed), mdEscape(orDash(envelopeDelta(j.EnvelopeFrom, j.EnvelopeTo))))
-	}
-	for _, j := range d.Jobs {
-		if j.Change == Unchanged {
-			continue
-		}
-		fmt.Fprintf(w, "\n<details><summary><code>%s/%s</code> %s — %s</summary>\n\n", j.Namespace, j.Name, j.Change, mdEscape(j.Source))
-		if len(j.Introduced)+len(j.Fixed) > 0 {
-			fmt.Fprintln(w, "| | Severity | Rule | Field | Message | Policy |")
-			fmt.Fprintln(w, "|---|---|---|---|---|---|")
-			for _, f := range j.Introduced {
-				fmt.Fprintf(w, "| introduced | %s | `%s` | `%s` | %s | %s |\n", f.Severity, f.Rule, orDash(f.Field), mdEscape(f.Message), orDash(f.Policy))
-			}
-			for _, f := range j.Fixed {
-				fmt.Fprintf(w, "| fixed | %s | `%s` | `%s` | %s | %s |\n", f.Severity, f.Rule, orDash(f.Field), mdEscape(f.Message), orDash(f.Policy))
-			}
-			fmt.Fprintln(w)
-		}
-		if j.Diff != "" {
-			fmt.Fprintf(w, "```diff\n%s```\n", j.Diff)
-		}
-		fmt.Fprintln(w, "\n</details>")
-	}
-	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
-	"github.com/sparkcd/sparkcd/render/build"
 )
 
 // writeGitHub writes GitHub Actions workflow commands, one annotation per
@@ -14,29 +13,30 @@ import (
 func (r *Report) writeGitHub(w io.Writer) error {
 	for _, j := range r.Jobs {
 		for _, f := range j.Findings {
-			level := "error"
-			if f.Severity == v1alpha1.SeverityWarning {
-				level = "warning"
-			}
-			line := 1
-			if j.Source != "" {
-				line = build.Locate(r.Root, j.Origin, j.Name, f.Field)
-			}
-			title := fmt.Sprintf("%s (%s/%s)", f.Rule, j.Namespace, j.Name)
-			msg := f.Message
-			if f.Field != "" {
-				msg = f.Field + ": " + msg
-			}
-			if f.Policy != "" {
-				msg += fmt.Sprintf(" [policy %s]", f.Policy)
-			}
-			fmt.Fprintf(w, "::%s file=%s,line=%d,title=%s::%s\n",
-				level, ghProperty(j.Source), line, ghProperty(title), ghData(msg))
+			file, line := locate(r.Root, &j, f.Field)
+			fmt.Fprintln(w, ghAnnotation(f, j.Namespace, j.Name, file, line))
 		}
 	}
 	r.writeObjectsGitHub(w)
 	_, err := fmt.Fprintln(w, r.summaryLine())
 	return err
+}
+
+// ghAnnotation is the workflow command of one finding of a job.
+func ghAnnotation(f v1alpha1.Finding, namespace, name, file string, line int) string {
+	level := "error"
+	if f.Severity == v1alpha1.SeverityWarning {
+		level = "warning"
+	}
+	title := fmt.Sprintf("%s (%s/%s)", f.Rule, namespace, name)
+	msg := f.Message
+	if f.Field != "" {
+		msg = f.Field + ": " + msg
+	}
+	if f.Policy != "" {
+		msg += fmt.Sprintf(" [policy %s]", f.Policy)
+	}
+	return fmt.Sprintf("::%s file=%s,line=%d,title=%s::%s", level, ghProperty(file), line, ghProperty(title), ghData(msg))
 }
 
 // ghData escapes a workflow command's message as the runner expects.

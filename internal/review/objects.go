@@ -70,8 +70,15 @@ func (j *JobReport) Objects(run runid.Identity, opts materialize.Options, force 
 // Objects are encoded on every CPU, since encoding a thousand jobs' objects
 // costs as much as building them, and written in their order.
 func WriteObjects(w io.Writer, objs []kruntime.Object, format string) error {
-	if format != "" && format != "yaml" && format != "json" {
-		return fmt.Errorf("%w '%s': use yaml or json", ErrUnknownFormat, format)
+	return WriteObjectsMarked(w, objs, format, nil)
+}
+
+// WriteObjectsMarked is WriteObjects with, in YAML, the comment marker
+// returns (when not "") written at the head of an object's document: render
+// marks where each job's objects start.
+func WriteObjectsMarked(w io.Writer, objs []kruntime.Object, format string, marker func(kruntime.Object) string) error {
+	if err := CheckFormat(format, ObjectFormats); err != nil {
+		return err
 	}
 	items := make([]map[string]any, len(objs))
 	docs := make([][]byte, len(objs))
@@ -105,9 +112,30 @@ func WriteObjects(w io.Writer, objs []kruntime.Object, format string) error {
 		if i > 0 {
 			_, _ = bw.WriteString("---\n")
 		}
+		if marker != nil {
+			if m := marker(objs[i]); m != "" {
+				_, _ = bw.WriteString(m + "\n")
+			}
+		}
 		_, _ = bw.Write(b)
 	}
 	return bw.Flush()
+}
+
+// JobMarker returns, for a SparkJob of the report, the comment render
+// prints before its objects: "# --- job NAMESPACE/NAME (FILE)".
+func (r *Report) JobMarker() func(kruntime.Object) string {
+	files := make(map[string]string, len(r.Jobs))
+	for i := range r.Jobs {
+		files[r.Jobs[i].Namespace+"/"+r.Jobs[i].Name] = r.Jobs[i].Source
+	}
+	return func(o kruntime.Object) string {
+		j, ok := o.(*v1alpha1.SparkJob)
+		if !ok {
+			return ""
+		}
+		return fmt.Sprintf("# --- job %s/%s (%s)", j.Namespace, j.Name, files[j.Namespace+"/"+j.Name])
+	}
 }
 
 func cleanObject(o kruntime.Object) (map[string]any, error) {
