@@ -52,7 +52,7 @@ func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliatio
 		return nil
 	}
 	if live != nil && r.inSync(st, dj, live) {
-		sc.keep(dj.key)
+		sc.keepDigest(dj)
 		return r.clearRejected(ctx, live)
 	}
 	if live != nil {
@@ -62,7 +62,7 @@ func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliatio
 			return err
 		}
 		if live != nil && r.inSync(st, dj, live) {
-			sc.keep(dj.key)
+			sc.keepDigest(dj)
 			return r.clearRejected(ctx, live)
 		}
 	}
@@ -78,7 +78,7 @@ func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliatio
 	if err := r.applyJob(ctx, st, dj, revision); err != nil {
 		return err
 	}
-	sc.keep(dj.key)
+	sc.keepDigest(dj)
 	sc.applied = append(sc.applied, dj.key)
 	if len(drift) > 0 {
 		sc.drifted = append(sc.drifted, driftNote{key: dj.key, fields: drift})
