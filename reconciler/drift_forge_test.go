@@ -89,25 +89,33 @@ func TestForgedDigestDoesNotRun(t *testing.T) {
 	}
 
 	t.Run("hand-made job with a copied source label and annotation runs", func(t *testing.T) {
-		copied := piJob(t, ns, "copied", func(j *v1alpha1.SparkJob) {
-			j.Labels = maps.Clone(j.Labels)
-			if j.Labels == nil {
-				j.Labels = map[string]string{}
-			}
-			j.Annotations = map[string]string{}
-			j.Labels[v1alpha1.LabelSource] = reviewed.Labels[v1alpha1.LabelSource]
-			for _, k := range []string{reconciler.AnnotationSource, v1alpha1.AnnotationAppliedSpecDigest, reconciler.AnnotationAppliedHash, v1alpha1.AnnotationRevision} {
-				j.Annotations[k] = reviewed.Annotations[k]
-			}
-		})
-		if err := e.Client.Create(t.Context(), copied); err != nil {
-			t.Fatal(err)
+		copiedSourceMarksRun(t, e, ns, reviewed)
+	})
+}
+
+// copiedSourceMarksRun: a job made by hand with the sparkcd.io/source
+// label and annotations of a managed job copied onto it is in no
+// inventory, and runs what it says, with no revision.
+func copiedSourceMarksRun(t *testing.T, e *testenv.Env, ns string, reviewed *v1alpha1.SparkJob) {
+	t.Helper()
+	copied := piJob(t, ns, "copied", func(j *v1alpha1.SparkJob) {
+		j.Labels = maps.Clone(j.Labels)
+		if j.Labels == nil {
+			j.Labels = map[string]string{}
 		}
-		run := lastRunIn(t, e, ns, "copied", v1alpha1.RunPending)
-		if run.Trigger != v1alpha1.TriggerCommit || run.Revision != "" {
-			t.Errorf("run: trigger %s, revision %q; want commit, none", run.Trigger, run.Revision)
+		j.Annotations = map[string]string{}
+		j.Labels[v1alpha1.LabelSource] = reviewed.Labels[v1alpha1.LabelSource]
+		for _, k := range []string{reconciler.AnnotationSource, v1alpha1.AnnotationAppliedSpecDigest, reconciler.AnnotationAppliedHash, v1alpha1.AnnotationRevision} {
+			j.Annotations[k] = reviewed.Annotations[k]
 		}
 	})
+	if err := e.Client.Create(t.Context(), copied); err != nil {
+		t.Fatal(err)
+	}
+	run := lastRunIn(t, e, ns, "copied", v1alpha1.RunPending)
+	if run.Trigger != v1alpha1.TriggerCommit || run.Revision != "" {
+		t.Errorf("run: trigger %s, revision %q; want commit, none", run.Trigger, run.Revision)
+	}
 }
 
 // waitDrifted waits for Ready=False, Drifted on the job.
