@@ -24,7 +24,9 @@ import (
 // applied-spec-digest annotation to the digest of the patched spec starts
 // no run; neither does a patch that changes the spec and removes the
 // sparkcd annotations and label, to pass the job off as made by hand: the
-// inventory still lists it. Both show Drifted and are restored. A job
+// inventory still lists it; nor does one that names another source in
+// the job's sparkcd.io/source annotation. All show Drifted and are
+// restored. A job
 // made by hand that carries a copied sparkcd.io/source label and
 // annotation is in no inventory, and runs.
 func TestForgedDigestDoesNotRun(t *testing.T) {
@@ -72,6 +74,10 @@ func TestForgedDigestDoesNotRun(t *testing.T) {
 				"labels": map[string]any{v1alpha1.LabelSource: nil},
 			},
 			"spec": map[string]any{"image": "evil/spark:5"},
+		})},
+		{"annotation names another source", mustJSON(t, map[string]any{
+			"metadata": map[string]any{"annotations": map[string]any{reconciler.AnnotationSource: ns + "/other"}},
+			"spec":     map[string]any{"image": "evil/spark:6"},
 		})},
 	} {
 		t.Run(c.name, func(t *testing.T) {
