@@ -30,44 +30,66 @@ const ReasonDrifted = "Drifted"
 // EventDrifted is the warning on a SparkJob that drifted from git.
 const EventDrifted = "Drifted"
 
-// managedBySource reports whether a JobSource manages the job: the source
-// loop's annotations are on it. A job released by its source loses them
-// (releasedAnnotations) and is a job made by hand. The label alone does
-// not count: a file may carry it (a job copied out of the cluster).
-func managedBySource(job *v1alpha1.SparkJob) bool {
-	return job.Annotations[AnnotationSource] != "" || job.Annotations[v1alpha1.AnnotationAppliedSpecDigest] != ""
-}
+// ReasonApplyPending: the JobSource recorded a new spec from git for the
+// SparkJob and has not applied it yet; the job keeps its previous spec
+// and starts no run until the apply lands.
+const ReasonApplyPending = "ApplyPending"
 
 // checkDrift is the gate that makes what runs what was reviewed: a job
-// that a JobSource manages runs only while its spec (and the labels that
-// go onto its pods) have the digest the source loop recorded when it
-// applied them from git. Otherwise the job has drifted: rc.drift says
-// which fields changed and which field managers changed them, and no run
-// starts. A job made by hand has no such record and runs what it says;
-// it has no revision either, so its runs record none.
+// that a JobSource manages — some JobSource's status.inventory lists it —
+// runs only while its spec (and the labels that go onto its pods) have
+// the digest that inventory records for it. The status of a JobSource is
+// written by sparkcd alone; the job's own annotations are not trusted,
+// since whoever may patch the job may forge them in the same patch.
+// Otherwise the job has drifted: rc.drift says which fields changed and
+// which field managers changed them, and no run starts. A job no
+// inventory lists is made by hand and runs what it says, whatever labels
+// or annotations it carries; it has no revision either, so its runs
+// record none.
 func (r *JobReconciler) checkDrift(ctx context.Context, rc *reconciliation) {
 	job := rc.job
-	if !managedBySource(job) {
+	entries, err := listings(ctx, r.sources, r.apiReader, job)
+	if err != nil {
+		rc.drift = &waiting{reason: ReasonDrifted, message: err.Error() + "; no run starts until it can be read", retry: minRetryDelay}
 		rc.revision = ""
 		return
 	}
-	want := job.Annotations[v1alpha1.AnnotationAppliedSpecDigest]
-	got, err := r.digests.get(job)
-	if err == nil && want != "" && got == want {
+	if len(entries) == 0 {
+		rc.revision = ""
 		return
 	}
-	source := cmp.Or(job.Annotations[AnnotationSource], job.Labels[v1alpha1.LabelSource])
-	var msg string
+	got, err := r.digests.get(job)
+	if err == nil && reviewed(entries, got) {
+		return
+	}
+	rc.revision = ""
+	source := entries[0].source
 	switch {
 	case err != nil:
-		msg = fmt.Sprintf("the spec cannot be compared with the one JobSource '%s' applied: %v", source, err)
-	case want == "":
-		msg = fmt.Sprintf("JobSource '%s' has not recorded the digest of the spec it applied (annotation %s)", source, v1alpha1.AnnotationAppliedSpecDigest)
+		rc.drift = &waiting{reason: ReasonDrifted, message: fmt.Sprintf("the spec cannot be compared with the one JobSource '%s' applied: %v; no run starts until the source restores it", source, err)}
+	case !slices.ContainsFunc(entries, func(l listing) bool { return l.ref.Digest != "" }):
+		// Applied before sparkcd recorded digests (an upgrade): the
+		// source's next poll records them; nobody changed the job.
+		rc.drift = &waiting{reason: ReasonDrifted, quiet: true, message: fmt.Sprintf("JobSource '%s' has not recorded the digest of the spec it applied in its status.inventory; no run starts until it does", source)}
+	case pending(entries, job, got):
+		rc.drift = &waiting{reason: ReasonApplyPending, quiet: true, message: fmt.Sprintf("JobSource '%s' recorded a new spec from git and is applying it; no run starts until it lands", source)}
 	default:
-		msg = fmt.Sprintf("the spec differs from the one JobSource '%s' applied from git at revision %s: %s", source, cmp.Or(rc.revision, "unknown"), changedBy(r.managedFields(ctx, job)))
+		msg := fmt.Sprintf("the spec differs from the one JobSource '%s' applied from git at revision %s: %s", source,
+			cmp.Or(job.Annotations[v1alpha1.AnnotationRevision], "unknown"), changedBy(r.managedFields(ctx, job)))
+		rc.drift = &waiting{reason: ReasonDrifted, message: msg + "; no run starts until the source restores it"}
 	}
-	rc.drift = &waiting{reason: ReasonDrifted, message: msg + "; no run starts until the source restores it"}
-	rc.revision = ""
+}
+
+// pending reports a job that still has exactly the spec its source applied
+// before, while the inventory already records the next one: the source
+// loop records a digest before it applies it, and the apply has not landed
+// (or failed, and is retried). The job's own annotation says what was
+// applied; a forged one gains nothing, since the job runs only the
+// inventory's digest.
+func pending(entries []listing, job *v1alpha1.SparkJob, got string) bool {
+	applied := inventoryDigest(job.Annotations[v1alpha1.AnnotationAppliedSpecDigest])
+	return applied != "" && applied == inventoryDigest(got) &&
+		slices.ContainsFunc(entries, func(l listing) bool { return l.ref.Previous == applied })
 }
 
 // ranRevision reports whether a run of the job's spec hash at its
@@ -123,13 +145,13 @@ func (r *JobReconciler) managedFields(ctx context.Context, job *v1alpha1.SparkJo
 // when the message is new and someone changed the job.
 func markDrifted(rc *reconciliation) {
 	msg := boundMessage(rc.drift.message)
+	reason := rc.drift.reason
 	before := conditions.Get(rc.base, meta.ReadyCondition)
-	conditions.MarkReconciling(rc.job, ReasonDrifted, "%s", msg)
-	conditions.MarkFalse(rc.job, meta.ReadyCondition, ReasonDrifted, "%s", msg)
-	// A job applied before sparkcd recorded digests (an upgrade) waits
-	// for its source's first poll quietly: nobody changed it.
-	unrecorded := rc.job.Annotations[v1alpha1.AnnotationAppliedSpecDigest] == ""
-	if !unrecorded && (before == nil || before.Reason != ReasonDrifted || before.Message != msg) {
+	conditions.MarkReconciling(rc.job, reason, "%s", msg)
+	conditions.MarkFalse(rc.job, meta.ReadyCondition, reason, "%s", msg)
+	// A job applied before sparkcd recorded digests (an upgrade), or whose
+	// new spec is being applied, waits quietly: nobody changed it.
+	if !rc.drift.quiet && (before == nil || before.Reason != reason || before.Message != msg) {
 		rc.events = append(rc.events, runEvent{eventType: corev1.EventTypeWarning, reason: EventDrifted, note: msg})
 	}
 }

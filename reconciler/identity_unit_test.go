@@ -81,7 +81,7 @@ func ptrTo[T any](v T) *T { return &v }
 // inventory stays in it; the render's cached result is not changed.
 func TestRefuseCrossNamespace(t *testing.T) {
 	src := &v1alpha1.JobSource{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "jobs"}}
-	src.Status.Inventory = []v1alpha1.ObjectRef{{Namespace: "team-b", Name: "old"}}
+	src.Status.Inventory = []v1alpha1.InventoryRef{{Namespace: "team-b", Name: "old"}}
 	job := func(ns, name string) desiredJob {
 		return desiredJob{key: types.NamespacedName{Namespace: ns, Name: name},
 			job: &v1alpha1.SparkJob{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: map[string]string{}}}}

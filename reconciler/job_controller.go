@@ -51,7 +51,9 @@ type JobReconciler struct {
 	access    *accessReview
 	verdicts  *verdicts
 	digests   *digests
-	opts      JobOptions
+	// sources reads JobSources (their inventories) from the cache.
+	sources client.Reader
+	opts    JobOptions
 }
 
 // NewJobReconciler adds the job loop to mgr: informers on SparkJobs, on the
@@ -67,6 +69,7 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 		access:    newAccessReview(c, !opts.SkipDriverAccessReview, opts.Clock),
 		verdicts:  newVerdicts(),
 		digests:   newDigests(),
+		sources:   mgr.GetClient(),
 		opts:      opts,
 	}
 	ctx := context.Background()
@@ -76,6 +79,9 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, indexExecutorApp, executorApp); err != nil {
 		return nil, fmt.Errorf("unable to index executor pods: %w", err)
 	}
+	if err := indexInventories(ctx, mgr); err != nil {
+		return nil, err
+	}
 	b := builder.ControllerManagedBy(mgr).
 		Named("sparkjob").
 		// Status writes, sparkcd's own, change none of these. A label
@@ -84,6 +90,8 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToJob), builder.WithPredicates(notDriverCreate())).
 		WatchesRawSource(onPolicyChange(opts.Policies, r.allJobs)).
+		// A new digest in an inventory wakes its job (inventory_watch.go).
+		Watches(&v1alpha1.JobSource{}, handler.Funcs{UpdateFunc: inventoryChanged, DeleteFunc: inventoryGone}).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](minRetryDelay, maxRetryDelay),
@@ -167,7 +175,7 @@ func (r *JobReconciler) reconcile(ctx context.Context, rc *reconciliation) (ctrl
 		return ctrl.Result{RequeueAfter: minRetryDelay}, nil
 	}
 	if rc.drift != nil {
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: rc.drift.retry}, nil
 	}
 	if admitErr != nil {
 		return ctrl.Result{}, admitErr

@@ -52,7 +52,7 @@ func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliatio
 		return nil
 	}
 	if live != nil && r.inSync(st, dj, live) {
-		sc.keep(dj.key)
+		sc.keepDigest(dj)
 		return r.clearRejected(ctx, live)
 	}
 	if live != nil {
@@ -62,7 +62,7 @@ func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliatio
 			return err
 		}
 		if live != nil && r.inSync(st, dj, live) {
-			sc.keep(dj.key)
+			sc.keepDigest(dj)
 			return r.clearRejected(ctx, live)
 		}
 	}
@@ -78,7 +78,7 @@ func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliatio
 	if err := r.applyJob(ctx, st, dj, revision); err != nil {
 		return err
 	}
-	sc.keep(dj.key)
+	sc.keepDigest(dj)
 	sc.applied = append(sc.applied, dj.key)
 	if len(drift) > 0 {
 		sc.drifted = append(sc.drifted, driftNote{key: dj.key, fields: drift})
@@ -148,10 +148,14 @@ func (r *SourceReconciler) inSync(st *sourceState, dj *desiredJob, live *v1alpha
 }
 
 // ours reports whether the live SparkJob may be applied by this source:
-// it names this source, or none (a SparkJob made by hand is taken over).
+// this source's inventory lists it, or it names this source, or none (a
+// SparkJob made by hand is taken over). The inventory comes first: a
+// patch that names another source on a job of this one must not make the
+// source drop it from its inventory, which would turn the job into one
+// made by hand that runs what the patch says.
 func (r *SourceReconciler) ours(sc *sourceReconciliation, live *v1alpha1.SparkJob) bool {
 	owner := live.Annotations[AnnotationSource]
-	return owner == "" || owner == sc.src.Namespace+"/"+sc.src.Name
+	return owner == "" || owner == sc.src.Namespace+"/"+sc.src.Name || sc.inInventory(client.ObjectKeyFromObject(live))
 }
 
 // markRejected records on the existing SparkJob of a rejected job why its

@@ -63,13 +63,16 @@ func NewSourceReconciler(mgr manager.Manager, opts SourceOptions) (*SourceReconc
 		limiter:   newSourceRateLimiter(),
 		states:    map[types.NamespacedName]*sourceState{},
 	}
+	if err := indexInventories(context.Background(), mgr); err != nil {
+		return nil, err
+	}
 	b := builder.ControllerManagedBy(mgr).
 		Named("jobsource").
 		For(&v1alpha1.JobSource{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, reconcileRequested{}))).
 		WatchesRawSource(onPolicyChange(opts.Policies, r.allSources)).
 		// A SparkJob patched away from git is restored at once (drift_watch.go).
-		Watches(&v1alpha1.SparkJob{}, jobToSource, builder.WithPredicates(drifted{})).
+		Watches(&v1alpha1.SparkJob{}, jobToSource(mgr.GetClient()), builder.WithPredicates(drifted{sources: mgr.GetClient()})).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 			RateLimiter:             r.limiter,
@@ -149,10 +152,15 @@ func (r *SourceReconciler) reconcile(ctx context.Context, sc *sourceReconciliati
 	}
 	// Per-source identity (source_identity.go): what follows writes as
 	// the source's service account, and only in the allowed namespaces.
+	own := ctx
 	ctx, desired = r.asSource(ctx, sc.src), r.refuseCrossNamespace(sc, desired)
 	// Supporting objects go first, so the jobs find what they mount, and
 	// are pruned last (source_support.go).
 	if err := r.applySupporting(ctx, sc, desired); err != nil {
+		return err
+	}
+	// The digests are recorded before the jobs are applied (inventory.go).
+	if err := r.recordDigests(own, sc, desired); err != nil {
 		return err
 	}
 	if err := r.apply(ctx, sc, st, desired); err != nil {

@@ -110,7 +110,7 @@ func (r *SourceReconciler) refuseCrossNamespace(sc *sourceReconciliation, rs *re
 			continue
 		}
 		sc.refuseTarget("SparkJob", dj.key, dj.job.Annotations[v1alpha1.AnnotationSourceFile])
-		if slices.Contains(sc.base.Status.Inventory, v1alpha1.ObjectRef{Namespace: dj.key.Namespace, Name: dj.key.Name}) {
+		if sc.inInventory(dj.key) {
 			sc.keep(dj.key)
 		}
 	}
@@ -153,7 +153,7 @@ func (sc *sourceReconciliation) identityRefused(key types.NamespacedName, source
 		return false
 	}
 	sc.identity.note(ReasonImpersonationForbidden, ie.Error())
-	if slices.Contains(sc.base.Status.Inventory, v1alpha1.ObjectRef{Namespace: key.Namespace, Name: key.Name}) {
+	if sc.inInventory(key) {
 		sc.keep(key)
 	}
 	sc.conflicts = append(sc.conflicts, v1alpha1.JobFindings{

@@ -55,7 +55,7 @@ func TestSourceImpersonationPrune(t *testing.T) {
 	if want := "service account '" + ns + "/tenant' may not delete SparkJob 'b' in namespace '" + ns + "'"; !strings.Contains(msg, want) {
 		t.Errorf("Ready message %q does not say %q", msg, want)
 	}
-	if !slices.Contains(src.Status.Inventory, v1alpha1.ObjectRef{Namespace: ns, Name: "b"}) {
+	if !slices.ContainsFunc(src.Status.Inventory, func(ref v1alpha1.InventoryRef) bool { return ref.Namespace == ns && ref.Name == "b" }) {
 		t.Errorf("b left the inventory: %v", src.Status.Inventory)
 	}
 	if got := jobNames(t, e, ns); !slices.Equal(got, []string{"a", "b", "c", "d"}) {

@@ -3,7 +3,6 @@ package reconciler
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -28,13 +27,13 @@ const defaultMaxPrunePercent = 50
 func (r *SourceReconciler) prune(ctx context.Context, sc *sourceReconciliation, rs *renderedSource) error {
 	src := sc.src
 	var gone []types.NamespacedName
-	for _, ref := range sc.base.Status.Inventory {
+	for _, ref := range sc.read {
 		key := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
 		if !sc.kept[key] {
 			gone = append(gone, key)
 		}
 	}
-	src.Status.Inventory = inventoryOf(sc.kept)
+	src.Status.Inventory = inventoryOf(sc)
 	if len(gone) == 0 || !src.Spec.Prune {
 		return nil
 	}
@@ -44,14 +43,14 @@ func (r *SourceReconciler) prune(ctx context.Context, sc *sourceReconciliation, 
 		for _, key := range gone {
 			sc.kept[key] = true
 		}
-		src.Status.Inventory = inventoryOf(sc.kept)
+		src.Status.Inventory = inventoryOf(sc)
 		return nil
 	}
 	for _, key := range gone {
 		if err := r.pruneJob(ctx, sc, key); err != nil {
 			// Retried next time: the job stays in the inventory.
 			sc.kept[key] = true
-			src.Status.Inventory = inventoryOf(sc.kept)
+			src.Status.Inventory = inventoryOf(sc)
 			if sc.identityRefused(key, "", err) {
 				continue
 			}
@@ -63,7 +62,7 @@ func (r *SourceReconciler) prune(ctx context.Context, sc *sourceReconciliation, 
 
 // pruneGuard says why this revision may not prune SparkJobs, or "".
 func (r *SourceReconciler) pruneGuard(sc *sourceReconciliation, rs *renderedSource, gone int) string {
-	return r.pruneGuardOf(sc, rs, gone, len(sc.base.Status.Inventory), len(rs.jobs)+len(rs.rejected) == 0, "SparkJobs")
+	return r.pruneGuardOf(sc, rs, gone, len(sc.read), len(rs.jobs)+len(rs.rejected) == 0, "SparkJobs")
 }
 
 // pruneGuardOf says why this revision may not prune gone of the total
@@ -143,22 +142,4 @@ func (r *SourceReconciler) orphanDrivers(ctx context.Context, job *v1alpha1.Spar
 		}
 	}
 	return nil
-}
-
-// inventoryOf lists the keys sorted.
-func inventoryOf(keys map[types.NamespacedName]bool) []v1alpha1.ObjectRef {
-	out := make([]v1alpha1.ObjectRef, 0, len(keys))
-	for k := range keys {
-		out = append(out, v1alpha1.ObjectRef{Namespace: k.Namespace, Name: k.Name})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Namespace != out[j].Namespace {
-			return out[i].Namespace < out[j].Namespace
-		}
-		return out[i].Name < out[j].Name
-	})
-	if len(out) == 0 {
-		return nil
-	}
-	return out
 }

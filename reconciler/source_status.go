@@ -47,9 +47,14 @@ type sourceReconciliation struct {
 	findings  []v1alpha1.JobFindings
 	conflicts []v1alpha1.JobFindings
 	kept      map[types.NamespacedName]bool
-	applied   []types.NamespacedName
-	pruned    []types.NamespacedName
-	drifted   []driftNote
+	// read is the inventory as read, before this reconcile recorded new
+	// digests; digests are the ones this reconcile applied or found in
+	// sync (inventory.go).
+	read    []v1alpha1.InventoryRef
+	digests map[types.NamespacedName]string
+	applied []types.NamespacedName
+	pruned  []types.NamespacedName
+	drifted []driftNote
 	// identity notes the writes refused to the source's identity.
 	identity identityNotes
 	// keptObjects is the supporting objects' inventory; appliedObjects
@@ -65,7 +70,7 @@ type driftNote struct {
 
 func newSourceReconciliation(src *v1alpha1.JobSource, now time.Time) *sourceReconciliation {
 	return &sourceReconciliation{base: src.DeepCopy(), src: src, now: now, kept: map[types.NamespacedName]bool{},
-		keptObjects: map[v1alpha1.SupportingRef]bool{}}
+		read: src.Status.Inventory, digests: map[types.NamespacedName]string{}, keptObjects: map[v1alpha1.SupportingRef]bool{}}
 }
 
 // fail notes the reason of a transient failure.

@@ -77,6 +77,8 @@ type waiting struct {
 	reason, message string
 	// retry is when to look again; zero waits for a watch event.
 	retry time.Duration
+	// quiet: no warning event, nobody did anything wrong.
+	quiet bool
 }
 
 func newReconciliation(job *v1alpha1.SparkJob, now time.Time) *reconciliation {

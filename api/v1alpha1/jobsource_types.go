@@ -208,6 +208,29 @@ type ObjectRef struct {
 	Name string `json:"name"`
 }
 
+// InventoryRef is one SparkJob a JobSource applied, with the digest of
+// the spec it applied from git (runid.AppliedSpecDigest, its first 32 hex
+// characters: 128 bits, which no one finds a second spec for). The job
+// loop starts a run of a SparkJob only while its spec has the digest some
+// JobSource's inventory lists for it: the status of a JobSource is written
+// by sparkcd alone (RBAC keeps jobsources/status to it), while anyone who
+// may patch a SparkJob can forge its annotations.
+type InventoryRef struct {
+	// Namespace of the SparkJob.
+	Namespace string `json:"namespace"`
+	// Name of the SparkJob.
+	Name string `json:"name"`
+	// Digest of the spec applied from git; empty in a status written
+	// before sparkcd recorded digests.
+	// +optional
+	Digest string `json:"digest,omitempty"`
+	// Previous is the digest the entry had while a new one is recorded
+	// but not yet applied: the job still has that spec, and waits for the
+	// apply, without being called drifted.
+	// +optional
+	Previous string `json:"previous,omitempty"`
+}
+
 // JobFindings are the findings of one job of a source.
 type JobFindings struct {
 	ObjectRef `json:",inline"`
@@ -234,9 +257,10 @@ type JobSourceStatus struct {
 	// LastAttemptedRevision is the revision last fetched.
 	// +optional
 	LastAttemptedRevision string `json:"lastAttemptedRevision,omitempty"`
-	// Inventory of the SparkJobs applied from this source.
+	// Inventory of the SparkJobs applied from this source, with the
+	// digests of their reviewed specs.
 	// +optional
-	Inventory []ObjectRef `json:"inventory,omitempty"`
+	Inventory []InventoryRef `json:"inventory,omitempty"`
 	// SupportingInventory lists the supporting objects (ConfigMaps,
 	// Secrets…) applied from this source, pruned with its SparkJobs.
 	// +optional
