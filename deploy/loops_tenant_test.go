@@ -132,7 +132,7 @@ func impersonateNamed(t *testing.T, e *testenv.Env) {
 		}
 		c := apimeta.FindStatusCondition(job.Status.Conditions, meta.ReadyCondition)
 		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reconciler.ReasonRunIdentityRefused &&
-			strings.Contains(c.Message, "'"+nsA+"/"+tenantSA+"' is not in the job's namespace"), fmt.Sprintf("Ready %+v", c)
+			strings.Contains(c.Message, "service account '"+nsA+"/"+tenantSA+"' of JobSource '"+nsA+"/tenant' is not in the job's namespace"), fmt.Sprintf("Ready %+v", c)
 	})
 	pods := &corev1.PodList{}
 	if err := e.Client.List(t.Context(), pods, client.InNamespace(nsC)); err != nil || len(pods.Items) > 0 {

@@ -54,6 +54,7 @@ func (r *JobReconciler) checkDrift(ctx context.Context, rc *reconciliation) {
 		rc.revision = ""
 		return
 	}
+	rc.listedBy = entries
 	if len(entries) == 0 {
 		rc.revision = ""
 		return

@@ -24,32 +24,38 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
 
-// TestRunIdentity: the account a job's runs are created as comes from the
-// annotation its source set, must be in the job's namespace, and
-// defaults to the default account in the job's namespace.
+// TestRunIdentity: the account a job's runs are created as is that of
+// the JobSource whose inventory lists the job — never the job's own
+// annotation — must be in the job's namespace, and defaults to the
+// default account.
 func TestRunIdentity(t *testing.T) {
 	tests := []struct {
 		name       string
-		annotation *string
+		listedBy   []listing
+		annotation string
 		def        string
 		want       string // "" means sparkcd's own identity
 		wantErr    string
 	}{
-		{name: "no annotation, no default", want: ""},
-		{name: "no annotation, default", def: "tenant", want: "team-a/tenant"},
-		{name: "annotation", annotation: ptrTo("team-a/runner"), def: "tenant", want: "team-a/runner"},
-		{name: "another namespace", annotation: ptrTo("team-b/runner"), wantErr: "not in the job's namespace 'team-a'"},
-		{name: "no namespace", annotation: ptrTo("runner"), wantErr: "is not '<namespace>/<service account>'"},
-		{name: "bad name", annotation: ptrTo("team-a/Runner!"), wantErr: "is not '<namespace>/<service account>'"},
+		{name: "made by hand, no default", want: ""},
+		{name: "made by hand, default", def: "tenant", want: "team-a/tenant"},
+		{name: "made by hand, a copied annotation counts for nothing", annotation: "team-a/admin", want: ""},
+		{name: "source without account", listedBy: []listing{{source: "team-a/jobs"}}, want: ""},
+		{name: "source without account, default", listedBy: []listing{{source: "team-a/jobs"}}, def: "tenant", want: "team-a/tenant"},
+		{name: "source account", listedBy: []listing{{source: "team-a/jobs", serviceAccount: "runner"}}, def: "tenant", want: "team-a/runner"},
+		{name: "the annotation removed or changed by hand", listedBy: []listing{{source: "team-a/jobs", serviceAccount: "runner"}},
+			annotation: "team-a/admin", want: "team-a/runner"},
+		{name: "source of another namespace", listedBy: []listing{{source: "team-b/jobs", serviceAccount: "runner"}},
+			wantErr: "service account 'team-b/runner' of JobSource 'team-b/jobs' is not in the job's namespace 'team-a'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := &JobReconciler{opts: JobOptions{Identity: IdentityOptions{DefaultServiceAccount: tt.def}}}
 			job := &v1alpha1.SparkJob{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "pi", Annotations: map[string]string{}}}
-			if tt.annotation != nil {
-				job.Annotations[AnnotationSourceServiceAccount] = *tt.annotation
+			if tt.annotation != "" {
+				job.Annotations[AnnotationSourceServiceAccount] = tt.annotation
 			}
-			ctx, err := r.runIdentity(t.Context(), job)
+			ctx, err := r.runIdentity(t.Context(), &reconciliation{job: job, listedBy: tt.listedBy})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrRunIdentityRefused) || !isTerminal(err) {
 					t.Fatalf("err = %v, want a terminal %v saying %q", err, ErrRunIdentityRefused, tt.wantErr)

@@ -72,6 +72,9 @@ func indexInventories(ctx context.Context, mgr manager.Manager) error {
 type listing struct {
 	source string
 	ref    v1alpha1.InventoryRef
+	// serviceAccount is the source's spec.serviceAccountName: its
+	// jobs' runs are created as that account (run_identity.go).
+	serviceAccount string
 }
 
 // listings returns the inventory entries of the SparkJob in every
@@ -110,7 +113,7 @@ func entriesOf(sources []v1alpha1.JobSource, key types.NamespacedName) []listing
 		src := &sources[i]
 		for _, ref := range src.Status.Inventory {
 			if ref.Namespace == key.Namespace && ref.Name == key.Name {
-				out = append(out, listing{source: src.Namespace + "/" + src.Name, ref: ref})
+				out = append(out, listing{source: src.Namespace + "/" + src.Name, ref: ref, serviceAccount: src.Spec.ServiceAccountName})
 			}
 		}
 	}

@@ -160,12 +160,14 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 // failed a run as Interrupted ends there, so the status records that run
 // before the run that takes its place starts.
 func (r *JobReconciler) reconcile(ctx context.Context, rc *reconciliation) (ctrl.Result, error) {
-	// The run's objects are written as its source's identity (run_identity.go).
-	ctx, identityErr := r.runIdentity(ctx, rc.job)
 	// A drifted spec is not judged: nothing is made from it, not even
 	// the dependents of a run a stopped loop left half-made.
+	r.checkDrift(ctx, rc)
+	// The run's objects are written as the identity of the source that
+	// lists the job (run_identity.go).
+	ctx, identityErr := r.runIdentity(ctx, rc)
 	var admitErr error
-	if r.checkDrift(ctx, rc); rc.drift == nil {
+	if rc.drift == nil {
 		admitErr = cmp.Or(r.admit(ctx, rc), identityErr)
 	}
 	if err := r.observe(ctx, rc); err != nil {

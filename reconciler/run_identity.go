@@ -1,17 +1,15 @@
 package reconciler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/fluxcd/pkg/apis/meta"
-
-	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
 
 // The job loop's side of per-source identity (identity_client.go): a
@@ -26,39 +24,41 @@ import (
 // whose runs would be created as a service account of another namespace.
 var ErrRunIdentityRefused = errors.New("run identity refused")
 
-// ReasonRunIdentityRefused: the job's AnnotationSourceServiceAccount
-// names a service account outside the job's namespace, or none that can
-// exist; no run starts (Stalled) until the source applies the job again.
+// ReasonRunIdentityRefused: the source that lists the job writes as a
+// service account outside the job's namespace; no run starts (Stalled)
+// until the job or the source changes.
 const ReasonRunIdentityRefused = "RunIdentityRefused"
 
 // runIdentity returns ctx for the writes of the job's runs, carrying the
-// account they are created as, or an error when the job names an account
-// its runs may not use.
-func (r *JobReconciler) runIdentity(ctx context.Context, job *v1alpha1.SparkJob) (context.Context, error) {
-	v, ok := job.Annotations[AnnotationSourceServiceAccount]
-	if !ok {
-		if name := r.opts.Identity.DefaultServiceAccount; name != "" {
-			return withServiceAccount(ctx, serviceAccount{namespace: job.Namespace, name: name}), nil
+// account they are created as, or an error when that account may not
+// create them. The account is that of the JobSource whose inventory lists
+// the job (rc.listedBy), as the source loop applied the job with it — its
+// spec.serviceAccountName, or --default-source-service-account — never the
+// job's own sparkcd.io/source-service-account annotation, which whoever
+// may patch the job could remove or point elsewhere; that annotation only
+// tells people. A job no source lists runs as the default account of its
+// namespace, or as sparkcd.
+func (r *JobReconciler) runIdentity(ctx context.Context, rc *reconciliation) (context.Context, error) {
+	job := rc.job
+	def := r.opts.Identity.DefaultServiceAccount
+	if len(rc.listedBy) == 0 {
+		if def != "" {
+			return withServiceAccount(ctx, serviceAccount{namespace: job.Namespace, name: def}), nil
 		}
 		return ctx, nil
 	}
-	sa, err := parseServiceAccount(v)
-	if err == nil && sa.namespace != job.Namespace {
-		err = fmt.Errorf("service account '%s' is not in the job's namespace '%s': a run's objects are created only as a service account of their own namespace", sa, job.Namespace)
+	l := rc.listedBy[0]
+	name := cmp.Or(l.serviceAccount, def)
+	if name == "" {
+		return ctx, nil
 	}
-	if err != nil {
-		return ctx, reconcile.TerminalError(fmt.Errorf("%w: annotation %s: %w", ErrRunIdentityRefused, AnnotationSourceServiceAccount, err))
+	ns, _, _ := strings.Cut(l.source, "/")
+	sa := serviceAccount{namespace: ns, name: name}
+	if sa.namespace != job.Namespace {
+		err := fmt.Errorf("service account '%s' of JobSource '%s' is not in the job's namespace '%s': a run's objects are created only as a service account of their own namespace", sa, l.source, job.Namespace)
+		return ctx, reconcile.TerminalError(fmt.Errorf("%w: %w", ErrRunIdentityRefused, err))
 	}
 	return withServiceAccount(ctx, sa), nil
-}
-
-// parseServiceAccount reads "<namespace>/<name>".
-func parseServiceAccount(v string) (serviceAccount, error) {
-	ns, name, ok := strings.Cut(v, "/")
-	if !ok || len(validation.IsDNS1123Label(ns)) > 0 || len(validation.IsDNS1123Subdomain(name)) > 0 {
-		return serviceAccount{}, fmt.Errorf("'%s' is not '<namespace>/<service account>'", v)
-	}
-	return serviceAccount{namespace: ns, name: name}, nil
 }
 
 // retryReason is the Ready reason of a SparkJob whose reconcile failed

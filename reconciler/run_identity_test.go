@@ -16,10 +16,11 @@ import (
 	"github.com/sparkcd/sparkcd/reconciler"
 )
 
-// TestRunAsSourceAccount: the runs of a SparkJob its source applied as a
-// service account are created as that account. One that may not create
-// pods gets no driver, and the job says which account may not do what;
-// once a RoleBinding lets it, the run starts.
+// TestRunAsSourceAccount: the runs of a SparkJob are created as the
+// account the job loop is given (here the default account, for a job no
+// source lists; TestSourceImpersonation covers a source's account). One
+// that may not create pods gets no driver, and the job says which account
+// may not do what; once a RoleBinding lets it, the run starts.
 func TestRunAsSourceAccount(t *testing.T) {
 	e := env.Env(t)
 	ns := sparkNamespace(t, e)
@@ -27,9 +28,13 @@ func TestRunAsSourceAccount(t *testing.T) {
 	if err := e.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "runner"}}); err != nil {
 		t.Fatal(err)
 	}
-	startLoop(t, e, reconciler.DefaultJobOptions(), ns)
+	opts := reconciler.DefaultJobOptions()
+	opts.Identity.DefaultServiceAccount = "runner"
+	startLoop(t, e, opts, ns)
+	// A copied annotation naming another account counts for nothing: the
+	// account is the listing source's, or the default one.
 	job := piJob(t, ns, "pi", func(j *v1alpha1.SparkJob) {
-		j.Annotations = map[string]string{reconciler.AnnotationSourceServiceAccount: ns + "/runner"}
+		j.Annotations = map[string]string{reconciler.AnnotationSourceServiceAccount: ns + "/default"}
 	})
 	if err := e.Client.Create(ctx, job); err != nil {
 		t.Fatal(err)

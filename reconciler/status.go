@@ -24,6 +24,9 @@ type reconciliation struct {
 	// sparkcd.io/revision annotation.
 	revision string
 	now      time.Time
+	// listedBy are the JobSources' inventory entries of the job (drift.go):
+	// none for a job made by hand.
+	listedBy []listing
 
 	// runs are every run known, by name: from the status read and from
 	// the driver pods.
