@@ -147,7 +147,7 @@ func (s *Scheduler) Parse(schedule, timeZone string) (cron.Schedule, error) {
 // last and at or before now, when it is within the job's
 // startingDeadlineSeconds (always, without one): however many ticks were
 // missed, at most that one runs, never a burst. next is the first tick
-// after now. Suspension is not Due's concern: the job loop keeps a
+// after now and after last. Suspension is not Due's concern: the job loop keeps a
 // suspended job's due tick from starting, and asks again on resume, when
 // the deadline decides whether that tick may still run — as for a CronJob.
 func (s *Scheduler) Due(job *v1alpha1.SparkJob, last, now time.Time) (tick, next time.Time, err error) {
@@ -155,7 +155,10 @@ func (s *Scheduler) Due(job *v1alpha1.SparkJob, last, now time.Time) (tick, next
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
-	next = sched.Next(now)
+	// A tick at or before last never runs: next is after both. They
+	// differ when the job was created (last) by an API server whose clock
+	// is ahead of sparkcd's (now), at an hour's turn, say.
+	next = sched.Next(later(now, last))
 	if next.IsZero() {
 		return time.Time{}, time.Time{}, fmt.Errorf("%w: '%s' has no tick within five years", ErrNeverFires, job.Spec.Schedule)
 	}
@@ -167,6 +170,13 @@ func (s *Scheduler) Due(job *v1alpha1.SparkJob, last, now time.Time) (tick, next
 		return time.Time{}, next, nil
 	}
 	return tick, next, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // LatestTick returns the latest tick of sched after last and at or before
