@@ -16,6 +16,12 @@ KUSTOMIZE := $(BIN)/kustomize-$(KUSTOMIZE_VERSION)
 SPARKCD_TESTENV_DIR ?= $(HOME)/.cache/sparkcd/testenv/v1.36.3-etcdv3.6.8
 export SPARKCD_TESTENV_DIR
 
+# The helm CLI the chart tests run (hack/build-helm.sh), built from its own
+# module, never a dependency of sparkcd's.
+HELM_VERSION := v4.3.2
+SPARKCD_HELM ?= $(HOME)/.cache/sparkcd/tools/helm-$(HELM_VERSION)/helm
+export SPARKCD_HELM
+
 ##@ General
 
 .PHONY: help
@@ -45,6 +51,7 @@ lint: vet ## Run the linters (go vet, gofmt check, and sizecheck: files ≤ 500 
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRD manifests.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(CONTROLLER_GEN) crd:maxDescLen=400 paths=./api/... output:crd:artifacts:config=deploy/crds
+	cp deploy/crds/sparkcd.io_*.yaml deploy/chart/files/crds/
 	go run ./hack/crddefaults deploy/crds/sparkcd.io_sparkjobs.yaml runid/zz_generated.crd_defaults.json
 
 .PHONY: verify
@@ -61,7 +68,7 @@ FUZZ_TARGETS := render/build:FuzzDecodeJob policies:FuzzLoadDocument reconciler:
 FUZZTIME ?= 10s
 
 .PHONY: test
-test: testenv lint ## Run every test (builds the test control plane first), the fault suite included, then each fuzz target for FUZZTIME.
+test: testenv helm lint ## Run every test (builds the test control plane first), the fault suite included, then each fuzz target for FUZZTIME.
 	go test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
 
@@ -94,6 +101,10 @@ bench: build $(KUSTOMIZE) testenv ## Run the benchmarks and print their tables (
 .PHONY: demo
 demo: build testenv kwok ## Run sparkcd's main job on a local control plane: commits → SparkJobs → runs → cleanup.
 	go run ./hack/demo -sparkcd $(BIN)/sparkcd
+
+.PHONY: helm
+helm: ## Build the helm CLI the chart tests run (deploy/chart) into the cache.
+	HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh "$(patsubst %/,%,$(dir $(SPARKCD_HELM)))"
 
 .PHONY: kwok
 kwok: ## Build KWOK (fake nodes for the demo) into the control plane's cache.
