@@ -99,6 +99,8 @@ func TestReadmeCommands(t *testing.T) {
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Errorf("%s: %v\n%s", where, err, out)
 			}
+		case "helm":
+			readmeHelm(t, root, where, c.args[1:])
 		case "sparkcd", "bin/sparkcd":
 			args := c.args[1:]
 			if slices.Contains(clusterVerbs, args[0]) {
@@ -202,3 +204,33 @@ func lastLines(s string, n int) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// readmeHelm renders a README `helm install` with `helm template` and the
+// same arguments: installing it too would clash with the objects the
+// README's kubectl apply -k deploy/default made, and deploy/chart_test.go
+// applies the chart's objects to an API server.
+func readmeHelm(t *testing.T, root, where string, args []string) {
+	t.Helper()
+	if len(args) == 0 || args[0] != "install" {
+		t.Errorf("%s: the only helm command the README may give is `helm install`", where)
+		return
+	}
+	helm := os.Getenv("SPARKCD_HELM")
+	if helm == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			t.Fatal(err)
+		}
+		helm = filepath.Join(home, ".cache", "sparkcd", "tools", "helm-v4.3.2", "helm")
+	}
+	if _, err := os.Stat(helm); err != nil {
+		t.Fatalf("%s: the helm CLI is missing (%v): run `make helm`, or set SPARKCD_HELM", where, err)
+	}
+	cmd := exec.CommandContext(t.Context(), helm, append([]string{"template"}, args[1:]...)...)
+	cmd.Dir = root
+	home := t.TempDir()
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("%s: helm template: %v\n%s", where, err, lastLines(string(out), 20))
+	}
+}
