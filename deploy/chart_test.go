@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -119,6 +120,32 @@ func decodeManifests(t testing.TB, manifests string) []*unstructured.Unstructure
 	}
 }
 
+// prometheusOperatorVersion is the Prometheus Operator whose CRDs validate
+// the chart's monitoring objects; `make helm` downloads its module.
+const prometheusOperatorVersion = "v0.85.0"
+
+// prometheusOperatorCRD reads the Prometheus Operator's CRD of a resource
+// (servicemonitors) from its module in the Go module cache.
+func prometheusOperatorCRD(t testing.TB, resource string) *unstructured.Unstructured {
+	t.Helper()
+	out, err := exec.CommandContext(context.Background(), "go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env GOMODCACHE: %v", err)
+	}
+	path := filepath.Join(strings.TrimSpace(string(out)),
+		"github.com/prometheus-operator/prometheus-operator@"+prometheusOperatorVersion,
+		"example/prometheus-operator-crd", "monitoring.coreos.com_"+resource+".yaml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the Prometheus Operator's CRDs are missing (%v): run `make helm`, or `go mod download github.com/prometheus-operator/prometheus-operator@%s`", err, prometheusOperatorVersion)
+	}
+	objs := decodeManifests(t, string(b))
+	if len(objs) != 1 {
+		t.Fatalf("%s: want one CRD, found %d objects", path, len(objs))
+	}
+	return objs[0]
+}
+
 // TestChartLint lints the chart with its defaults and with every option
 // switched on, as `helm lint --strict` in CI would.
 func TestChartLint(t *testing.T) {
@@ -220,6 +247,7 @@ components:
   supportingObjects: {namespaces: [`+a+`, `+b+`]}
 cleanup: {selectorNamespaces: [`+a+`]}
 `)
+	apply(t, e, []*unstructured.Unstructured{prometheusOperatorCRD(t, "servicemonitors")})
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()
 	for _, u := range objs {
@@ -228,5 +256,44 @@ cleanup: {selectorNamespaces: [`+a+`]}
 		if err != nil {
 			t.Errorf("server-side apply (dry run) %s: %v", describeChart(u), err)
 		}
+	}
+}
+
+// TestChartSwitchesOff: the values that leave a part out leave it out,
+// and nothing else.
+func TestChartSwitchesOff(t *testing.T) {
+	all := map[string]bool{}
+	for _, u := range renderChart(t, "sparkcd-system", nil, "cleanup: {cronJob: {enabled: true}}") {
+		all[describeChart(u)] = true
+	}
+	for _, tc := range []struct {
+		values string
+		gone   []string
+	}{
+		{"crds: {install: false}", []string{
+			"CustomResourceDefinition sparkjobs.sparkcd.io", "CustomResourceDefinition jobsources.sparkcd.io",
+			"CustomResourceDefinition allocationpolicies.sparkcd.io"}},
+		{"rbac: {create: false}", []string{
+			"ClusterRole sparkcd", "ClusterRoleBinding sparkcd", "Role sparkcd-system/sparkcd-leader-election",
+			"RoleBinding sparkcd-system/sparkcd-leader-election", "ClusterRole sparkcd-cleanup", "ClusterRoleBinding sparkcd-cleanup"}},
+		{"serviceAccount: {create: false}", []string{
+			"ServiceAccount sparkcd-system/sparkcd", "ServiceAccount sparkcd-system/sparkcd-cleanup"}},
+		{"podDisruptionBudget: {enabled: false}", []string{"PodDisruptionBudget sparkcd-system/sparkcd"}},
+	} {
+		t.Run(tc.values, func(t *testing.T) {
+			got := map[string]bool{}
+			for _, u := range renderChart(t, "sparkcd-system", nil, "cleanup: {cronJob: {enabled: true}}\n"+tc.values) {
+				got[describeChart(u)] = true
+			}
+			want := map[string]bool{}
+			for k := range all {
+				if !slices.Contains(tc.gone, k) {
+					want[k] = true
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("objects (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
