@@ -297,3 +297,36 @@ func TestChartSwitchesOff(t *testing.T) {
 		})
 	}
 }
+
+// TestChartRollsOnChange: a change of the settings or the policies
+// changes the Deployment's pod template (its checksum annotations), as
+// kustomize's hashed ConfigMap names do; a change of neither does not.
+func TestChartRollsOnChange(t *testing.T) {
+	annotations := func(values string) map[string]string {
+		dep := decodeAs[*appsv1.Deployment](t, renderChart(t, "sparkcd-system", nil, values), "Deployment", "sparkcd")
+		return dep.Spec.Template.Annotations
+	}
+	base := annotations("")
+	for _, tc := range []struct {
+		values  string
+		changed []string
+	}{
+		{"config: {SPARKCD_LOG_LEVEL: debug}", []string{"checksum/config"}},
+		{"cleanup: {succeededTTL: 1h}", []string{"checksum/config"}},
+		{"cleanup: {cronJob: {enabled: true}}", []string{"checksum/config"}},
+		{"policies: {dev.yaml: null}", []string{"checksum/policies"}},
+		{"replicas: 3", nil},
+	} {
+		t.Run(tc.values, func(t *testing.T) {
+			got := annotations(tc.values)
+			for _, k := range []string{"checksum/config", "checksum/policies"} {
+				if base[k] == "" {
+					t.Fatalf("no %s annotation on the pod template", k)
+				}
+				if changed := got[k] != base[k]; changed != slices.Contains(tc.changed, k) {
+					t.Errorf("%s changed: %t, want %t", k, changed, !changed)
+				}
+			}
+		})
+	}
+}
