@@ -1,7 +1,11 @@
 package deploy_test
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"testing"
@@ -260,4 +264,30 @@ func setNested(obj map[string]any, value any, path []string) map[string]any {
 		panic(err) // path holds maps only: the object was decoded from YAML
 	}
 	return obj
+}
+
+// TestChartCRDsCopied: the chart's CRDs are deploy/crds' files, which
+// `make generate` copies (Helm reads no file outside its chart).
+func TestChartCRDsCopied(t *testing.T) {
+	want, err := filepath.Glob("crds/sparkcd.io_*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := filepath.Glob(chartDir + "/files/crds/*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) == 0 || len(got) != len(want) {
+		t.Fatalf("deploy/crds has %v, the chart %v: run `make generate`", want, got)
+	}
+	for _, path := range want {
+		a, errA := os.ReadFile(path)
+		b, errB := os.ReadFile(filepath.Join(chartDir, "files", path))
+		if err := errors.Join(errA, errB); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("deploy/chart/files/%s differs from deploy/%s: run `make generate`", path, path)
+		}
+	}
 }
