@@ -254,7 +254,7 @@ func TestClusterPolicySource(t *testing.T) {
 	srv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
 	newSource(t, e, ns, "jobs", srv.URL(""))
 	waitSource(t, e, ns, "jobs", "job a rejected", func(s *v1alpha1.JobSource) bool {
-		return sourceReady(s, metav1.ConditionFalse, reconciler.ReasonJobsRejected, commit)
+		return sourceReady(s, metav1.ConditionTrue, reconciler.ReasonJobsRejected, commit)
 	})
 	if names := jobNames(t, e, ns); len(names) != 0 {
 		t.Fatalf("jobs %v applied, want none", names)
