@@ -68,8 +68,8 @@ const (
 	// this reason (kstatus Current), status.jobs lists the findings, a
 	// warning event and sparkcd_source_findings count them, and each
 	// rejected SparkJob that exists is Stalled, reason SourceRejected.
-	// Stalled only when no SparkJob of the source is in sync: a source
-	// that delivers nothing has failed.
+	// Stalled only when no SparkJob or supporting object of the source is
+	// in sync: a source that delivers nothing has failed.
 	ReasonJobsRejected = "JobsRejected"
 	// ReasonPruneBlocked: the revision would prune too much, and pruned
 	// nothing (Stalled until a later revision or sparkcd.io/allow-prune).

@@ -95,8 +95,8 @@ func (sc *sourceReconciliation) conflict(key types.NamespacedName, owner string)
 // a finding of the source (status.jobs, reason JobsRejected, a warning
 // event, sparkcd_source_findings) and a failure of that job
 // (SourceRejected), not a failure of the source that applied the others.
-// A revision whose every job was rejected, with none in sync, is Stalled:
-// the source delivers nothing.
+// A revision whose every job and object was rejected, with none in sync,
+// is Stalled: the source delivers nothing.
 func (r *SourceReconciler) summarize(sc *sourceReconciliation, err error) {
 	src := sc.src
 	st := &src.Status
@@ -150,7 +150,7 @@ func (r *SourceReconciler) summarize(sc *sourceReconciliation, err error) {
 		stallSource(src, sc.identity.reason, sc.identity.summary(sc.revision))
 	case rejected > 0:
 		msg := fmt.Sprintf("applied revision %s: %d SparkJobs in sync%s, %d jobs rejected (see status.jobs)%s", sc.revision, len(sc.kept), objectsNote(sc), rejected, decryptionNote(st.Jobs))
-		if len(sc.kept) == 0 {
+		if len(sc.kept)+len(sc.keptObjects) == 0 {
 			// Nothing of the revision runs: the source as a whole failed.
 			stallSource(src, ReasonJobsRejected, msg)
 			return
