@@ -113,7 +113,7 @@ func TestEvaluateAsArgoCD(t *testing.T) {
 	}}
 	for _, tc := range []struct {
 		name, script, want string
-		err               error
+		err                error
 	}{
 		{name: "obj", script: `return {status = obj.spec.suspend and "Suspended" or "Healthy", message = obj.status.conditions[1].type .. obj.status.conditions[1].observedGeneration}`, want: "Suspended"},
 		{name: "no string library", script: `return {status = string.upper("healthy")}`},
