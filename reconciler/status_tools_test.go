@@ -3,17 +3,20 @@ package reconciler_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/fluxcd/pkg/apis/meta"
 
@@ -114,6 +117,19 @@ func (st *statusTools) rejectOne(t *testing.T) {
 		return strings.HasSuffix(s.Status.LastAttemptedRevision, commit) && c != nil && c.Reason == reconciler.ReasonJobsRejected
 	})
 	st.check(t, toolCase{name: "jobs-rejected", kind: v1alpha1.JobSourceKind, objName: "jobs", ready: "True", kstatus: status.CurrentStatus, argo: argohealth.Healthy})
+	eventually(t, "a JobsRejected warning on the source", func() (bool, string) {
+		events := &eventsv1.EventList{}
+		if err := st.e.Client.List(context.Background(), events, client.InNamespace(st.ns)); err != nil {
+			return false, err.Error()
+		}
+		for _, ev := range events.Items {
+			if ev.Regarding.Kind == v1alpha1.JobSourceKind && ev.Regarding.Name == "jobs" && ev.Reason == reconciler.ReasonJobsRejected &&
+				ev.Type == corev1.EventTypeWarning && strings.Contains(ev.Note, "1 jobs rejected") {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d events", len(events.Items))
+	})
 	waitJob(t, st.e, st.ns, "bad", "SourceRejected", func(j *v1alpha1.SparkJob) bool {
 		c := apimeta.FindStatusCondition(j.Status.Conditions, meta.ReadyCondition)
 		return c != nil && c.Reason == reconciler.ReasonSourceRejected
