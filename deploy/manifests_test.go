@@ -32,6 +32,8 @@ func TestKustomizationsBuild(t *testing.T) {
 	sparkcd := []string{
 		"ClusterRole sparkcd",
 		"ClusterRoleBinding sparkcd",
+		"ClusterRole sparkcd-edit",
+		"ClusterRole sparkcd-view",
 		"ConfigMap sparkcd-system/sparkcd-config-<hash>",
 		"ConfigMap sparkcd-system/sparkcd-policies-<hash>",
 		"Deployment sparkcd-system/sparkcd",
@@ -51,6 +53,8 @@ func TestKustomizationsBuild(t *testing.T) {
 		"Namespace spark-dev",
 		"Role spark-dev/spark-driver",
 		"RoleBinding spark-dev/spark-driver",
+		"Role spark-dev/sparkcd-source-secrets",
+		"RoleBinding spark-dev/sparkcd-source-secrets",
 		"ServiceAccount spark-dev/spark",
 	}
 	want := map[string][]string{
