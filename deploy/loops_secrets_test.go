@@ -2,7 +2,12 @@ package deploy_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +17,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/fluxcd/pkg/apis/meta"
 
@@ -59,9 +66,18 @@ func secretsAsSparkcd(t *testing.T, e *testenv.Env) {
 func secretsAsSource(t *testing.T, e *testenv.Env) {
 	ns := e.Namespace(t)
 	apply(t, e, componentInto(t, ns, "components/spark-namespace", "components/source-identity"))
-	runAsSparkcd(t, e, tenantLoops(t, reconciler.IdentityOptions{}))
+	var sources *reconciler.SourceReconciler
+	runAsSparkcd(t, e, func(mgr manager.Manager) error {
+		if _, err := reconciler.NewJobReconciler(mgr, reconciler.DefaultJobOptions()); err != nil {
+			return err
+		}
+		var err error
+		sources, err = reconciler.NewSourceReconciler(mgr, reconciler.SourceOptions{CacheDir: t.TempDir()})
+		return err
+	})
 	src, commit := privateSource(t, e, ns, "private", tenantSA)
 	waitApplied(t, e, src, commit)
+	checkWebhookAsSource(t, e, sources, src)
 	// sparkcd itself was granted nothing: the read was the account's.
 	tenant := "system:serviceaccount:" + ns + ":" + tenantSA
 	checkSecretAccess(t, e, sparkcdUser, ns, map[string]bool{"jobs-git": false})
@@ -71,6 +87,47 @@ func secretsAsSource(t *testing.T, e *testenv.Env) {
 	other, _ := privateSource(t, e, ns, "other", tenantSA)
 	waitSecretForbidden(t, e, other, []string{"service account '" + ns + "/" + tenantSA + "' may not get Secret '" + ns + "/other' of spec.secretRef",
 		`resourceNames: ["other"]`, "deploy/components/source-identity", tenant})
+}
+
+// checkWebhookAsSource: serve's webhook receiver reads the source's
+// webhook Secret as the source's account too. The Secret is the one the
+// account may read ("jobs-git", given a "token" key here): a request
+// signed with it is accepted, though sparkcd itself may read no Secret.
+func checkWebhookAsSource(t *testing.T, e *testenv.Env, sources *reconciler.SourceReconciler, src *v1alpha1.JobSource) {
+	t.Helper()
+	ctx := t.Context()
+	secret := &corev1.Secret{}
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: src.Namespace, Name: "jobs-git"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	secret.Data["token"] = []byte("hook-token")
+	if err := e.Client.Update(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	patch := []byte(`{"spec":{"webhookSecretRef":{"name":"jobs-git"}}}`)
+	if err := e.Client.Patch(ctx, src, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatal(err)
+	}
+	sparkcd, err := client.New(asSparkcd(e), client.Options{Scheme: e.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, opts := range map[string]reconciler.WebhookOptions{
+		"as the source's account": {Reader: sparkcd, Secrets: sources},
+		"as sparkcd":              {Reader: sparkcd},
+	} {
+		body := `{"ref":"refs/heads/main"}`
+		mac := hmac.New(sha256.New, []byte("hook-token"))
+		mac.Write([]byte(body))
+		req := httptest.NewRequest(http.MethodPost, "/hooks/"+src.Namespace+"/"+src.Name, strings.NewReader(body))
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		rec := httptest.NewRecorder()
+		reconciler.NewWebhookHandler(sparkcd, opts).ServeHTTP(rec, req)
+		want := map[string]int{"as the source's account": http.StatusAccepted, "as sparkcd": http.StatusInternalServerError}[name]
+		if rec.Code != want {
+			t.Errorf("webhook read %s: %d, want %d", name, rec.Code, want)
+		}
+	}
 }
 
 // privateSource serves a one-job repository over HTTPS with a bearer
