@@ -19,12 +19,14 @@ import (
 )
 
 // TestRunInsight: a run whose executors go 1 → 5 → 1 — real pods made as
-// a Spark driver makes them, deleted as Spark deletes them — records a
-// timeline that rises to 5 and falls back to 1, a peak of 5, and the cpu
-// and memory its driver and executors reserved, within 1 % of what the
-// pods' own timestamps give: creation to the deletion asked
-// (deletionTimestamp less the grace period), and to the run's completion
-// for the executor still live when the driver ended.
+// a Spark driver makes them, ended and deleted as a kubelet and Spark end
+// them — records a timeline that rises to 5 and falls back to 1, a peak
+// of 5, and the cpu and memory its driver and executors reserved, within
+// 1 % of what the pods' own timestamps give: creation to the containers'
+// termination, and to the run's completion for the executor still live
+// when the driver ended. The kubelet here reports terminations some
+// minutes on, so that the lifetimes are long next to the API's one-second
+// timestamps without the test waiting for them.
 func TestRunInsight(t *testing.T) {
 	t.Parallel()
 	e := env.Env(t)
@@ -51,9 +53,12 @@ func TestRunInsight(t *testing.T) {
 			})
 		}
 	}
-	// Spark deletes executors with the pod's grace period; without a
-	// kubelet they keep their deletionTimestamp.
-	for _, ex := range execs[1:] {
+	// Executors 2 to 5 end 30 to 60 seconds after their creation, and
+	// Spark deletes them.
+	ends := make([]time.Time, len(execs))
+	for i, ex := range execs[1:] {
+		ends[i+1] = ex.CreationTimestamp.Add(time.Duration(30+10*i) * time.Second)
+		setPodStatus(t, e, ns, ex.Name, finishedAt(corev1.PodSucceeded, "spark-kubernetes-executor", ends[i+1]))
 		if err := e.Client.Delete(ctx, ex); err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +66,7 @@ func TestRunInsight(t *testing.T) {
 	waitJob(t, e, ns, "insight", "1 executor", func(j *v1alpha1.SparkJob) bool {
 		return j.Status.LastRun != nil && j.Status.LastRun.Executors == 1
 	})
-	setPodStatus(t, e, ns, driver.Name, succeeded)
+	setPodStatus(t, e, ns, driver.Name, finishedAt(corev1.PodSucceeded, "spark-kubernetes-driver", driver.CreationTimestamp.Add(120*time.Second)))
 	job := waitJob(t, e, ns, "insight", "the run to succeed", func(j *v1alpha1.SparkJob) bool {
 		return j.Status.LastRun != nil && j.Status.LastRun.Phase == v1alpha1.RunSucceeded
 	})
@@ -79,24 +84,17 @@ func TestRunInsight(t *testing.T) {
 	// What the pods' own timestamps give.
 	start, end := last.StartTime.Time, last.CompletionTime.Time
 	var want v1alpha1.Reserved
-	for _, ex := range execs {
-		pod := &corev1.Pod{}
-		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(ex), pod); err != nil {
-			t.Fatal(err)
-		}
-		stop := end
-		if pod.DeletionTimestamp != nil {
-			stop = pod.DeletionTimestamp.Add(-time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second)
-		}
-		want = addLifetime(want, pod, pod.CreationTimestamp.Time, stop)
+	ends[0] = end
+	for i, ex := range execs {
+		want = addLifetime(want, ex, ex.CreationTimestamp.Time, ends[i])
 	}
 	wantDriver := addLifetime(v1alpha1.Reserved{}, driver, start, end)
 	within(t, "executor core-seconds", float64(in.Executors.MilliCoreSeconds), float64(want.MilliCoreSeconds))
 	within(t, "executor MiB-seconds", float64(in.Executors.MiBSeconds), float64(want.MiBSeconds))
 	within(t, "driver core-seconds", float64(in.Driver.MilliCoreSeconds), float64(wantDriver.MilliCoreSeconds))
 	within(t, "driver MiB-seconds", float64(in.Driver.MiBSeconds), float64(wantDriver.MiBSeconds))
-	if d := int64(end.Sub(start) / time.Second); in.DurationSeconds != d {
-		t.Errorf("duration = %ds, want %ds", in.DurationSeconds, d)
+	if in.DurationSeconds != 120 || wantDriver.MilliCoreSeconds != 120_000 {
+		t.Errorf("duration = %ds, driver = %+v; want 120s, 120 core-seconds", in.DurationSeconds, wantDriver)
 	}
 	first := int64(execs[0].CreationTimestamp.Sub(start) / time.Second)
 	if in.FirstExecutorSeconds == nil || *in.FirstExecutorSeconds != first {
@@ -134,6 +132,20 @@ func createExecutor(t testing.TB, e *testenv.Env, driver *corev1.Pod, job string
 		t.Fatal(err)
 	}
 	return exec
+}
+
+// finishedAt is the status a kubelet writes for a pod whose container
+// ended at the time given.
+func finishedAt(phase corev1.PodPhase, container string, at time.Time) func(*corev1.PodStatus) {
+	return func(s *corev1.PodStatus) {
+		s.Phase = phase
+		s.ContainerStatuses = []corev1.ContainerStatus{{
+			Name: container, Image: "apache/spark:3.5.3",
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+				Reason: "Completed", StartedAt: metav1.NewTime(at.Add(-time.Second)), FinishedAt: metav1.NewTime(at),
+			}},
+		}}
+	}
 }
 
 // addLifetime adds a pod's requests × the time from start to end.
