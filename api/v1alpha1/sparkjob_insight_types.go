@@ -4,7 +4,7 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // MaxTimelinePoints bounds RunInsight.Timeline: a longer timeline is
 // compressed (docs/run-insight.md), so a run's record stays under about
-// 4 KiB however long it runs and however often its executors change.
+// 6 KiB however long it runs and however often its executors change.
 const MaxTimelinePoints = 128
 
 // RunInsight is what the job loop saw of a run's executors and what the
