@@ -55,12 +55,16 @@ func TestRunLimitEnforced(t *testing.T) {
 		MaxRunDuration: &metav1.Duration{Duration: 3 * time.Second},
 	})}, ns)
 	ctx := context.Background()
-	if err := e.Client.Create(ctx, piJob(t, ns, "long")); err != nil {
+	// OnFailure does not retry a run a limit stopped.
+	job := piJob(t, ns, "long", func(j *v1alpha1.SparkJob) {
+		j.Spec.RestartPolicy = &v1alpha1.RestartPolicy{Type: v1alpha1.RestartOnFailure, OnFailureRetries: ptr.To[int32](3)}
+	})
+	if err := e.Client.Create(ctx, job); err != nil {
 		t.Fatal(err)
 	}
 	run := lastRunIn(t, e, ns, "long", v1alpha1.RunPending)
 	setPodStatus(t, e, ns, runid.DriverPodName(run.Name), running)
-	job := limitCondition(t, ns, "long", reconciler.ReasonMaxRunDuration)
+	job = limitCondition(t, ns, "long", reconciler.ReasonMaxRunDuration)
 	last := job.Status.LastRun
 	if last.Phase != v1alpha1.RunFailed || last.Reason != reconciler.ReasonLimitExceeded || !strings.Contains(last.Message, policies.RuleMaxRunDuration) {
 		t.Errorf("last run = %+v, want Failed %s naming %s", last, reconciler.ReasonLimitExceeded, policies.RuleMaxRunDuration)
@@ -77,6 +81,9 @@ func TestRunLimitEnforced(t *testing.T) {
 		return apierrors.IsNotFound(err) || pod.DeletionTimestamp != nil, "driver still there"
 	})
 	waitEvent(t, e, ns, "long", reconciler.EventRunLimitExceeded)
+	if job = getJob(t, e, ns, "long"); job.Status.NextAttempt != nil || job.Status.LastRun.Name != run.Name {
+		t.Errorf("after the stop: next attempt %+v, last run %s; want no retry of %s", job.Status.NextAttempt, job.Status.LastRun.Name, run.Name)
+	}
 }
 
 // TestRunLimitAudited: a run that reserves more than an Audit policy's
