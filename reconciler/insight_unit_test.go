@@ -113,7 +113,7 @@ func benchExecutor(run, i int, start time.Time) *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: "spark", Name: fmt.Sprintf("run-%d-exec-%d", run, i), UID: types.UID(fmt.Sprintf("%d-%d", run, i)),
 			CreationTimestamp: metav1.NewTime(start.Add(time.Duration(i) * time.Second)),
-			Labels: map[string]string{v1alpha1.LabelSparkRole: v1alpha1.RoleExecutor, v1alpha1.LabelSparkAppSelector: fmt.Sprintf("spark-%032d", run)},
+			Labels:            map[string]string{v1alpha1.LabelSparkRole: v1alpha1.RoleExecutor, v1alpha1.LabelSparkAppSelector: fmt.Sprintf("spark-%032d", run)},
 		},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
 			corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1408Mi"),
