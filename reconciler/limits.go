@@ -115,7 +115,6 @@ func (r *JobReconciler) stopRun(ctx context.Context, rc *reconciliation, run *v1
 	run.Reason = ReasonLimitExceeded
 	run.Message = f.message + ": the run was stopped (" + f.rule + ")"
 	run.CompletionTime = rc.timestamp()
-	rc.stopped = append(rc.stopped, f.rule)
 	return nil
 }
 

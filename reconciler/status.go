@@ -76,12 +76,10 @@ type reconciliation struct {
 
 	// Runtime limits (limits.go): judged is set when a policy sets one;
 	// limitFindings are the limits the active runs broke; nextLimit is
-	// when the first limit not reached yet will be; stopped are the rules
-	// that stopped a run.
+	// when the first limit not reached yet will be.
 	judged        bool
 	limitFindings []limitFinding
 	nextLimit     time.Time
-	stopped       []string
 }
 
 // waiting is a due run that cannot start yet.
