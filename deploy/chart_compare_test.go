@@ -21,12 +21,14 @@ import (
 // that install the same: a new optional part of deploy/ is one entry
 // here. kustomize lists the kustomizations built (directories under
 // deploy/); components builds deploy/components/NAME into namespaces, as
-// a namespace's kustomization includes them.
+// a namespace's kustomization includes them. policiesFrom is a directory
+// under deploy/ whose files become the chart's policies value.
 var chartPairs = []struct {
-	name       string
-	kustomize  []string
-	components map[string][]string // namespace → components
-	values     string
+	name         string
+	kustomize    []string
+	components   map[string][]string // namespace → components
+	values       string
+	policiesFrom string
 }{
 	{name: "default", kustomize: []string{"default"}},
 	{
@@ -45,6 +47,28 @@ var chartPairs = []struct {
 		kustomize:  []string{"default"},
 		components: map[string][]string{"team-a": {"source-identity"}},
 		values:     "components: {sourceIdentity: {namespaces: [team-a]}}",
+	},
+	{
+		name:       "source-secrets",
+		kustomize:  []string{"default"},
+		components: map[string][]string{"spark-dev": {"source-secrets"}},
+		values:     "components: {sourceSecrets: {namespaces: [spark-dev]}}",
+	},
+	{
+		name:         "policies",
+		kustomize:    []string{"default", "examples/policies"},
+		policiesFrom: "examples/policies",
+	},
+	{
+		name:      "webhook-ingress",
+		kustomize: []string{"default", "examples/webhook-ingress"},
+		values: `webhook:
+  ingress:
+    enabled: true
+    className: nginx
+    host: sparkcd-hooks.example.com
+    annotations: {cert-manager.io/cluster-issuer: letsencrypt}
+    tls: [{hosts: [sparkcd-hooks.example.com], secretName: sparkcd-hooks-tls}]`,
 	},
 	{
 		name:       "supporting-objects",
@@ -82,10 +106,40 @@ func TestChartMatchesKustomize(t *testing.T) {
 				}
 				want = append(want, componentInto(t, ns, dirs...)...)
 			}
-			got := renderChart(t, "sparkcd-system", nil, chartBaseValues+pair.values)
+			values := chartBaseValues + pair.values
+			if pair.policiesFrom != "" {
+				values += "\n" + policiesValue(t, pair.policiesFrom)
+			}
+			got := renderChart(t, "sparkcd-system", nil, values)
 			compareObjects(t, normalizeKustomize(t, want), normalizeChart(got))
 		})
 	}
+}
+
+// policiesValue is the chart's policies value holding the YAML files of
+// dir.
+func policiesValue(t *testing.T, dir string) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies := map[string]string{}
+	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		policies[filepath.Base(f)] = string(b)
+	}
+	b, err := yaml.Marshal(map[string]any{"policies": policies})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // compareObjects fails with the objects only one side has, and a diff of

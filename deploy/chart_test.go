@@ -191,6 +191,12 @@ func TestChartTemplate(t *testing.T) {
 		"Role spark-dev/spark-driver",
 		"RoleBinding team-a/sparkcd-source",
 		"RoleBinding spark-dev/sparkcd-supporting-objects",
+		"Role team-b/sparkcd-source",
+		"Role spark-dev/sparkcd-source-secrets",
+		"ClusterRole sparkcd-view",
+		"ClusterRole sparkcd-edit",
+		"AllocationPolicy all",
+		"ConfigMap sparkcd-system/sparkcd-policies",
 	} {
 		if !slices.Contains(got, want) {
 			t.Errorf("all-on values: no %s in %v", want, got)
@@ -223,6 +229,8 @@ func TestChartValuesRefused(t *testing.T) {
 		{"policy file name", "policies: {prod: 'kind: AllocationPolicy'}", "prod"},
 		{"selector alone", "cleanup: {selector: spark-role=driver}", "cleanup.selectorNamespaces"},
 		{"digest", "image: {digest: latest}", "digest"},
+		{"not a policy", "policies: {a.yaml: 'kind: ConfigMap'}", "policies.a.yaml"},
+		{"no Secret names", "components: {sourceSecrets: {namespaces: [spark-dev], secretNames: []}}", "spark-dev lists no secretNames"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := runHelm(t, "template", "sparkcd", chartDir, "--values", valuesFile(t, tc.values))
@@ -243,7 +251,8 @@ func TestChartApply(t *testing.T) {
 	objs := renderChart(t, release, []string{allOnValues}, `
 components:
   sparkNamespace: {namespaces: [`+a+`, `+b+`]}
-  sourceIdentity: {namespaces: [`+a+`]}
+  sourceIdentity: {namespaces: [`+a+`, {name: `+b+`, secretNames: [b-git]}]}
+  sourceSecrets: {namespaces: [`+b+`]}
   supportingObjects: {namespaces: [`+a+`, `+b+`]}
 cleanup: {selectorNamespaces: [`+a+`]}
 `)
@@ -276,6 +285,7 @@ func TestChartSwitchesOff(t *testing.T) {
 		{"rbac: {create: false}", []string{
 			"ClusterRole sparkcd", "ClusterRoleBinding sparkcd", "Role sparkcd-system/sparkcd-leader-election",
 			"RoleBinding sparkcd-system/sparkcd-leader-election", "ClusterRole sparkcd-cleanup", "ClusterRoleBinding sparkcd-cleanup"}},
+		{"rbac: {aggregatedRoles: false}", []string{"ClusterRole sparkcd-view", "ClusterRole sparkcd-edit"}},
 		{"serviceAccount: {create: false}", []string{
 			"ServiceAccount sparkcd-system/sparkcd", "ServiceAccount sparkcd-system/sparkcd-cleanup"}},
 		{"podDisruptionBudget: {enabled: false}", []string{"PodDisruptionBudget sparkcd-system/sparkcd"}},
@@ -298,15 +308,17 @@ func TestChartSwitchesOff(t *testing.T) {
 	}
 }
 
-// TestChartRollsOnChange: a change of the settings or the policies
+// TestChartRollsOnChange: a change of the settings or the policy files
 // changes the Deployment's pod template (its checksum annotations), as
-// kustomize's hashed ConfigMap names do; a change of neither does not.
+// kustomize's hashed ConfigMap names do; a change of neither does not,
+// nor one of the cluster AllocationPolicies, which sparkcd follows live.
 func TestChartRollsOnChange(t *testing.T) {
-	annotations := func(values string) map[string]string {
-		dep := decodeAs[*appsv1.Deployment](t, renderChart(t, "sparkcd-system", nil, values), "Deployment", "sparkcd")
+	const files = "policyFiles: {a.yaml: 'kind: AllocationPolicy', b.yaml: 'kind: AllocationPolicy'}\n"
+	annotations := func(t *testing.T, values string) map[string]string {
+		dep := decodeAs[*appsv1.Deployment](t, renderChart(t, "sparkcd-system", nil, files+values), "Deployment", "sparkcd")
 		return dep.Spec.Template.Annotations
 	}
-	base := annotations("")
+	base := annotations(t, "")
 	for _, tc := range []struct {
 		values  string
 		changed []string
@@ -314,11 +326,12 @@ func TestChartRollsOnChange(t *testing.T) {
 		{"config: {SPARKCD_LOG_LEVEL: debug}", []string{"checksum/config"}},
 		{"cleanup: {succeededTTL: 1h}", []string{"checksum/config"}},
 		{"cleanup: {cronJob: {enabled: true}}", []string{"checksum/config"}},
-		{"policies: {dev.yaml: null}", []string{"checksum/policies"}},
+		{"policyFiles: {b.yaml: null}", []string{"checksum/policies"}},
+		{"policies: {all.yaml: '{apiVersion: sparkcd.io/v1alpha1, kind: AllocationPolicy, metadata: {name: all}}'}", nil},
 		{"replicas: 3", nil},
 	} {
 		t.Run(tc.values, func(t *testing.T) {
-			got := annotations(tc.values)
+			got := annotations(t, tc.values)
 			for _, k := range []string{"checksum/config", "checksum/policies"} {
 				if base[k] == "" {
 					t.Fatalf("no %s annotation on the pod template", k)

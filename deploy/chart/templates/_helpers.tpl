@@ -98,11 +98,20 @@ deploy/cleanup-cronjob does.
 {{- end }}
 
 {{/*
+"true" when policyFiles holds a file (a null removes one), else empty.
+*/}}
+{{- define "sparkcd.policyFiles" -}}
+{{- range $k, $v := .Values.policyFiles -}}
+{{- if not (kindIs "invalid" $v) }}true{{ break }}{{ end -}}
+{{- end -}}
+{{- end }}
+
+{{/*
 The data of the ConfigMap sparkcd-policies: one key per policy file.
 */}}
 {{- define "sparkcd.policiesData" -}}
 {{- $data := dict -}}
-{{- range $k, $v := .Values.policies -}}
+{{- range $k, $v := .Values.policyFiles -}}
 {{- if not (kindIs "invalid" $v) -}}
 {{- $_ := set $data $k $v -}}
 {{- end -}}
