@@ -54,5 +54,5 @@ func insightTimes(r *v1alpha1.RunStatus) []timeRow {
 	}
 	first := r.StartTime.Add(time.Duration(*r.Insight.FirstExecutorSeconds) * time.Second)
 	return []timeRow{{Label: "First executor", Time: first.UTC().Format("2006-01-02 15:04:05Z") +
-		" (+" + shortDuration(time.Duration(*r.Insight.FirstExecutorSeconds)*time.Second) + ")"}}
+		", " + shortDuration(time.Duration(*r.Insight.FirstExecutorSeconds)*time.Second) + " after the driver"}}
 }
