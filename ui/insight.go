@@ -24,6 +24,19 @@ func timelineOf(r *v1alpha1.RunStatus) []Point {
 	return points
 }
 
+// chartEnd is where a run's timeline ends: its completion, else when the
+// job loop last looked at its executors, else now.
+func chartEnd(r *v1alpha1.RunStatus, now time.Time) time.Time {
+	switch {
+	case r.CompletionTime != nil:
+		return r.CompletionTime.Time
+	case r.Insight != nil && r.Insight.ObservedTime != nil:
+		return r.Insight.ObservedTime.Time
+	default:
+		return now
+	}
+}
+
 // costView is what a run reserved, as the page shows it.
 type costView struct {
 	Peak                                   int32

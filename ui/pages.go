@@ -35,10 +35,10 @@ func (s *Server) serveOverview(w http.ResponseWriter, r *http.Request) {
 		page.Namespace = "all namespaces"
 	}
 	for i := range sources.Items {
-		page.Sources = append(page.Sources, newSourceView(&sources.Items[i]))
+		page.Sources = append(page.Sources, newSourceView(&sources.Items[i], s.clean))
 	}
 	for i := range jobs.Items {
-		page.Jobs = append(page.Jobs, newJobView(&jobs.Items[i]))
+		page.Jobs = append(page.Jobs, newJobView(&jobs.Items[i], s.clean))
 	}
 	s.render(w, http.StatusOK, "overview", page)
 }
@@ -98,13 +98,10 @@ func (s *Server) serveRun(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, http.StatusNotFound, fmt.Errorf("sparkjob/%s in '%s' has no run '%s' in its status", name, ns, runName))
 		return
 	}
-	page := runPage{Title: run.Name, Job: newJobView(job), Run: *run, Phase: newRunCell(job, *run),
+	page := runPage{Title: run.Name, Job: newJobView(job, s.clean), Run: *run, Phase: newRunCell(job, *run),
 		DriverPod: runid.DriverPodName(run.Name), Times: runTimes(run)}
-	end := time.Now()
-	if run.CompletionTime != nil {
-		end = run.CompletionTime.Time
-	}
-	page.Chart = newChart(timelineOf(run), end)
+	page.Run.Message = s.clean(page.Run.Message)
+	page.Chart = newChart(timelineOf(run), chartEnd(run, time.Now()))
 	page.Cost = costOf(run)
 	page.Log, page.LogNote = s.logTail(r, ns, page.DriverPod)
 	page.SparkUI = s.sparkUILinks(r, ns, run.Name)

@@ -52,6 +52,7 @@ type Server struct {
 	log       *slog.Logger
 	pages     map[string]*template.Template
 	events    *broadcaster
+	clean     func(string) string
 }
 
 // Option configures a Server.
@@ -67,6 +68,13 @@ func WithNamespace(ns string) Option {
 // (default 100).
 func WithLogLines(n int64) Option {
 	return func(s *Server) error { s.logLines = n; return nil }
+}
+
+// WithMessageCleaner sets how condition and run messages are tidied for
+// the page (the CLI's status removes cache paths the same way); the default
+// shows them as they are.
+func WithMessageCleaner(clean func(string) string) Option {
+	return func(s *Server) error { s.clean = clean; return nil }
 }
 
 // WithLogger sets the logger (default: slog's default).
@@ -92,7 +100,8 @@ func WithAcceptHosts(patterns []string) Option {
 
 // New returns the web view over reader and logs.
 func New(reader Reader, logs LogReader, opts ...Option) (*Server, error) {
-	s := &Server{reader: reader, logs: logs, logLines: 100, log: slog.Default(), events: newBroadcaster()}
+	s := &Server{reader: reader, logs: logs, logLines: 100, log: slog.Default(), events: newBroadcaster(),
+		clean: func(m string) string { return m }}
 	if err := WithAcceptHosts(DefaultAcceptHosts)(s); err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ type runCell struct {
 
 var funcs = template.FuncMap{}
 
-func readyVerdict(conds []metav1.Condition) verdict {
+func readyVerdict(conds []metav1.Condition, clean func(string) string) verdict {
 	c := apimeta.FindStatusCondition(conds, "Ready")
 	if c == nil {
 		return verdict{Status: "Unknown", Reason: "NotReconciled", Class: "unknown"}
@@ -63,27 +63,27 @@ func readyVerdict(conds []metav1.Condition) verdict {
 	if class == "" {
 		class = "unknown"
 	}
-	return verdict{Status: string(c.Status), Reason: c.Reason, Message: c.Message, Class: class}
+	return verdict{Status: string(c.Status), Reason: c.Reason, Message: clean(c.Message), Class: class}
 }
 
-func newSourceView(s *v1alpha1.JobSource) sourceView {
+func newSourceView(s *v1alpha1.JobSource, clean func(string) string) sourceView {
 	v := sourceView{Namespace: s.Namespace, Name: s.Name, URL: s.Spec.URL, Revision: s.Status.LastAppliedRevision,
-		Verdict: readyVerdict(s.Status.Conditions)}
+		Verdict: readyVerdict(s.Status.Conditions, clean)}
 	if c := apimeta.FindStatusCondition(s.Status.Conditions, "Ready"); c != nil {
 		v.LastApply = formatTime(&c.LastTransitionTime)
 	}
 	for _, j := range s.Status.Jobs {
 		for _, f := range j.Findings {
 			v.Findings = append(v.Findings, findingView{Job: j.Namespace + "/" + j.Name, File: j.Source,
-				Severity: string(f.Severity), Rule: f.Rule, Field: f.Field, Message: f.Message})
+				Severity: string(f.Severity), Rule: f.Rule, Field: f.Field, Message: clean(f.Message)})
 		}
 	}
 	return v
 }
 
-func newJobView(j *v1alpha1.SparkJob) jobView {
+func newJobView(j *v1alpha1.SparkJob, clean func(string) string) jobView {
 	v := jobView{Namespace: j.Namespace, Name: j.Name, Schedule: j.Spec.Schedule, Revision: j.Status.LastAppliedRevision,
-		Suspended: j.Spec.Suspend != nil && *j.Spec.Suspend, Verdict: readyVerdict(j.Status.Conditions)}
+		Suspended: j.Spec.Suspend != nil && *j.Spec.Suspend, Verdict: readyVerdict(j.Status.Conditions, clean)}
 	if j.Spec.TimeZone != "" && v.Schedule != "" {
 		v.Schedule += " (" + j.Spec.TimeZone + ")"
 	}

@@ -99,7 +99,7 @@ func newUIServer(cfg *rest.Config, log *slog.Logger, namespace string, hosts []s
 		return nil, fmt.Errorf("unable to create a client: %w", err)
 	}
 	srv, err := ui.New(c, ui.PodLogs{Clientset: cs}, ui.WithNamespace(namespace), ui.WithLogger(log),
-		ui.WithAcceptHosts(hosts), ui.WithLogLines(logLines))
+		ui.WithAcceptHosts(hosts), ui.WithLogLines(logLines), ui.WithMessageCleaner(cleanMessage))
 	if err != nil {
 		return nil, inputError(err)
 	}

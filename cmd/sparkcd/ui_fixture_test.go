@@ -73,7 +73,7 @@ func uiFixture(t *testing.T, e *testenv.Env, ns string) string {
 		Insight: &v1alpha1.RunInsight{PeakExecutors: 5, FirstExecutorSeconds: ptr.To[int64](20), DurationSeconds: 300,
 			Driver:    v1alpha1.Reserved{MilliCoreSeconds: 300_000, MiBSeconds: 1024 * 300},
 			Executors: v1alpha1.Reserved{MilliCoreSeconds: 1_140_000, MiBSeconds: 2048 * 1140},
-			Timeline:  uiTimeline}}
+			Timeline:  uiTimeline, ObservedTime: &metav1.Time{Time: uiStart.Add(5 * time.Minute)}}}
 	job.Status.LastRun = &last
 	job.Status.ActiveRuns = []string{last.Name}
 	job.Status.NextScheduleTime = &metav1.Time{Time: uiStart.Add(30 * time.Minute)}
@@ -112,9 +112,11 @@ func driverWithLog(t *testing.T, e *testenv.Env, ns, run string) {
 		if n, err := strconv.Atoi(r.URL.Query().Get("tailLines")); err == nil && n < lines {
 			from = lines - n
 		}
-		for i := from; i < lines; i++ {
-			fmt.Fprintf(w, "line %03d %s\n", i, uiLogLine)
+		for i := from; i < lines-1; i++ {
+			fmt.Fprintf(w, "line %03d INFO TaskSetManager: Finished task %d.0 in stage 3.0 (TID %d) in %d ms on 10.244.0.%d (executor %d) (%d/149)\n",
+				i, i, 300+i, 700+i%90, 10+i%5, 1+i%5, i+1)
 		}
+		fmt.Fprintf(w, "line %03d %s\n", lines-1, uiLogLine)
 	}))
 	t.Cleanup(kubelet.Close)
 	u, err := url.Parse(kubelet.URL)

@@ -66,6 +66,10 @@ func TestUIHandlers(t *testing.T) {
 		"2026-12-03 09:00:00Z", "4Gi exceeds the limit 2Gi", "spec.executor.memory", "*/30 * * * *", "2026-12-03 09:30:00Z",
 		"RunRunning", `data-run="pi-h0" data-phase="Succeeded"`, `data-run="pi-h1" data-phase="Failed"`,
 		`class="cell phase-running" href="/runs/`+ns+`/pi/pi-live"`)
+	wantAll(t, "the overview", body, "build failed: overlays/prod/kustomization.yaml: missing resource")
+	if strings.Contains(body, "checkouts/") {
+		t.Errorf("the overview shows a cache path:\n%s", body)
+	}
 	if i, j := strings.Index(body, `data-run="pi-h0"`), strings.Index(body, `data-run="pi-live"`); i < 0 || j < i {
 		t.Errorf("the grid is not oldest → newest (pi-h0 at %d, pi-live at %d)", i, j)
 	}
