@@ -232,18 +232,8 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 			return nil, fmt.Errorf("unable to add the webhook receiver: %w", err)
 		}
 	}
-	if f.uiAddr != "" {
-		ns := "" // every namespace, unless serve acts in one only
-		if len(f.namespaces) == 1 {
-			ns = f.namespaces[0]
-		}
-		srv, err := newUIServer(mgr.GetConfig(), slogger.With("server", "ui"), ns, f.uiAcceptHosts, 100)
-		if err != nil {
-			return nil, err
-		}
-		if err := mgr.Add(&uiRunnable{addr: f.uiAddr, srv: srv}); err != nil {
-			return nil, fmt.Errorf("unable to add the web view: %w", err)
-		}
+	if err := f.addUI(mgr, slogger); err != nil {
+		return nil, err
 	}
 	return mgr, nil
 }

@@ -151,3 +151,22 @@ func (u *uiRunnable) Start(ctx context.Context) error {
 	}
 	return serveUI(ctx, u.srv, ln)
 }
+
+// addUI adds the web view to serve's manager when --ui-addr is set.
+func (f *serveFlags) addUI(mgr manager.Manager, log *slog.Logger) error {
+	if f.uiAddr == "" {
+		return nil
+	}
+	ns := "" // every namespace, unless serve acts in one only
+	if len(f.namespaces) == 1 {
+		ns = f.namespaces[0]
+	}
+	srv, err := newUIServer(mgr.GetConfig(), log.With("server", "ui"), ns, f.uiAcceptHosts, 100)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(&uiRunnable{addr: f.uiAddr, srv: srv}); err != nil {
+		return fmt.Errorf("unable to add the web view: %w", err)
+	}
+	return nil
+}
