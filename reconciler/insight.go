@@ -152,6 +152,8 @@ func (t *runTrack) mark(now time.Time) {
 	n := int32(len(t.live))
 	t.peak = max(t.peak, n)
 	t.version++
+	// Changes within one millisecond, the timeline's precision, are one.
+	now = now.Truncate(time.Millisecond)
 	if k := len(t.timeline); k > 0 && !now.After(t.timeline[k-1].at) {
 		t.timeline[k-1].n = n
 		return

@@ -65,9 +65,12 @@ func (x *executors) insight(key runKey, job string, start time.Time, end *time.T
 	if !t.seeded {
 		t.seed(prev, start)
 	}
+	// An active run's record is as of its last change, at the API's
+	// one-second precision: its observedTime then says exactly up to when
+	// it counted the live executors, which seed relies on.
 	asOf := start
 	if k := len(t.timeline); k > 0 && t.timeline[k-1].at.After(asOf) {
-		asOf = t.timeline[k-1].at
+		asOf = t.timeline[k-1].at.Truncate(time.Second)
 	}
 	if end != nil {
 		asOf = *end
@@ -143,7 +146,7 @@ func (t *runTrack) seed(prev *v1alpha1.RunInsight, start time.Time) {
 		old = append(old, point{at: start.Add(time.Duration(p.OffsetMillis) * time.Millisecond), n: p.Executors})
 	}
 	for _, p := range t.timeline {
-		if len(old) == 0 || p.at.After(old[len(old)-1].at) {
+		if k := len(old); k == 0 || (p.at.After(old[k-1].at) && p.n != old[k-1].n) {
 			old = append(old, p)
 		}
 	}

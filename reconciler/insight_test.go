@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -192,5 +193,67 @@ func assertRisesAndFalls(t testing.TB, tl []v1alpha1.ExecutorPoint, from, peak, 
 			t.Errorf("timeline = %+v, want it to rise to %d and then fall", tl, peak)
 			break
 		}
+	}
+}
+
+// TestRunInsightRestart: sparkcd stopped and started again during a run
+// goes on from the record in the status: the executor that ended before
+// the restart is counted once, the live one from its creation, the one
+// started after from its creation.
+func TestRunInsightRestart(t *testing.T) {
+	t.Parallel()
+	e := env.Env(t)
+	ns := sparkNamespace(t, e)
+	first := startLoop(t, e, reconciler.JobOptions{}, ns)
+	ctx := context.Background()
+	if err := e.Client.Create(ctx, piJob(t, ns, "restarted")); err != nil {
+		t.Fatal(err)
+	}
+	run := lastRunIn(t, e, ns, "restarted", v1alpha1.RunPending)
+	setPodStatus(t, e, ns, runid.DriverPodName(run.Name), running)
+	driver := &corev1.Pod{}
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: runid.DriverPodName(run.Name)}, driver); err != nil {
+		t.Fatal(err)
+	}
+	execs := []*corev1.Pod{createExecutor(t, e, driver, "restarted", run, 1), createExecutor(t, e, driver, "restarted", run, 2)}
+	waitJob(t, e, ns, "restarted", "2 executors", func(j *v1alpha1.SparkJob) bool {
+		return j.Status.LastRun != nil && j.Status.LastRun.Executors == 2
+	})
+	ends := []time.Time{execs[0].CreationTimestamp.Add(40 * time.Second)}
+	setPodStatus(t, e, ns, execs[0].Name, finishedAt(corev1.PodSucceeded, "spark-kubernetes-executor", ends[0]))
+	waitJob(t, e, ns, "restarted", "executor 1 recorded as ended", func(j *v1alpha1.SparkJob) bool {
+		in := j.Status.LastRun.Insight
+		return in != nil && in.Executors.MilliCoreSeconds >= 40_000 && in.Timeline[len(in.Timeline)-1].Executors == 1
+	})
+	first.stop()
+
+	startLoop(t, e, reconciler.JobOptions{}, ns)
+	execs = append(execs, createExecutor(t, e, driver, "restarted", run, 3))
+	waitJob(t, e, ns, "restarted", "2 executors after the restart", func(j *v1alpha1.SparkJob) bool {
+		return j.Status.LastRun.Executors == 2
+	})
+	setPodStatus(t, e, ns, driver.Name, finishedAt(corev1.PodSucceeded, "spark-kubernetes-driver", driver.CreationTimestamp.Add(120*time.Second)))
+	job := waitJob(t, e, ns, "restarted", "the run to succeed", func(j *v1alpha1.SparkJob) bool {
+		return j.Status.LastRun.Phase == v1alpha1.RunSucceeded
+	})
+	last := job.Status.LastRun
+	end := last.CompletionTime.Time
+	ends = append(ends, end, end)
+	var want v1alpha1.Reserved
+	for i, ex := range execs {
+		want = addLifetime(want, ex, ex.CreationTimestamp.Time, ends[i])
+	}
+	t.Logf("insight: %+v", *last.Insight)
+	within(t, "executor core-seconds", float64(last.Insight.Executors.MilliCoreSeconds), float64(want.MilliCoreSeconds))
+	within(t, "executor MiB-seconds", float64(last.Insight.Executors.MiBSeconds), float64(want.MiBSeconds))
+	if last.Insight.PeakExecutors != 2 {
+		t.Errorf("peak = %d, want 2", last.Insight.PeakExecutors)
+	}
+	var counts []int32
+	for _, p := range last.Insight.Timeline {
+		counts = append(counts, p.Executors)
+	}
+	if diff := cmp.Diff([]int32{1, 2, 1, 2}, counts); diff != "" {
+		t.Errorf("timeline counts across the restart (-want +got):\n%s", diff)
 	}
 }

@@ -132,10 +132,18 @@ func (r *JobReconciler) lost(ctx context.Context, rc *reconciliation, name strin
 		return fmt.Errorf("unable to get driver pod '%s': %w", key, err)
 	}
 	run := rc.runs[name]
-	run.Phase = v1alpha1.RunFailed
-	run.Reason = runid.ReasonDriverPodDeleted
-	run.Message = "the driver pod was deleted before it ended"
-	run.CompletionTime = rc.timestamp()
+	// A run whose stop for a runtime limit was not recorded (the status
+	// write failed after the driver's delete) is recorded as stopped.
+	stopped, err := r.judgeRun(ctx, rc, run)
+	if err != nil {
+		return err
+	}
+	if !stopped {
+		run.Phase = v1alpha1.RunFailed
+		run.Reason = runid.ReasonDriverPodDeleted
+		run.Message = "the driver pod was deleted before it ended"
+		run.CompletionTime = rc.timestamp()
+	}
 	if run.Insight != nil && run.StartTime != nil {
 		end := run.CompletionTime.Time
 		run.Insight = r.executors.insight(runKey{rc.job.Namespace, run.AppID}, rc.job.Name, run.StartTime.Time, &end, run.Insight, nil)
