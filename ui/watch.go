@@ -132,6 +132,9 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
 	if _, err := fmt.Fprint(w, "retry: 2000\nevent: ready\ndata: ok\n\n"); err != nil {
 		return
 	}

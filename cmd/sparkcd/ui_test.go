@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/internal/testenv"
 )
 
 // get fetches path from the view with host as the Host header.
@@ -163,5 +165,34 @@ func testUIEvents(t *testing.T, base, ns string) {
 		case <-timeout:
 			t.Fatal("no change event within 30s of a status update")
 		}
+	}
+}
+
+// TestServeUI: `sparkcd serve --ui-addr` serves the same view, which shows
+// the run serve itself started.
+func TestServeUI(t *testing.T) {
+	e := env.Env(t)
+	ns := e.Namespace(t)
+	if err := e.Client.Create(t.Context(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	srv := startServe(t, e, ns, "--ui-addr", addr)
+	if err := e.Client.Create(t.Context(), piJob(ns)); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + addr + "/"
+	testenv.Eventually(t, time.Minute, "the view to show the run serve started", func() (bool, string) {
+		resp, err := http.Get(base)
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK && strings.Contains(string(body), `class="cell phase-`) &&
+			strings.Contains(string(body), `href="/runs/`+ns+`/pi/pi-`), resp.Status + "\n" + srv.logs.String()
+	})
+	if resp, _ := get(t, http.MethodPost, base, "/", ""); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST to serve's view: %s", resp.Status)
 	}
 }
