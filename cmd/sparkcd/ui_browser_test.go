@@ -126,6 +126,7 @@ func TestUIBrowser(t *testing.T) {
 	e := env.Env(t)
 	ns := e.Namespace(t)
 	runName := uiFixture(t, e, ns)
+	nightlyJob(t, ns)
 	base := startUI(t, "--kubeconfig", e.Kubeconfig, "-n", ns)
 	ctx := browser(t)
 	shots := t.TempDir()
@@ -223,4 +224,32 @@ func checkLiveRun(t *testing.T, ctx context.Context, ns, runName string) {
 		t.Errorf("the pending run's cell is %s, want the pending colour rgb(191, 135, 0)", got)
 	}
 	_ = runName
+}
+
+// nightlyJob adds a daily job with two weeks of runs, so the grid reads as
+// it does in a cluster that has run for a while.
+func nightlyJob(t *testing.T, ns string) {
+	t.Helper()
+	e := env.Env(t)
+	job := piJob(ns)
+	job.Name = "nightly-etl"
+	job.Spec.Schedule, job.Spec.TimeZone = "0 2 * * *", "Europe/Paris"
+	if err := e.Client.Create(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 14 {
+		start := uiStart.Add(time.Duration(i-14) * 24 * time.Hour)
+		phase := v1alpha1.RunSucceeded
+		if i == 4 || i == 9 || i == 10 {
+			phase = v1alpha1.RunFailed
+		}
+		job.Status.History = append([]v1alpha1.RunStatus{{Name: fmt.Sprintf("nightly-etl-%d", i), Phase: phase,
+			StartTime: &metav1.Time{Time: start}, CompletionTime: &metav1.Time{Time: start.Add(40 * time.Minute)}}}, job.Status.History...)
+	}
+	job.Status.NextScheduleTime = &metav1.Time{Time: uiStart.Add(17 * time.Hour)}
+	job.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, Reason: "RunSucceeded",
+		Message: "run nightly-etl-13 succeeded", LastTransitionTime: metav1.Time{Time: uiStart}}}
+	if err := e.Client.Status().Update(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
 }
