@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"sort"
@@ -148,8 +147,7 @@ func (s *Server) logTail(r *http.Request, ns, podName string) (string, string) {
 func (s *Server) sparkUILinks(r *http.Request, ns, run string) []string {
 	ing := &networkingv1.Ingress{}
 	if err := s.reader.Get(r.Context(), client.ObjectKey{Namespace: ns, Name: runid.IngressName(run)}, ing); err != nil {
-		var status apierrors.APIStatus
-		if !apierrors.IsNotFound(err) && errors.As(err, &status) {
+		if !apierrors.IsNotFound(err) {
 			s.log.Debug("unable to read the Spark UI Ingress", "namespace", ns, "run", run, "error", err)
 		}
 		return nil

@@ -122,7 +122,7 @@ func New(reader Reader, logs LogReader, opts ...Option) (*Server, error) {
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"overview", "run", "error"} {
-		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "assets/layout.html", "assets/"+name+".html")
+		t, err := template.New(name).ParseFS(assets, "assets/layout.html", "assets/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("unable to parse the %s page: %w", name, err)
 		}

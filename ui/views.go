@@ -1,7 +1,6 @@
 package ui
 
 import (
-	"html/template"
 	"net/url"
 	"strings"
 
@@ -51,8 +50,6 @@ type jobView struct {
 type runCell struct {
 	Name, Phase, Class, Href, Title string
 }
-
-var funcs = template.FuncMap{}
 
 func readyVerdict(conds []metav1.Condition, clean func(string) string) verdict {
 	c := apimeta.FindStatusCondition(conds, "Ready")
