@@ -51,8 +51,16 @@ lint: vet ## Run the linters (go vet, gofmt check, and sizecheck: files ≤ 500 
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRD manifests.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 	$(CONTROLLER_GEN) crd:maxDescLen=400 paths=./api/... output:crd:artifacts:config=deploy/crds
-	cp deploy/crds/sparkcd.io_*.yaml deploy/chart/files/crds/
 	go run ./hack/crddefaults deploy/crds/sparkcd.io_sparkjobs.yaml runid/zz_generated.crd_defaults.json
+	$(MAKE) --no-print-directory chart-files
+
+# Helm reads no file outside its chart: the files of deploy/ the chart
+# renders as they are are copied into it (TestChartFilesCopied).
+CHART_FILES := deploy/crds/sparkcd.io_*.yaml:crds
+
+.PHONY: chart-files
+chart-files: ## Copy the CRDs of deploy/ into deploy/chart/files.
+	@set -e; for f in $(CHART_FILES); do mkdir -p deploy/chart/files/$${f##*:}; cp $${f%%:*} deploy/chart/files/$${f##*:}/; done
 
 .PHONY: verify
 verify: fmt generate ## Fail when formatting or generated files are stale.

@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
 
@@ -21,14 +24,17 @@ import (
 // that install the same: a new optional part of deploy/ is one entry
 // here. kustomize lists the kustomizations built (directories under
 // deploy/); components builds deploy/components/NAME into namespaces, as
-// a namespace's kustomization includes them. policiesFrom is a directory
-// under deploy/ whose files become the chart's policies value.
+// a namespace's kustomization includes them; overlayComponents are
+// deploy/components included by an overlay of the kustomize directories
+// (as deploy/components/monitoring is). policiesFrom is a directory under
+// deploy/ whose files become the chart's policies value.
 var chartPairs = []struct {
-	name         string
-	kustomize    []string
-	components   map[string][]string // namespace → components
-	values       string
-	policiesFrom string
+	name              string
+	kustomize         []string
+	overlayComponents []string
+	components        map[string][]string // namespace → components
+	values            string
+	policiesFrom      string
 }{
 	{name: "default", kustomize: []string{"default"}},
 	{
@@ -91,8 +97,12 @@ func TestChartMatchesKustomize(t *testing.T) {
 	for _, pair := range chartPairs {
 		t.Run(pair.name, func(t *testing.T) {
 			var want []*unstructured.Unstructured
-			for _, dir := range pair.kustomize {
-				want = append(want, build(t, dir)...)
+			if len(pair.overlayComponents) > 0 {
+				want = overlay(t, pair.kustomize, pair.overlayComponents)
+			} else {
+				for _, dir := range pair.kustomize {
+					want = append(want, build(t, dir)...)
+				}
 			}
 			namespaces := make([]string, 0, len(pair.components))
 			for ns := range pair.components {
@@ -114,6 +124,38 @@ func TestChartMatchesKustomize(t *testing.T) {
 			compareObjects(t, normalizeKustomize(t, want), normalizeChart(got))
 		})
 	}
+}
+
+// overlay builds, in memory, an overlay of deploy/ whose resources are the
+// directories given and whose components are the deploy/components given.
+func overlay(t *testing.T, resources, components []string) []*unstructured.Unstructured {
+	t.Helper()
+	fsys := filesys.MakeFsInMemory()
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, ".go") || strings.HasPrefix(path, "testdata") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return fsys.WriteFile("/deploy/"+filepath.ToSlash(path), b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
+	for _, r := range resources {
+		k += "  - ../" + r + "\n"
+	}
+	k += "components:\n"
+	for _, c := range components {
+		k += "  - ../components/" + c + "\n"
+	}
+	if err := fsys.WriteFile("/deploy/test-overlay/kustomization.yaml", []byte(k)); err != nil {
+		t.Fatal(err)
+	}
+	return buildFS(t, fsys, "/deploy/test-overlay")
 }
 
 // policiesValue is the chart's policies value holding the YAML files of
@@ -320,28 +362,45 @@ func setNested(obj map[string]any, value any, path []string) map[string]any {
 	return obj
 }
 
-// TestChartCRDsCopied: the chart's CRDs are deploy/crds' files, which
-// `make generate` copies (Helm reads no file outside its chart).
-func TestChartCRDsCopied(t *testing.T) {
-	want, err := filepath.Glob("crds/sparkcd.io_*.yaml")
+// chartFiles are the files of deploy/ the chart renders as they are, and
+// the directory under chart/files holding their copies (`make
+// chart-files`, part of `make generate`; Helm reads no file outside its
+// chart).
+var chartFiles = map[string]string{
+	"crds/sparkcd.io_*.yaml": "crds",
+}
+
+// TestChartFilesCopied: the chart's copies are the files of deploy/, and
+// the chart holds no other.
+func TestChartFilesCopied(t *testing.T) {
+	want := map[string]string{} // copy → original
+	for pattern, dir := range chartFiles {
+		files, err := filepath.Glob(pattern)
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no file %s in deploy/ (%v)", pattern, err)
+		}
+		for _, f := range files {
+			want[filepath.Join(chartDir, "files", dir, filepath.Base(f))] = f
+		}
+	}
+	copies, err := filepath.Glob(filepath.Join(chartDir, "files", "*", "*"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := filepath.Glob(chartDir + "/files/crds/*.yaml")
-	if err != nil {
-		t.Fatal(err)
+	for _, c := range copies {
+		if _, ok := want[c]; !ok {
+			t.Errorf("deploy/%s is a copy of no file of deploy/: remove it, or add its original to chartFiles and the Makefile's CHART_FILES", c)
+		}
 	}
-	if len(want) == 0 || len(got) != len(want) {
-		t.Fatalf("deploy/crds has %v, the chart %v: run `make generate`", want, got)
-	}
-	for _, path := range want {
-		a, errA := os.ReadFile(path)
-		b, errB := os.ReadFile(filepath.Join(chartDir, "files", path))
+	for c, original := range want {
+		a, errA := os.ReadFile(original)
+		b, errB := os.ReadFile(c)
 		if err := errors.Join(errA, errB); err != nil {
-			t.Fatal(err)
+			t.Errorf("%v: run `make chart-files`", err)
+			continue
 		}
 		if !bytes.Equal(a, b) {
-			t.Errorf("deploy/chart/files/%s differs from deploy/%s: run `make generate`", path, path)
+			t.Errorf("deploy/%s differs from deploy/%s: run `make chart-files`", c, original)
 		}
 	}
 }
