@@ -98,7 +98,7 @@ func TestChartMatchesKustomize(t *testing.T) {
 		t.Run(pair.name, func(t *testing.T) {
 			var want []*unstructured.Unstructured
 			if len(pair.overlayComponents) > 0 {
-				want = overlay(t, pair.kustomize, pair.overlayComponents)
+				want = chartOverlay(t, pair.kustomize, pair.overlayComponents)
 			} else {
 				for _, dir := range pair.kustomize {
 					want = append(want, build(t, dir)...)
@@ -126,9 +126,9 @@ func TestChartMatchesKustomize(t *testing.T) {
 	}
 }
 
-// overlay builds, in memory, an overlay of deploy/ whose resources are the
+// chartOverlay builds, in memory, an overlay of deploy/ whose resources are the
 // directories given and whose components are the deploy/components given.
-func overlay(t *testing.T, resources, components []string) []*unstructured.Unstructured {
+func chartOverlay(t *testing.T, resources, components []string) []*unstructured.Unstructured {
 	t.Helper()
 	fsys := filesys.MakeFsInMemory()
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
