@@ -76,6 +76,8 @@ type jsonJob struct {
 	Source    string             `json:"source"`
 	Findings  []jsonFinding      `json:"findings"`
 	Envelope  *policies.Envelope `json:"envelope,omitempty"`
+	// Defaults are the values the policies' defaults filled in.
+	Defaults []policies.AppliedDefault `json:"defaults,omitempty"`
 }
 
 // jsonReport is the document `check -o json` prints. Error is set, and Jobs
@@ -101,7 +103,7 @@ func WriteInputError(w io.Writer, format string, err error) error {
 func (r *Report) writeJSON(w io.Writer, format string) error {
 	out := jsonReport{Jobs: []jsonJob{}, Summary: r.Summary()}
 	for _, j := range r.Jobs {
-		jj := jsonJob{Name: j.Name, Namespace: j.Namespace, Source: j.Source, Findings: []jsonFinding{}, Envelope: j.Envelope}
+		jj := jsonJob{Name: j.Name, Namespace: j.Namespace, Source: j.Source, Findings: []jsonFinding{}, Envelope: j.Envelope, Defaults: j.Defaults}
 		for _, f := range j.Findings {
 			jj.Findings = append(jj.Findings, jsonFinding(f))
 		}
@@ -131,6 +133,9 @@ func (r *Report) writeText(w io.Writer) error {
 				policy = fmt.Sprintf(" [policy %s]", f.Policy)
 			}
 			fmt.Fprintf(w, "     %-7s %s: %s: %s%s\n", f.Severity, f.Rule, orDash(f.Field), f.Message, policy)
+		}
+		for _, d := range j.Defaults {
+			fmt.Fprintf(w, "     default %s\n", defaultText(d))
 		}
 		if j.Envelope != nil {
 			d, e, p, pk := envelopeCells(j.Envelope)
@@ -165,4 +170,18 @@ func plural(n int, word string) string {
 		return word
 	}
 	return word + "s"
+}
+
+// defaultText is "FIELD: BEFORE → AFTER [policy NAME]", BEFORE "(unset)"
+// when the job left the field unset.
+func defaultText(d policies.AppliedDefault) string {
+	before := d.Before
+	if before == "" {
+		before = "(unset)"
+	}
+	after := d.After
+	if after == "" {
+		after = "(unset)"
+	}
+	return fmt.Sprintf("%s: %s → %s [policy %s]", d.Field, before, after, d.Policy)
 }
