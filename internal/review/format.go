@@ -16,8 +16,8 @@ import (
 // Formats are the output formats of `sparkcd check` and `sparkcd diff`;
 // ObjectFormats those of `sparkcd render`.
 var (
-	Formats       = []string{"text", "json", "yaml", "github", "markdown"}
-	ObjectFormats = []string{"yaml", "json"}
+	Formats       = []string{"text", "json", "yaml", "github", "markdown", "wide", "name"}
+	ObjectFormats = []string{"yaml", "json", "name"}
 )
 
 // CheckFormat returns the one error every command gives for an output
@@ -33,7 +33,11 @@ func CheckFormat(format string, known []string) error {
 func (r *Report) Write(w io.Writer, format string) error {
 	switch format {
 	case "", "text":
-		return r.writeText(w)
+		return r.writeText(w, false)
+	case "wide":
+		return r.writeText(w, true)
+	case "name":
+		return r.writeNames(w)
 	case "json", "yaml":
 		return r.writeJSON(w, format)
 	case "github":
@@ -113,7 +117,10 @@ func (r *Report) writeJSON(w io.Writer, format string) error {
 	return encode(w, out, format)
 }
 
-func (r *Report) writeText(w io.Writer) error {
+// writeText writes the report for a person; wide adds to each job's line
+// the kind it was written as, the unit built, the run it would start and
+// how many policy defaults it took.
+func (r *Report) writeText(w io.Writer, wide bool) error {
 	for _, j := range r.Jobs {
 		status := "ok"
 		switch {
@@ -125,7 +132,7 @@ func (r *Report) writeText(w io.Writer) error {
 		if j.Name == "" {
 			fmt.Fprintf(w, "%-4s %s  (did not build)\n", status, j.Source)
 		} else {
-			fmt.Fprintf(w, "%-4s %s/%s  (%s)\n", status, j.Namespace, j.Name, j.Source)
+			fmt.Fprintf(w, "%-4s %s/%s  (%s)%s\n", status, j.Namespace, j.Name, j.Source, j.wideColumns(wide))
 		}
 		for _, f := range j.Findings {
 			policy := ""
