@@ -91,6 +91,7 @@ Exit codes: 0 success, 1 findings, 2 bad input or usage.`,
 		newSuspendCommand(true),
 		newSuspendCommand(false),
 		newLogsCommand(),
+		newStopCommand(),
 		newVersionCommand(),
 	)
 	return root
