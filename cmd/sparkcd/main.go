@@ -96,6 +96,7 @@ Exit codes: 0 success, 1 findings, 2 bad input or usage.`,
 		newStopCommand(),
 		newVersionCommand(),
 	)
+	registerCompletions(root)
 	return root
 }
 
