@@ -98,8 +98,11 @@ func TestCompletion(t *testing.T) {
 	if _, directive := completions(t, "check", "jobs/"); directive != ":0" {
 		t.Errorf("check PATH: directive %s, want :0 (files and directories)", directive)
 	}
+}
 
-	// No cluster: nothing, quietly, at once.
+// TestCompletionWithoutCluster: with no cluster to ask, completion offers
+// nothing, says nothing, and returns at once.
+func TestCompletionWithoutCluster(t *testing.T) {
 	dead := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(dead, []byte(`apiVersion: v1
 kind: Config
@@ -118,4 +121,3 @@ current-context: c
 		}
 	}
 }
-
