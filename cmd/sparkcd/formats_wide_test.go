@@ -55,6 +55,14 @@ func TestOutputWideAndName(t *testing.T) {
 	if code, _, errOut = sparkcd(t, root, "check", dev, "-o", "xml"); code != 2 || !strings.Contains(errOut, "unknown output format 'xml': use one of text, json, yaml, github, markdown, wide, name") {
 		t.Errorf("check -o xml: exit %d, %s", code, errOut)
 	}
+	for args, want := range map[string]string{
+		"status":  "unknown output format 'xml': use one of text, wide, json, yaml, name",
+		"cleanup": "unknown output format 'xml': use one of text, json",
+	} {
+		if code, _, errOut = sparkcd(t, root, args, "-o", "xml", "--kubeconfig", "/nonexistent"); code != 2 || !strings.Contains(errOut, want) {
+			t.Errorf("%s -o xml: exit %d, %s, want %q", args, code, errOut, want)
+		}
+	}
 	if code, _, errOut = sparkcd(t, root, "render", dev, "-o", "wide"); code != 2 || !strings.Contains(errOut, "unknown output format 'wide': use one of yaml, json, name") {
 		t.Errorf("render -o wide: exit %d, %s", code, errOut)
 	}
