@@ -62,6 +62,7 @@ var argCompletions = map[string]cobra.CompletionFunc{
 	"status":    completeStatusName,
 	"run":       completeFirst(completeJobNames),
 	"logs":      completeFirst(completeJobNames),
+	"history":   completeFirst(completeJobNames),
 	"stop":      completeStop,
 	"suspend":   completeKindName("sparkjob", "jobsource"),
 	"resume":    completeKindName("sparkjob", "jobsource"),
