@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -162,12 +163,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	mopts.LeaderElection = f.leaderElect
 	mopts.LeaderElectionID = f.leaderElectionID
 	mopts.LeaderElectionNamespace = f.leaderElectionNamespace
-	if mopts.LeaderElectionNamespace == "" {
-		mopts.LeaderElectionNamespace = os.Getenv("POD_NAMESPACE")
-	}
-	if mopts.LeaderElectionNamespace == "" {
-		mopts.LeaderElectionNamespace = "sparkcd-system"
-	}
+	mopts.LeaderElectionNamespace = cmp.Or(mopts.LeaderElectionNamespace, os.Getenv("POD_NAMESPACE"), "sparkcd-system")
 	mopts.QPS, mopts.Burst = f.qps, f.burst
 	mopts.LeaseDuration, mopts.RenewDeadline, mopts.RetryPeriod = f.leaseDuration, f.renewDeadline, f.retryPeriod
 	mopts.Logger = log
@@ -205,7 +201,8 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	if _, err := reconciler.NewJobReconciler(mgr, jopts); err != nil {
 		return nil, err
 	}
-	if _, err := reconciler.NewSourceReconciler(mgr, sopts); err != nil {
+	sources, err := reconciler.NewSourceReconciler(mgr, sopts)
+	if err != nil {
 		return nil, err
 	}
 	if f.cleanup.schedule != "" {
@@ -220,8 +217,9 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	}
 	if f.webhookAddr != "" {
 		h := reconciler.NewWebhookHandler(mgr.GetClient(), reconciler.WebhookOptions{
-			Reader: mgr.GetAPIReader(),
-			Logger: log.WithName("webhook"),
+			Reader:  mgr.GetAPIReader(),
+			Secrets: sources,
+			Logger:  log.WithName("webhook"),
 		})
 		if err := mgr.Add(&httpServer{name: "webhook", addr: f.webhookAddr, handler: h, log: slogger}); err != nil {
 			return nil, fmt.Errorf("unable to add the webhook receiver: %w", err)
