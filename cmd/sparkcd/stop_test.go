@@ -92,3 +92,74 @@ func TestStopRun(t *testing.T) {
 		}
 	}
 }
+
+// TestStopRunTerminating: on a real node a deleted driver lingers,
+// terminating, and its container ends with an error on the way out; the run
+// is still recorded as Stopped, not as a failure to retry. A finalizer holds
+// the pod as the kubelet's grace period would.
+func TestStopRunTerminating(t *testing.T) {
+	e := env.Env(t)
+	ns := e.Namespace(t)
+	ctx := t.Context()
+	if err := e.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServe(t, e, ns, "--cleanup-schedule", "")
+	job := piJob(ns)
+	job.Spec.Schedule = "0 3 1 1 *"
+	job.Spec.RestartPolicy = &v1alpha1.RestartPolicy{Type: v1alpha1.RestartAlways}
+	if err := e.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	kc := []string{"-n", ns, "--kubeconfig", e.Kubeconfig}
+	code, out, errOut := cli(t, append([]string{"run", "pi", "--wait-start", "1m"}, kc...)...)
+	if code != 0 {
+		t.Fatalf("run: exit %d\n%s%s\nserve: %s", code, out, errOut, srv.logs)
+	}
+	runName := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(out), "sparkjob/pi: run "), " started")
+	driver := &corev1.Pod{}
+	key := types.NamespacedName{Namespace: ns, Name: runid.DriverPodName(runName)}
+	if err := e.Client.Get(ctx, key, driver); err != nil {
+		t.Fatal(err)
+	}
+	driver.Finalizers = append(driver.Finalizers, "test.sparkcd.io/grace-period")
+	if err := e.Client.Update(ctx, driver); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p := &corev1.Pod{}
+		if e.Client.Get(ctx, key, p) == nil {
+			p.Finalizers = nil
+			_ = e.Client.Update(ctx, p)
+		}
+	})
+	code, out, errOut = cli(t, append([]string{"stop", "pi", runName, "--wait", "1m"}, kc...)...)
+	if code != 0 || !strings.Contains(out, "ended: Failed (Stopped)") {
+		t.Fatalf("stop of a terminating driver: exit %d\n%s%s\nserve: %s", code, out, errOut, srv.logs)
+	}
+	// The container ends on SIGTERM as the pod goes.
+	if err := e.Client.Get(ctx, key, driver); err != nil || driver.DeletionTimestamp == nil {
+		t.Fatalf("the driver should be terminating: %v, %v", err, driver.DeletionTimestamp)
+	}
+	now := metav1.Now()
+	driver.Status = corev1.PodStatus{Phase: corev1.PodFailed, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: runid.DriverContainerName, Image: "apache/spark:3.5.3",
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 143, Reason: "Error", StartedAt: now, FinishedAt: now}},
+	}}}
+	if err := e.Client.Status().Update(ctx, driver); err != nil {
+		t.Fatal(err)
+	}
+	// A run request handled after the pod's update proves the loop has
+	// read the job since: the stopped run must still say Stopped.
+	code, out, errOut = cli(t, append([]string{"run", "pi", "--wait-start", "1m"}, kc...)...)
+	if code != 0 {
+		t.Fatalf("run after the stop: exit %d\n%s%s\nserve: %s", code, out, errOut, srv.logs)
+	}
+	got := &v1alpha1.SparkJob{}
+	if err := e.Client.Get(ctx, client.ObjectKeyFromObject(job), got); err != nil {
+		t.Fatal(err)
+	}
+	if r := findRun(got, runName); r == nil || r.Reason != runid.ReasonStopped {
+		t.Errorf("the stopped run after its container's exit: %+v", r)
+	}
+}
