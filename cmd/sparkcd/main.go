@@ -94,6 +94,7 @@ Exit codes: 0 success, 1 findings, 2 bad input or usage.`,
 		newSuspendCommand(false),
 		newLogsCommand(),
 		newStopCommand(),
+		newUICommand(),
 		newHistoryCommand(),
 		newVersionCommand(),
 	)

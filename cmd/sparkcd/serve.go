@@ -21,6 +21,7 @@ import (
 	"github.com/sparkcd/sparkcd/policies"
 	"github.com/sparkcd/sparkcd/reconciler"
 	"github.com/sparkcd/sparkcd/render/materialize"
+	"github.com/sparkcd/sparkcd/ui"
 )
 
 // serveFlags are the settings of `sparkcd serve`.
@@ -49,6 +50,8 @@ type serveFlags struct {
 
 	cacheDir                 string
 	webhookAddr              string
+	uiAddr                   string
+	uiAcceptHosts            []string
 	sourceInterval           time.Duration
 	sourceConcurrency        int
 	allowRemoteBases         bool
@@ -120,6 +123,8 @@ command line wins.`,
 	sd := reconciler.DefaultSourceOptions()
 	fl.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "directory of the git caches, one per JobSource")
 	fl.StringVar(&f.webhookAddr, "webhook-addr", ":9292", "address of the webhook receiver, POST /hooks/<namespace>/<jobsource>, on every replica (empty disables it)")
+	fl.StringVar(&f.uiAddr, "ui-addr", "", "address of the read-only web view (sparkcd ui) with sparkcd's own service account, on every replica (empty, the default, disables it; put authentication in front: docs/ui.md)")
+	fl.StringSliceVar(&f.uiAcceptHosts, "ui-accept-hosts", ui.DefaultAcceptHosts, "regular expressions of the Host headers the web view serves (add your proxy's host name)")
 	fl.DurationVar(&f.sourceInterval, "source-interval", sd.DefaultInterval, "fetch interval of a JobSource that sets none")
 	fl.IntVar(&f.sourceConcurrency, "source-concurrency", sd.MaxConcurrentReconciles, "JobSources reconciled at once")
 	fl.BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let kustomizations in jobs repositories fetch remote bases")
@@ -224,6 +229,9 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 		if err := mgr.Add(&httpServer{name: "webhook", addr: f.webhookAddr, handler: h, log: slogger}); err != nil {
 			return nil, fmt.Errorf("unable to add the webhook receiver: %w", err)
 		}
+	}
+	if err := f.addUI(mgr, slogger); err != nil {
+		return nil, err
 	}
 	return mgr, nil
 }
