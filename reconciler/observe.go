@@ -39,6 +39,7 @@ func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 			continue
 		}
 		run := runid.FromPod(pod, rc.timestamp())
+		rc.markStopped(pod, run)
 		if !rc.recorded[name] {
 			// Completing a run needs the admitted spec; a job that is not
 			// admitted leaves it for later.
@@ -143,6 +144,7 @@ func (r *JobReconciler) lost(ctx context.Context, rc *reconciliation, name strin
 		run.Reason = runid.ReasonDriverPodDeleted
 		run.Message = "the driver pod was deleted before it ended"
 		run.CompletionTime = rc.timestamp()
+		rc.markStopped(nil, run)
 	}
 	if run.Insight != nil && run.StartTime != nil {
 		end := run.CompletionTime.Time

@@ -70,7 +70,7 @@ func (rc *reconciliation) planRetry() *retryPlan {
 		return nil
 	}
 	last := rc.newest()
-	if last == nil || !runid.Finished(last) || last.Reason == runid.ReasonReplaced {
+	if last == nil || !runid.Finished(last) || last.Reason == runid.ReasonReplaced || last.Reason == runid.ReasonStopped {
 		return nil
 	}
 	if last.Reason == runid.ReasonInterrupted {

@@ -26,6 +26,9 @@ const (
 	// its dependents', and the spec changed before it came back, so the run
 	// could not be completed; its driver was deleted.
 	ReasonInterrupted = "Interrupted"
+	// ReasonStopped: `sparkcd stop` deleted the driver; no restart policy
+	// retries the run.
+	ReasonStopped = "Stopped"
 	// ReasonUnschedulable: no node fits the driver.
 	ReasonUnschedulable = "Unschedulable"
 )

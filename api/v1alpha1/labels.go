@@ -36,6 +36,10 @@ const (
 	// AnnotationRunRequestedAt on a SparkJob requests a manual run; any new
 	// value starts one.
 	AnnotationRunRequestedAt = "sparkcd.io/run-requested-at"
+	// AnnotationStopRuns on a SparkJob names, comma-separated, the runs
+	// `sparkcd stop` stopped: the job loop records their end as Stopped,
+	// not as a failure a restart policy retries.
+	AnnotationStopRuns = "sparkcd.io/stop-runs"
 	// AnnotationSourceFile records the file a job was read from.
 	AnnotationSourceFile = "sparkcd.io/source-file"
 	// AnnotationAppliedSpecDigest on a SparkJob that a JobSource manages is

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/cronjobs/cleanup"
 	"github.com/sparkcd/sparkcd/cronjobs/schedule"
+	"github.com/sparkcd/sparkcd/internal/review"
 )
 
 // cleanupFlags are the cleanup settings `serve` and `cleanup` share.
@@ -99,8 +101,8 @@ each pass as one JSON object on one line, durations as strings ("1.5s").`,
 			if err := flagsFromEnv(cmd); err != nil {
 				return err
 			}
-			if output != "text" && output != "json" {
-				return inputError(fmt.Errorf("invalid -o '%s': want text or json", output))
+			if err := review.CheckFormat(output, cleanupFormats); err != nil {
+				return inputError(err)
 			}
 			opts, err := flags.options()
 			if err != nil {
@@ -142,7 +144,7 @@ each pass as one JSON object on one line, durations as strings ("1.5s").`,
 	cmd.Flags().BoolVar(&once, "once", false, "run one pass and exit")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "delete nothing; print what a pass would delete, and why (implies --once)")
 	cmd.Flags().StringSliceVarP(&namespaces, "namespace", "n", nil, "namespaces to clean up, as --cleanup-namespaces (default: all)")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: "+strings.Join(cleanupFormats, ", "))
 	return cmd
 }
 
@@ -170,3 +172,6 @@ func jsonReport(r cleanup.Report) cleanupJSON {
 	}
 	return cleanupJSON{Report: r, Duration: r.Duration.String()}
 }
+
+// cleanupFormats are the output formats of `sparkcd cleanup`.
+var cleanupFormats = []string{"text", "json"}

@@ -19,7 +19,9 @@ import (
 	"github.com/sparkcd/sparkcd/internal/testenv"
 )
 
-var env = testenv.NewShared()
+// env runs the garbage collector too: `sparkcd stop` relies on it to take a
+// stopped driver's executors and objects.
+var env = testenv.NewShared(testenv.WithControllerManager())
 
 // runMainEnv makes the test binary run sparkcd's main instead of the
 // tests, so a test can start sparkcd as a process of its own and kill it.

@@ -76,7 +76,7 @@ func newDiffCommand() *cobra.Command {
 				return inputError(err)
 			}
 			d.MaxBytes = maxBytes
-			if err := d.Write(cmd.OutOrStdout(), output); err != nil {
+			if err := writePainted(cmd, output, d.Write); err != nil {
 				return inputError(err)
 			}
 			if n := d.IntroducedErrors(); n > 0 {

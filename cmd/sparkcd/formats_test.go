@@ -18,11 +18,11 @@ func TestOutputFormats(t *testing.T) {
 		{"diff", "--from", "HEAD", dev, "-o", "xml"},
 	} {
 		code, _, errOut := sparkcd(t, root, args...)
-		if want := "unknown output format 'xml': use one of text, json, yaml, github, markdown"; code != 2 || !strings.Contains(errOut, want) {
+		if want := "unknown output format 'xml': use one of text, json, yaml, github, markdown, wide, name"; code != 2 || !strings.Contains(errOut, want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", args, code, errOut, want)
 		}
 	}
-	if code, _, errOut := sparkcd(t, root, "render", dev, "-o", "xml"); code != 2 || !strings.Contains(errOut, "unknown output format 'xml': use one of yaml, json") {
+	if code, _, errOut := sparkcd(t, root, "render", dev, "-o", "xml"); code != 2 || !strings.Contains(errOut, "unknown output format 'xml': use one of yaml, json, name") {
 		t.Errorf("render -o xml: exit %d, stderr %q", code, errOut)
 	}
 

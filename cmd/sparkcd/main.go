@@ -76,9 +76,11 @@ pod, executor pod template, Spark configuration and driver service itself,
 starts runs on commit and on schedules, and cleans up finished drivers.
 
 Exit codes: 0 success, 1 findings, 2 bad input or usage.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		PersistentPreRunE: checkColor,
 	}
+	bindColor(root)
 	root.AddCommand(
 		newRenderCommand(),
 		newCheckCommand(),
@@ -91,10 +93,12 @@ Exit codes: 0 success, 1 findings, 2 bad input or usage.`,
 		newSuspendCommand(true),
 		newSuspendCommand(false),
 		newLogsCommand(),
+		newStopCommand(),
 		newUICommand(),
 		newHistoryCommand(),
 		newVersionCommand(),
 	)
+	registerCompletions(root)
 	return root
 }
 

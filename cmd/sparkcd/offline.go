@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -231,7 +232,7 @@ or holds no SparkJob and no supporting object (unless --allow-empty).`,
 			if errorsOnly {
 				shown = report.ErrorsOnly()
 			}
-			if err := shown.Write(cmd.OutOrStdout(), output); err != nil {
+			if err := writePainted(cmd, output, shown.Write); err != nil {
 				return inputError(err)
 			}
 			s := report.Summary()
@@ -278,4 +279,17 @@ func parseSupportingKinds(names []string) ([]v1alpha1.SupportingKind, error) {
 		out = append(out, v1alpha1.SupportingKind{Group: group, Kind: kind})
 	}
 	return out, nil
+}
+
+// writePainted writes a report with write, coloured in the text formats
+// when the output should be (--color).
+func writePainted(cmd *cobra.Command, output string, write func(io.Writer, string) error) error {
+	out, flush := cmd.OutOrStdout(), func() error { return nil }
+	if output == "" || output == "text" || output == "wide" {
+		out, flush = paintedOutput(cmd, out, checkRules)
+	}
+	if err := write(out, output); err != nil {
+		return err
+	}
+	return flush()
 }

@@ -1,11 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -21,6 +21,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/internal/review"
 )
 
 func newStatusCommand() *cobra.Command {
@@ -40,9 +41,10 @@ their messages, the last runs, the next schedule, findings and inventory.
 -l selects by label; -w prints again on every change until interrupted.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains(statusFormats, f.output) {
-				return inputError(fmt.Errorf("invalid -o '%s': want %s", f.output, strings.Join(statusFormats, ", ")))
+			if err := review.CheckFormat(f.output, statusFormats); err != nil {
+				return inputError(err)
 			}
+			f.output = cmp.Or(f.output, "text")
 			if len(args) == 1 {
 				f.name = args[0]
 			}

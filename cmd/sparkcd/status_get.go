@@ -72,7 +72,14 @@ func runStatus(cmd *cobra.Command, f *statusFlags) error {
 		if err != nil {
 			return err
 		}
-		return printStatus(out, v, f.output, name != "", terminalWidth(out))
+		w, flush := out, func() error { return nil }
+		if f.output == "text" || f.output == "wide" {
+			w, flush = paintedOutput(cmd, out, statusRules)
+		}
+		if err := printStatus(w, v, f.output, name != "", terminalWidth(out)); err != nil {
+			return err
+		}
+		return flush()
 	}
 	if !f.watch {
 		return print(cmd.Context())

@@ -127,7 +127,7 @@ func TestStatusVerbs(t *testing.T) {
 	if code, out, _ = cli(t, append([]string{"status", "pi", "-o", "yaml"}, kc...)...); code != 0 || !strings.Contains(out, "reason: OOMKilled") {
 		t.Fatalf("status pi -o yaml: exit %d\n%s", code, out)
 	}
-	if code, _, errOut = cli(t, append([]string{"status", "-o", "xml"}, kc...)...); code != exitInput || !strings.Contains(errOut, "want text, wide, json, yaml, name") {
+	if code, _, errOut = cli(t, append([]string{"status", "-o", "xml"}, kc...)...); code != exitInput || !strings.Contains(errOut, "unknown output format 'xml': use one of text, wide, json, yaml, name") {
 		t.Fatalf("status -o xml: exit %d, %s", code, errOut)
 	}
 	testStatusWatch(t, e, ns, kc)

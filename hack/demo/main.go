@@ -71,27 +71,7 @@ func run(parent context.Context, o options) (err error) {
 		}
 	}()
 
-	step("Local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK")
-	if err := d.startCluster(ctx); err != nil {
-		return err
-	}
-	step("Spark namespace spark-dev: the driver service account and Role (deploy/examples/spark-namespace)")
-	if err := d.prepareNamespaces(ctx); err != nil {
-		return err
-	}
-	step("A jobs repository: jobs/examples committed to git, served on loopback")
-	if err := d.startGit(ctx); err != nil {
-		return err
-	}
-	step("sparkcd serve, with the example policies; a JobSource on overlays/dev")
-	if err := d.startSparkcd(ctx); err != nil {
-		return err
-	}
-	if err := d.createSource(ctx); err != nil {
-		return err
-	}
-	step("sparkcd ui: the runs in a browser")
-	if err := d.startUI(ctx); err != nil {
+	if err := d.setUp(ctx); err != nil {
 		return err
 	}
 	w := newWatcher(d)
@@ -135,6 +115,32 @@ func run(parent context.Context, o options) (err error) {
 		d.hold(parent)
 	}
 	return nil
+}
+
+// setUp starts the control plane, the namespace, the git server, sparkcd
+// serve with its JobSource and the UI.
+func (d *demo) setUp(ctx context.Context) error {
+	step("Local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK")
+	if err := d.startCluster(ctx); err != nil {
+		return err
+	}
+	step("Spark namespace spark-dev: the driver service account and Role (deploy/examples/spark-namespace)")
+	if err := d.prepareNamespaces(ctx); err != nil {
+		return err
+	}
+	step("A jobs repository: jobs/examples committed to git, served on loopback")
+	if err := d.startGit(ctx); err != nil {
+		return err
+	}
+	step("sparkcd serve, with the example policies; a JobSource on overlays/dev")
+	if err := d.startSparkcd(ctx); err != nil {
+		return err
+	}
+	if err := d.createSource(ctx); err != nil {
+		return err
+	}
+	step("sparkcd ui: the runs in a browser")
+	return d.startUI(ctx)
 }
 
 func step(msg string) { fmt.Printf("\n\033[1;36m==> %s\033[0m\n", msg) }

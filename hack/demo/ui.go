@@ -32,7 +32,7 @@ func (d *demo) startUI(ctx context.Context) error {
 	}
 	d.uiDone = make(chan struct{})
 	go func() { _ = d.ui.Wait(); _ = logFile.Close(); close(d.uiDone) }()
-	if err := waitHTTP(ctx, d.uiURL+"jobs", d.uiDone); err != nil {
+	if err := waitHTTP(ctx, d.uiURL, d.uiDone); err != nil {
 		return fmt.Errorf("sparkcd ui did not answer (log: %s): %w", d.path("logs", "ui.log"), err)
 	}
 	info("open %s in a browser to follow the runs (sparkcd ui, read-only, over the demo's kubeconfig)", d.uiURL)

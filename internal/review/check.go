@@ -57,6 +57,9 @@ type JobReport struct {
 	// computed (a finding then says why). Only the review reports it, so
 	// the loops do not pay for it.
 	Envelope *policies.Envelope
+	// Defaults are the values the policies' defaults filled into the job,
+	// so that a job a policy changed does not read as untouched.
+	Defaults []policies.AppliedDefault
 }
 
 // Report is the review of one path at one revision.
@@ -126,6 +129,7 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 	if lv := opts.PodSecurity; lv != nil {
 		aopts.PodSecurity = func(string) *admission.PodSecurityLevel { return lv }
 	}
+	built := builtJobs(res)
 	for _, v := range admission.Result(res, aopts) {
 		if opts.Job != "" && v.Name != opts.Job && v.Name != "" {
 			continue
@@ -135,6 +139,7 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 			if env, err := policies.ComputeEnvelope(v.Job); err == nil {
 				jr.Envelope = &env
 			}
+			jr.Defaults = appliedDefaults(opts.Policies, built[builtKey(v.Origin.File, v.Namespace, v.Name)])
 		}
 		report.Jobs = append(report.Jobs, jr)
 	}
@@ -147,3 +152,38 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 	}
 	return report, nil
 }
+
+// explainer is policies that say which defaults they filled in:
+// *policies.Set is one.
+type explainer interface {
+	AppliedDefaults(job *v1alpha1.SparkJob) []policies.AppliedDefault
+}
+
+var _ explainer = (*policies.Set)(nil)
+
+// appliedDefaults is what p's defaults fill into job, after sparkcd's own
+// defaults as admission applies them first.
+func appliedDefaults(p admission.Policies, job *v1alpha1.SparkJob) []policies.AppliedDefault {
+	ex, ok := p.(explainer)
+	if !ok || job == nil {
+		return nil
+	}
+	defaulted := job.DeepCopy()
+	defaulted.Status = v1alpha1.SparkJobStatus{}
+	v1alpha1.SetDefaults(defaulted)
+	return ex.AppliedDefaults(defaulted)
+}
+
+// builtJobs indexes the decoded jobs of a build by file, namespace and name.
+func builtJobs(res *build.BuildResult) map[string]*v1alpha1.SparkJob {
+	out := make(map[string]*v1alpha1.SparkJob, len(res.Jobs))
+	for i := range res.Jobs {
+		j := &res.Jobs[i]
+		if k := builtKey(j.Origin.File, j.Namespace, j.Name); j.Object != nil && out[k] == nil {
+			out[k] = j.Object
+		}
+	}
+	return out
+}
+
+func builtKey(file, namespace, name string) string { return file + "\x00" + namespace + "/" + name }

@@ -16,8 +16,8 @@ import (
 // Formats are the output formats of `sparkcd check` and `sparkcd diff`;
 // ObjectFormats those of `sparkcd render`.
 var (
-	Formats       = []string{"text", "json", "yaml", "github", "markdown"}
-	ObjectFormats = []string{"yaml", "json"}
+	Formats       = []string{"text", "json", "yaml", "github", "markdown", "wide", "name"}
+	ObjectFormats = []string{"yaml", "json", "name"}
 )
 
 // CheckFormat returns the one error every command gives for an output
@@ -33,7 +33,11 @@ func CheckFormat(format string, known []string) error {
 func (r *Report) Write(w io.Writer, format string) error {
 	switch format {
 	case "", "text":
-		return r.writeText(w)
+		return r.writeText(w, false)
+	case "wide":
+		return r.writeText(w, true)
+	case "name":
+		return r.writeNames(w)
 	case "json", "yaml":
 		return r.writeJSON(w, format)
 	case "github":
@@ -76,6 +80,8 @@ type jsonJob struct {
 	Source    string             `json:"source"`
 	Findings  []jsonFinding      `json:"findings"`
 	Envelope  *policies.Envelope `json:"envelope,omitempty"`
+	// Defaults are the values the policies' defaults filled in.
+	Defaults []policies.AppliedDefault `json:"defaults,omitempty"`
 }
 
 // jsonReport is the document `check -o json` prints. Error is set, and Jobs
@@ -101,7 +107,7 @@ func WriteInputError(w io.Writer, format string, err error) error {
 func (r *Report) writeJSON(w io.Writer, format string) error {
 	out := jsonReport{Jobs: []jsonJob{}, Summary: r.Summary()}
 	for _, j := range r.Jobs {
-		jj := jsonJob{Name: j.Name, Namespace: j.Namespace, Source: j.Source, Findings: []jsonFinding{}, Envelope: j.Envelope}
+		jj := jsonJob{Name: j.Name, Namespace: j.Namespace, Source: j.Source, Findings: []jsonFinding{}, Envelope: j.Envelope, Defaults: j.Defaults}
 		for _, f := range j.Findings {
 			jj.Findings = append(jj.Findings, jsonFinding(f))
 		}
@@ -111,7 +117,10 @@ func (r *Report) writeJSON(w io.Writer, format string) error {
 	return encode(w, out, format)
 }
 
-func (r *Report) writeText(w io.Writer) error {
+// writeText writes the report for a person; wide adds to each job's line
+// the kind it was written as, the unit built, the run it would start and
+// how many policy defaults it took.
+func (r *Report) writeText(w io.Writer, wide bool) error {
 	for _, j := range r.Jobs {
 		status := "ok"
 		switch {
@@ -123,7 +132,7 @@ func (r *Report) writeText(w io.Writer) error {
 		if j.Name == "" {
 			fmt.Fprintf(w, "%-4s %s  (did not build)\n", status, j.Source)
 		} else {
-			fmt.Fprintf(w, "%-4s %s/%s  (%s)\n", status, j.Namespace, j.Name, j.Source)
+			fmt.Fprintf(w, "%-4s %s/%s  (%s)%s\n", status, j.Namespace, j.Name, j.Source, j.wideColumns(wide))
 		}
 		for _, f := range j.Findings {
 			policy := ""
@@ -131,6 +140,9 @@ func (r *Report) writeText(w io.Writer) error {
 				policy = fmt.Sprintf(" [policy %s]", f.Policy)
 			}
 			fmt.Fprintf(w, "     %-7s %s: %s: %s%s\n", f.Severity, f.Rule, orDash(f.Field), f.Message, policy)
+		}
+		for _, d := range j.Defaults {
+			fmt.Fprintf(w, "     default %s\n", defaultText(d))
 		}
 		if j.Envelope != nil {
 			d, e, p, pk := envelopeCells(j.Envelope)
@@ -165,4 +177,18 @@ func plural(n int, word string) string {
 		return word
 	}
 	return word + "s"
+}
+
+// defaultText is "FIELD: BEFORE → AFTER [policy NAME]", BEFORE "(unset)"
+// when the job left the field unset.
+func defaultText(d policies.AppliedDefault) string {
+	before := d.Before
+	if before == "" {
+		before = "(unset)"
+	}
+	after := d.After
+	if after == "" {
+		after = "(unset)"
+	}
+	return fmt.Sprintf("%s: %s → %s [policy %s]", d.Field, before, after, d.Policy)
 }

@@ -12,7 +12,11 @@ import (
 func (d *DiffReport) Write(w io.Writer, format string) error {
 	switch format {
 	case "", "text":
-		return d.writeText(w)
+		return d.writeText(w, false)
+	case "wide":
+		return d.writeText(w, true)
+	case "name":
+		return d.writeNames(w)
 	case "json", "yaml":
 		return d.writeJSON(w, format)
 	case "github":
@@ -63,16 +67,18 @@ func (d *DiffReport) writeJSON(w io.Writer, format string) error {
 	return encode(w, out, format)
 }
 
-func (d *DiffReport) writeText(w io.Writer) error {
+// writeText writes the diff for a person; wide lists the unchanged jobs
+// too, and each job's run at both sides.
+func (d *DiffReport) writeText(w io.Writer, wide bool) error {
 	c := d.counts()
 	fmt.Fprintf(w, "sparkcd diff %s\n  from %s\n  to   %s\n", d.Path, d.From, d.To)
 	fmt.Fprintf(w, "%d added, %d removed, %d changed, %d unchanged; %d %s introduced, %d fixed\n",
 		c.Added, c.Removed, c.Changed, c.Unchanged, c.Introduced, plural(c.Introduced, "finding"), c.Fixed)
 	for _, j := range d.Jobs {
-		if j.Change == Unchanged {
+		if j.Change == Unchanged && !wide {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s %s/%s (%s)\n", strings.ToUpper(string(j.Change)), j.Namespace, j.Name, j.Source)
+		fmt.Fprintf(w, "\n%s %s/%s (%s)%s\n", strings.ToUpper(string(j.Change)), j.Namespace, j.Name, j.Source, j.wideColumns(wide))
 		if delta := envelopeDelta(j.EnvelopeFrom, j.EnvelopeTo); delta != "" {
 			fmt.Fprintf(w, "  envelope: %s\n", delta)
 		}

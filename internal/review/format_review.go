@@ -1,6 +1,7 @@
 package review
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -15,6 +16,10 @@ func (r *Report) writeGitHub(w io.Writer) error {
 		for _, f := range j.Findings {
 			file, line := locate(r.Root, &j, f.Field)
 			fmt.Fprintln(w, ghAnnotation(f, j.Namespace, j.Name, file, line))
+		}
+		if len(j.Defaults) > 0 {
+			file, line := locate(r.Root, &j, "")
+			fmt.Fprintln(w, ghDefaults(j, file, line))
 		}
 	}
 	r.writeObjectsGitHub(w)
@@ -37,6 +42,17 @@ func ghAnnotation(f v1alpha1.Finding, namespace, name, file string, line int) st
 		msg += fmt.Sprintf(" [policy %s]", f.Policy)
 	}
 	return fmt.Sprintf("::%s file=%s,line=%d,title=%s::%s", level, ghProperty(file), line, ghProperty(title), ghData(msg))
+}
+
+// ghDefaults is one notice per job listing the defaults the policies
+// filled in: not a finding, so never a failed check.
+func ghDefaults(j JobReport, file string, line int) string {
+	lines := make([]string, 0, len(j.Defaults))
+	for _, d := range j.Defaults {
+		lines = append(lines, defaultText(d))
+	}
+	title := fmt.Sprintf("policy defaults (%s/%s)", j.Namespace, j.Name)
+	return fmt.Sprintf("::notice file=%s,line=%d,title=%s::%s", ghProperty(file), line, ghProperty(title), ghData(strings.Join(lines, "\n")))
 }
 
 // ghData escapes a workflow command's message as the runner expects.
@@ -87,6 +103,18 @@ func (r *Report) writeMarkdown(w io.Writer) error {
 		for _, f := range j.Findings {
 			fmt.Fprintf(w, "| %s | `%s` | `%s` | %s | %s |\n",
 				f.Severity, f.Rule, orDash(f.Field), mdEscape(f.Message), orDash(f.Policy))
+		}
+		fmt.Fprintln(w, "\n</details>")
+	}
+	for _, j := range r.Jobs {
+		if len(j.Defaults) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n<details><summary><code>%s/%s</code> — %d policy %s</summary>\n\n", j.Namespace, j.Name, len(j.Defaults), plural(len(j.Defaults), "default"))
+		fmt.Fprintln(w, "| Field | Before | After | Policy |")
+		fmt.Fprintln(w, "|---|---|---|---|")
+		for _, d := range j.Defaults {
+			fmt.Fprintf(w, "| `%s` | %s | %s | %s |\n", d.Field, mdEscape(cmp.Or(d.Before, "(unset)")), mdEscape(cmp.Or(d.After, "(unset)")), d.Policy)
 		}
 		fmt.Fprintln(w, "\n</details>")
 	}

@@ -80,6 +80,9 @@ func WriteObjectsMarked(w io.Writer, objs []kruntime.Object, format string, mark
 	if err := CheckFormat(format, ObjectFormats); err != nil {
 		return err
 	}
+	if format == "name" {
+		return writeObjectNames(w, objs)
+	}
 	items := make([]map[string]any, len(objs))
 	docs := make([][]byte, len(objs))
 	var g errgroup.Group
