@@ -33,7 +33,33 @@ type alertCase struct {
 // series, stays quiet on a good one, and waits its `for`.
 func TestMonitoringAlerts(t *testing.T) {
 	ruleFile := writeRuleFile(t)
-	cases := []alertCase{
+	tested := map[string]int{}
+	for _, tc := range alertCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			got := firingAlerts(t, ruleFile, tc)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s at %s (-want +got):\n%s", tc.alert, tc.at, diff)
+			}
+		})
+		if len(tc.want) > 0 {
+			tested[tc.alert] |= 1
+		} else {
+			tested[tc.alert] |= 2
+		}
+	}
+	for _, g := range readRuleGroups(t) {
+		for _, r := range g.Rules {
+			if tested[r.Alert] != 3 {
+				t.Errorf("alert %s needs a case where it fires and one where it does not", r.Alert)
+			}
+		}
+	}
+}
+
+// alertCases are, for each alert, series that fire it and series that
+// must not.
+func alertCases() []alertCase {
+	return []alertCase{
 		{name: "last run failed", alert: "SparkcdJobLastRunFailed", at: 5 * time.Minute,
 			series: `sparkcd_job_last_run_phase{namespace="spark-dev", job="etl", phase="Failed"} 1x10
 				sparkcd_job_last_run_phase{namespace="spark-dev", job="etl", phase="Succeeded"} 0x10`,
@@ -102,27 +128,6 @@ func TestMonitoringAlerts(t *testing.T) {
 		{name: "one replica leads", alert: "SparkcdNoLeader", at: 10 * time.Minute,
 			series: `leader_election_master_status{name="sparkcd-leader", pod="sparkcd-a"} 1x10
 				leader_election_master_status{name="sparkcd-leader", pod="sparkcd-b"} 0x10`},
-	}
-	tested := map[string]int{}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got := firingAlerts(t, ruleFile, tc)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("%s at %s (-want +got):\n%s", tc.alert, tc.at, diff)
-			}
-		})
-		if len(tc.want) > 0 {
-			tested[tc.alert] |= 1
-		} else {
-			tested[tc.alert] |= 2
-		}
-	}
-	for _, g := range readRuleGroups(t) {
-		for _, r := range g.Rules {
-			if tested[r.Alert] != 3 {
-				t.Errorf("alert %s needs a case where it fires and one where it does not", r.Alert)
-			}
-		}
 	}
 }
 
