@@ -60,8 +60,22 @@ FUZZ_TARGETS := render/build:FuzzDecodeJob policies:FuzzLoadDocument reconciler:
 	cronjobs/schedule:FuzzParseSchedule render/sparkconf:FuzzParseMemoryMiB render/sparkconf:FuzzParseDuration
 FUZZTIME ?= 10s
 
+# The browser the ui test drives (cmd/sparkcd TestUIBrowser): Debian's chromium.
+SPARKCD_CHROMIUM ?= /usr/bin/chromium
+export SPARKCD_CHROMIUM
+
+.PHONY: browser
+browser: ## Install headless Chromium for the ui browser test (apt-get, as root), or print the command to run.
+	@if [ -x "$(SPARKCD_CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium for the ui browser test"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+	  echo "the ui browser test needs Chromium at $(SPARKCD_CHROMIUM): run 'sudo apt-get install -y chromium', or set SPARKCD_CHROMIUM to a Chromium binary"; exit 1; \
+	fi
+
 .PHONY: test
-test: testenv lint ## Run every test (builds the test control plane first), the fault suite included, then each fuzz target for FUZZTIME.
+test: testenv browser lint ## Run every test (builds the test control plane first), the fault suite included, then each fuzz target for FUZZTIME.
 	go test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
 

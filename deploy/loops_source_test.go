@@ -41,6 +41,8 @@ func exerciseSourceLoop(t *testing.T, e *testenv.Env, ns string) {
 	if err := e.Client.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
+	// sparkcd may read it: the component grants "jobs-git" by name.
+	apply(t, e, componentInto(t, ns, "components/spark-namespace", "components/source-secrets"))
 	src := &v1alpha1.JobSource{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "jobs"},
 		Spec: v1alpha1.JobSourceSpec{

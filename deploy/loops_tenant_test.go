@@ -79,7 +79,7 @@ func impersonateDefault(t *testing.T, e *testenv.Env) {
 	requestReconcile(t, e, src)
 	got = waitSourceReason(t, e, src, second, reconciler.ReasonImpersonationForbidden)
 	msg = apimeta.FindStatusCondition(got.Status.Conditions, meta.ReadyCondition).Message
-	for _, want := range []string{"'" + nsA + "/" + tenantSA + "'", "may not patch Secret 'pi-creds'", "namespace '" + nsA + "'"} {
+	for _, want := range []string{"'" + nsA + "/" + tenantSA + "'", "may not get Secret 'pi-creds'", "namespace '" + nsA + "'"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("Ready message %q does not say %s", msg, want)
 		}

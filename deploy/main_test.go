@@ -32,8 +32,10 @@ import (
 )
 
 // env is the package's control plane. No garbage collector: nothing here
-// depends on a cascade.
-var env = testenv.NewShared()
+// depends on a cascade. kube-controller-manager runs only the ClusterRole
+// aggregation, which fills view, edit and admin from sparkcd-view and
+// sparkcd-edit as in a cluster.
+var env = testenv.NewShared(testenv.WithControllers("clusterrole-aggregation-controller"))
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(logr.Discard())

@@ -1,8 +1,6 @@
 package deploy_test
 
 import (
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -16,8 +14,6 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-
-	"github.com/sparkcd/sparkcd/policies"
 )
 
 // image is the image every build runs, pinned by deploy/default.
@@ -32,8 +28,9 @@ func TestKustomizationsBuild(t *testing.T) {
 	sparkcd := []string{
 		"ClusterRole sparkcd",
 		"ClusterRoleBinding sparkcd",
+		"ClusterRole sparkcd-edit",
+		"ClusterRole sparkcd-view",
 		"ConfigMap sparkcd-system/sparkcd-config-<hash>",
-		"ConfigMap sparkcd-system/sparkcd-policies-<hash>",
 		"Deployment sparkcd-system/sparkcd",
 		"Namespace sparkcd-system",
 		"PodDisruptionBudget sparkcd-system/sparkcd",
@@ -51,6 +48,8 @@ func TestKustomizationsBuild(t *testing.T) {
 		"Namespace spark-dev",
 		"Role spark-dev/spark-driver",
 		"RoleBinding spark-dev/spark-driver",
+		"Role spark-dev/sparkcd-source-secrets",
+		"RoleBinding spark-dev/sparkcd-source-secrets",
 		"ServiceAccount spark-dev/spark",
 	}
 	want := map[string][]string{
@@ -65,7 +64,12 @@ func TestKustomizationsBuild(t *testing.T) {
 		}),
 		"base/config": {
 			"ConfigMap sparkcd-system/sparkcd-config-<hash>",
-			"ConfigMap sparkcd-system/sparkcd-policies-<hash>",
+		},
+		"examples/webhook-ingress": {"Ingress sparkcd-system/sparkcd-webhook"},
+		"examples/policies": {
+			"AllocationPolicy all",
+			"AllocationPolicy dev",
+			"AllocationPolicy prod",
 		},
 		"examples":                 concat(sparkNamespace, []string{"JobSource spark-dev/examples"}),
 		"examples/spark-namespace": sparkNamespace,
@@ -167,7 +171,7 @@ func checkServeContainer(t *testing.T, c *corev1.Container) {
 		t.Errorf("image = %q, want %q", c.Image, image)
 	}
 	wantArgs := []string{"serve", "--leader-elect", "--health-addr=:8081", "--metrics-addr=:8080",
-		"--webhook-addr=:9292", "--cache-dir=/var/cache/sparkcd", "--policies=/etc/sparkcd/policies"}
+		"--webhook-addr=:9292", "--cache-dir=/var/cache/sparkcd"}
 	if diff := cmp.Diff(wantArgs, c.Args); diff != "" {
 		t.Errorf("args (-want +got):\n%s", diff)
 	}
@@ -189,7 +193,7 @@ func checkServeContainer(t *testing.T, c *corev1.Container) {
 }
 
 // checkServeConfig: the namespace from the downward API, settings from the
-// generated ConfigMap, the policies mounted from theirs, and writable
+// generated ConfigMap, and writable
 // cache and tmp directories.
 func checkServeConfig(t *testing.T, objs []*unstructured.Unstructured, pod *corev1.PodTemplateSpec, c *corev1.Container) {
 	t.Helper()
@@ -204,7 +208,6 @@ func checkServeConfig(t *testing.T, objs []*unstructured.Unstructured, pod *core
 	if len(c.EnvFrom) != 1 || c.EnvFrom[0].ConfigMapRef == nil || c.EnvFrom[0].ConfigMapRef.Name != config.GetName() {
 		t.Errorf("envFrom = %+v, want the ConfigMap '%s'", c.EnvFrom, config.GetName())
 	}
-	policiesCM := find(t, objs, "ConfigMap", "sparkcd-policies-*")
 	mounts := map[string]string{}
 	for _, m := range c.VolumeMounts {
 		mounts[m.MountPath] = m.Name
@@ -214,9 +217,8 @@ func checkServeConfig(t *testing.T, objs []*unstructured.Unstructured, pod *core
 		volumes[v.Name] = v
 	}
 	for path, check := range map[string]func(corev1.Volume) bool{
-		"/var/cache/sparkcd":    func(v corev1.Volume) bool { return v.EmptyDir != nil },
-		"/tmp":                  func(v corev1.Volume) bool { return v.EmptyDir != nil },
-		"/etc/sparkcd/policies": func(v corev1.Volume) bool { return v.ConfigMap != nil && v.ConfigMap.Name == policiesCM.GetName() },
+		"/var/cache/sparkcd": func(v corev1.Volume) bool { return v.EmptyDir != nil },
+		"/tmp":               func(v corev1.Volume) bool { return v.EmptyDir != nil },
 	} {
 		if v, ok := volumes[mounts[path]]; !ok || !check(v) {
 			t.Errorf("%s is mounted from %+v", path, v)
@@ -283,8 +285,7 @@ func TestCleanupCronJob(t *testing.T) {
 	}
 }
 
-// TestConfig checks the settings ConfigMap and that the policies shipped
-// load as sparkcd serve loads them.
+// TestConfig checks the settings ConfigMap.
 func TestConfig(t *testing.T) {
 	objs := build(t, "default")
 	config := decodeAs[*corev1.ConfigMap](t, objs, "ConfigMap", "sparkcd-config-*")
@@ -304,27 +305,6 @@ func TestConfig(t *testing.T) {
 		}
 	}
 
-	cm := decodeAs[*corev1.ConfigMap](t, objs, "ConfigMap", "sparkcd-policies-*")
-	dir := t.TempDir()
-	for name, data := range cm.Data {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	list, err := policies.Load(dir)
-	if err != nil {
-		t.Fatalf("the shipped policies do not load: %v", err)
-	}
-	var names []string
-	for _, p := range list {
-		names = append(names, p.Name)
-	}
-	if diff := cmp.Diff([]string{"all", "dev", "prod"}, names); diff != "" {
-		t.Errorf("policies (-want +got):\n%s", diff)
-	}
-	if _, err := policies.NewSet(list); err != nil {
-		t.Errorf("the shipped policies do not form a set: %v", err)
-	}
 }
 
 func container(t *testing.T, spec *corev1.PodSpec, name string) *corev1.Container {

@@ -144,6 +144,8 @@ func (v *validator) rules(r *v1alpha1.PolicyRules) {
 	v.positive(prefix+"maxExecutorMemory", r.MaxExecutorMemory)
 	v.positive(prefix+"maxJobCores", r.MaxJobCores)
 	v.positive(prefix+"maxJobMemory", r.MaxJobMemory)
+	v.positiveDuration(prefix+"maxRunDuration", r.MaxRunDuration)
+	v.positive(prefix+"maxRunCoreHours", r.MaxRunCoreHours)
 	if na := r.NodeAllocatable; na != nil {
 		if na.CPU == nil && na.Memory == nil {
 			v.invalid(prefix+"nodeAllocatable", "set cpu, memory or both")

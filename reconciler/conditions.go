@@ -24,7 +24,9 @@ const (
 	// no scheduler; only manual runs start (Stalled).
 	ReasonSchedulerDisabled = "SchedulerDisabled"
 	// ReasonWaitingForActiveRun: a due run waits for the active one to end
-	// (concurrencyPolicy Forbid).
+	// (concurrencyPolicy Forbid). The job is healthy and busy, as while a
+	// run is active: Reconciling, Ready=Unknown (kstatus InProgress), not
+	// Ready=False.
 	ReasonWaitingForActiveRun = "WaitingForActiveRun"
 	// ReasonServiceAccountNotFound: the driver's service account is missing.
 	ReasonServiceAccountNotFound = "ServiceAccountNotFound"
@@ -40,7 +42,8 @@ const (
 	ReasonRunFailed = "RunFailed"
 	// ReasonSourceRejected: the job's latest version in git was not
 	// applied (it does not decode, validate or pass a policy); the job
-	// keeps running its last admitted spec.
+	// keeps running its last admitted spec (Stalled until a commit fixes
+	// it: the job, not its source, is what failed).
 	ReasonSourceRejected = "SourceRejected"
 )
 
@@ -60,8 +63,13 @@ const (
 	// ReasonBuildFailed: the path did not build; nothing was applied
 	// (Stalled until the next revision).
 	ReasonBuildFailed = "BuildFailed"
-	// ReasonJobsRejected: some jobs were not applied; the others were
-	// (Stalled until the next revision).
+	// ReasonJobsRejected: some jobs were not applied; the others were.
+	// A rejected job is a finding, not a failed source: Ready=True with
+	// this reason (kstatus Current), status.jobs lists the findings, a
+	// warning event and sparkcd_source_findings count them, and each
+	// rejected SparkJob that exists is Stalled, reason SourceRejected.
+	// Stalled only when no SparkJob or supporting object of the source is
+	// in sync: a source that delivers nothing has failed.
 	ReasonJobsRejected = "JobsRejected"
 	// ReasonPruneBlocked: the revision would prune too much, and pruned
 	// nothing (Stalled until a later revision or sparkcd.io/allow-prune).
@@ -75,10 +83,13 @@ const (
 )
 
 // summarize sets the conditions from how the reconcile ended, kstatus
-// style: Stalled (abnormal-true) when nothing will change until the spec
-// does — an invalid spec, a rejected job, a failed run; Reconciling
+// style (docs/status.md has the table): Stalled (abnormal-true) when
+// nothing will change until the spec or git does — an invalid spec, a
+// version git holds that was rejected, a failed run; Reconciling
 // (abnormal-true) while work is under way — a run pending or running, a
-// run waiting, a retry; Ready otherwise reports the last run.
+// due run waiting for the active one, a retry; Ready otherwise reports
+// the last run. Ready=False only says something is wrong: a job busy
+// with its runs is Ready=Unknown.
 // observedGeneration moves once this generation's reconcile has reached
 // an end, a success or a stall, so tools never read a stale verdict as
 // current.
@@ -114,7 +125,12 @@ func (r *JobReconciler) summarize(rc *reconciliation, err error) {
 	if rc.wait != nil {
 		msg := boundMessage(rc.wait.message)
 		conditions.MarkReconciling(job, rc.wait.reason, "%s", msg)
-		conditions.MarkFalse(job, meta.ReadyCondition, rc.wait.reason, "%s", msg)
+		if rc.wait.reason == ReasonWaitingForActiveRun {
+			// Busy, not broken: the active run is the work under way.
+			conditions.MarkUnknown(job, meta.ReadyCondition, rc.wait.reason, "%s", msg)
+		} else {
+			conditions.MarkFalse(job, meta.ReadyCondition, rc.wait.reason, "%s", msg)
+		}
 		// The spec is not in effect until the run starts.
 		job.Status.ObservedGeneration = rc.base.Status.ObservedGeneration
 		return
@@ -191,9 +207,11 @@ func summarizeLastRun(job *v1alpha1.SparkJob, rc *reconciliation) {
 
 // foldSourceRejection reports the source loop's rejection of the job's
 // latest version in git (the sparkcd.io/source-rejected annotation) as
-// Ready=False, reason SourceRejected: the job runs its last admitted spec,
-// which is not what git says. The annotation goes away with the next
-// revision that admits the job, and Ready with it.
+// Ready=False and Stalled, reason SourceRejected: the job runs its last
+// admitted spec, which is not what git says, and only a commit changes
+// that — kstatus reads the job as Failed, while its source, which applied
+// the rest, stays Ready. The annotation goes away with the next revision
+// that admits the job, and the conditions with it.
 func foldSourceRejection(rc *reconciliation) {
 	msg, ok := rc.job.Annotations[AnnotationSourceRejected]
 	if !ok {
@@ -203,7 +221,9 @@ func foldSourceRejection(rc *reconciliation) {
 		// A failure of the running spec says more; keep it.
 		return
 	}
-	conditions.MarkFalse(rc.job, meta.ReadyCondition, ReasonSourceRejected, "%s", boundMessage("the latest version in git is not applied: "+msg))
+	msg = boundMessage("the latest version in git is not applied: " + msg)
+	conditions.MarkStalled(rc.job, ReasonSourceRejected, "%s", msg)
+	conditions.MarkFalse(rc.job, meta.ReadyCondition, ReasonSourceRejected, "%s", msg)
 }
 
 // stallReason names the reason of a terminal error.

@@ -63,7 +63,7 @@ func (r *JobReconciler) emit(rc *reconciliation) {
 			runsStarted.WithLabelValues(rc.job.Namespace, string(e.run.Trigger)).Inc()
 		case EventRetrying:
 			runRetries.WithLabelValues(rc.job.Namespace, rc.job.Name, e.run.Reason).Inc()
-		case EventRetriesExhausted, EventDrifted:
+		case EventRetriesExhausted, EventDrifted, EventRunLimitExceeded:
 		default:
 			runsFinished.WithLabelValues(rc.job.Namespace, string(e.run.Phase), e.run.Reason).Inc()
 		}

@@ -51,6 +51,8 @@ type JobReconciler struct {
 	access    *accessReview
 	verdicts  *verdicts
 	digests   *digests
+	// executors follows the runs' executor pods (insight.go).
+	executors *executors
 	// sources reads JobSources (their inventories) from the cache.
 	sources client.Reader
 	opts    JobOptions
@@ -69,6 +71,7 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 		access:    newAccessReview(c, !opts.SkipDriverAccessReview, opts.Clock),
 		verdicts:  newVerdicts(),
 		digests:   newDigests(),
+		executors: newExecutors(opts.Clock),
 		sources:   mgr.GetClient(),
 		opts:      opts,
 	}
@@ -88,7 +91,8 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 		// change moves no generation, and a label goes onto the pods.
 		For(&v1alpha1.SparkJob{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToJob), builder.WithPredicates(notDriverCreate())).
+		// Executor events are recorded as they come (insight.go).
+		Watches(&corev1.Pod{}, r.executors.handler(handler.EnqueueRequestsFromMapFunc(podToJob)), builder.WithPredicates(notDriverCreate())).
 		WatchesRawSource(onPolicyChange(opts.Policies, r.allJobs)).
 		// A new digest in an inventory wakes its job (inventory_watch.go).
 		Watches(&v1alpha1.JobSource{}, handler.Funcs{UpdateFunc: inventoryChanged, DeleteFunc: inventoryGone}).
@@ -115,6 +119,7 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	if err := r.client.Get(ctx, req.NamespacedName, job); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetJob(req.Namespace, req.Name)
+			r.executors.forgetJob(req.Namespace, req.Name)
 			r.access.done(req.NamespacedName)
 			r.verdicts.forget(req.NamespacedName)
 			r.digests.forget(req.NamespacedName)
@@ -145,6 +150,9 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 		if patched {
 			r.emit(rc)
 		}
+		if err == nil {
+			r.executors.forgetEnded(rc.job)
+		}
 		observeReconcile(rc, start, retErr)
 		log.V(1).Info("reconciled", "duration", time.Since(start), "lastRun", lastRunName(job), "requeueAfter", result.RequeueAfter, "error", retErr)
 	}()
@@ -173,6 +181,7 @@ func (r *JobReconciler) reconcile(ctx context.Context, rc *reconciliation) (ctrl
 	if err := r.observe(ctx, rc); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.markLimits(rc)
 	if rc.interrupted {
 		return ctrl.Result{RequeueAfter: minRetryDelay}, nil
 	}

@@ -93,6 +93,7 @@ func observeReconcile(rc *reconciliation, start time.Time, err error) {
 	reconcileDuration.WithLabelValues(result).Observe(time.Since(start).Seconds())
 	job := rc.job
 	activeRuns.WithLabelValues(job.Namespace, job.Name).Set(float64(len(job.Status.ActiveRuns)))
+	observeInsight(job)
 	if job.Status.LastRun == nil {
 		return
 	}
@@ -112,6 +113,7 @@ func forgetJob(namespace, name string) {
 	}
 	activeRuns.DeleteLabelValues(namespace, name)
 	runRetries.DeletePartialMatch(map[string]string{"namespace": namespace, "job": name})
+	forgetInsight(namespace, name)
 }
 
 // observeSource records a source reconcile: its duration, the revision

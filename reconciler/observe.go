@@ -85,12 +85,15 @@ func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 }
 
 // follow records a run read from its driver pod: its executor count while
-// active, and the end of a run that was active.
+// active, its executors' timeline and reservations (insight_status.go),
+// the runtime limits it broke (limits.go), and the end of a run that was
+// active.
 func (r *JobReconciler) follow(ctx context.Context, rc *reconciliation, run *v1alpha1.RunStatus) error {
 	if runid.Finished(run) {
 		if prev := rc.runs[run.Name]; prev != nil {
 			run.Executors = prev.Executors
 		}
+		r.foldInsight(rc, run, rc.pods[run.Name])
 		if rc.wasActive[run.Name] {
 			rc.ended(run)
 		}
@@ -100,6 +103,15 @@ func (r *JobReconciler) follow(ctx context.Context, rc *reconciliation, run *v1a
 			return err
 		}
 		run.Executors = n
+		r.foldInsight(rc, run, rc.pods[run.Name])
+		stopped, err := r.judgeRun(ctx, rc, run)
+		if err != nil {
+			return err
+		}
+		if stopped {
+			r.foldInsight(rc, run, rc.pods[run.Name])
+			rc.ended(run)
+		}
 	}
 	rc.runs[run.Name] = run
 	return nil
@@ -120,10 +132,22 @@ func (r *JobReconciler) lost(ctx context.Context, rc *reconciliation, name strin
 		return fmt.Errorf("unable to get driver pod '%s': %w", key, err)
 	}
 	run := rc.runs[name]
-	run.Phase = v1alpha1.RunFailed
-	run.Reason = runid.ReasonDriverPodDeleted
-	run.Message = "the driver pod was deleted before it ended"
-	run.CompletionTime = rc.timestamp()
+	// A run whose stop for a runtime limit was not recorded (the status
+	// write failed after the driver's delete) is recorded as stopped.
+	stopped, err := r.judgeRun(ctx, rc, run)
+	if err != nil {
+		return err
+	}
+	if !stopped {
+		run.Phase = v1alpha1.RunFailed
+		run.Reason = runid.ReasonDriverPodDeleted
+		run.Message = "the driver pod was deleted before it ended"
+		run.CompletionTime = rc.timestamp()
+	}
+	if run.Insight != nil && run.StartTime != nil {
+		end := run.CompletionTime.Time
+		run.Insight = r.executors.insight(runKey{rc.job.Namespace, run.AppID}, rc.job.Name, run.StartTime.Time, &end, run.Insight, nil)
+	}
 	rc.ended(run)
 	return nil
 }

@@ -164,8 +164,8 @@ func TestSourcePodSecurity(t *testing.T) {
 	srv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
 	startSourceLoop(t, e, reconciler.SourceOptions{}, ns)
 	newSource(t, e, ns, "jobs", srv.URL(""), func(s *v1alpha1.JobSource) { s.Spec.Path = "jobs" })
-	src := waitSource(t, e, ns, "jobs", "Ready=False JobsRejected", func(s *v1alpha1.JobSource) bool {
-		return sourceReady(s, metav1.ConditionFalse, reconciler.ReasonJobsRejected, commit)
+	src := waitSource(t, e, ns, "jobs", "Ready=True JobsRejected", func(s *v1alpha1.JobSource) bool {
+		return sourceReady(s, metav1.ConditionTrue, reconciler.ReasonJobsRejected, commit)
 	})
 	if got := jobNames(t, e, ns); !slices.Equal(got, []string{"fine"}) {
 		t.Errorf("SparkJobs %v, want [fine]", got)

@@ -253,6 +253,7 @@ func TestClusterPolicySource(t *testing.T) {
 	commit := repo.CommitAndPush(t, "job a")
 	srv := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
 	newSource(t, e, ns, "jobs", srv.URL(""))
+	// Its only job rejected, the source delivers nothing: Stalled.
 	waitSource(t, e, ns, "jobs", "job a rejected", func(s *v1alpha1.JobSource) bool {
 		return sourceReady(s, metav1.ConditionFalse, reconciler.ReasonJobsRejected, commit)
 	})

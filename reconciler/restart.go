@@ -90,6 +90,10 @@ func (rc *reconciliation) planRetry() *retryPlan {
 		return nil
 	case kind == v1alpha1.RestartOnFailure && last.Reason == ReasonSubmissionFailed:
 		return nil
+	case kind == v1alpha1.RestartOnFailure && last.Reason == ReasonLimitExceeded:
+		// A policy's runtime limit stopped it: another attempt would
+		// reserve as much again (limits.go).
+		return nil
 	case kind == v1alpha1.RestartOnFailure:
 		if attempt > policy.FailureRetries() {
 			rc.exhausted(last, attempt, policy.FailureRetries())

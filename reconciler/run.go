@@ -34,6 +34,7 @@ func (r *JobReconciler) start(ctx context.Context, rc *reconciliation, p *planne
 		run.Reason = runid.ReasonReplaced
 		run.Message = fmt.Sprintf("replaced by run '%s' (concurrencyPolicy Replace)", p.run.Name)
 		run.CompletionTime = rc.timestamp()
+		r.foldInsight(rc, run, rc.pods[name])
 		rc.ended(run)
 	}
 
@@ -59,6 +60,7 @@ func (r *JobReconciler) start(ctx context.Context, rc *reconciliation, p *planne
 	}
 
 	run := runid.FromPod(pod, rc.timestamp())
+	r.foldInsight(rc, run, pod)
 	rc.runs[run.Name] = run
 	rc.startedName = run.Name
 	rc.answered(p)

@@ -2,11 +2,11 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -42,13 +42,13 @@ func (r *SourceReconciler) decryptionOptions(ctx context.Context, src *v1alpha1.
 		return fail(fmt.Errorf("spec.decryption.secretRef names no Secret"))
 	}
 	key := types.NamespacedName{Namespace: src.Namespace, Name: d.SecretRef.Name}
-	secret := &corev1.Secret{}
-	if err := r.apiReader.Get(ctx, key, secret); err != nil {
+	secret, err := r.getSecret(ctx, src, key.Name, "spec.decryption.secretRef")
+	if err != nil {
 		switch {
 		case apierrors.IsNotFound(err):
 			return fail(fmt.Errorf("Secret '%s' of spec.decryption.secretRef does not exist", key))
-		case apierrors.IsForbidden(err):
-			return fail(fmt.Errorf("sparkcd may not read Secret '%s' of spec.decryption.secretRef", key))
+		case errors.As(err, new(*SecretForbiddenError)):
+			return fail(err)
 		}
 		return decryption.Options{}, "", fmt.Errorf("unable to get Secret '%s': %w", key, err)
 	}

@@ -104,7 +104,7 @@ func TestSourceDecryption(t *testing.T) {
 	commit = repo.CommitAndPush(t, "other and pi change")
 	src = requestAndWait(t, e, ns, "jobs")
 	src = waitSource(t, e, ns, "jobs", "held back", func(s *v1alpha1.JobSource) bool {
-		return sourceReady(s, metav1.ConditionFalse, reconciler.ReasonJobsRejected, commit)
+		return sourceReady(s, metav1.ConditionTrue, reconciler.ReasonJobsRejected, commit)
 	})
 	if c := apimeta.FindStatusCondition(src.Status.Conditions, meta.ReadyCondition); c == nil || !strings.Contains(c.Message, "jobs/creds.yaml") {
 		t.Errorf("the Ready condition does not name the file: %+v", c)

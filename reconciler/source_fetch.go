@@ -9,7 +9,6 @@ import (
 	"sort"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -60,7 +59,7 @@ func (r *SourceReconciler) fetch(ctx context.Context, sc *sourceReconciliation, 
 	src := sc.src
 	secret, err := r.secretData(ctx, src)
 	if err != nil {
-		sc.fail(ReasonAuthenticationFailed, err)
+		sc.fail(secretFailure(err, ReasonAuthenticationFailed), err)
 		return gitsource.Snapshot{}, err
 	}
 	timeout := r.opts.FetchTimeout
@@ -86,7 +85,7 @@ func (r *SourceReconciler) fetch(ctx context.Context, sc *sourceReconciliation, 
 	}
 	v, err := r.verification(ctx, src)
 	if err != nil {
-		sc.fail(ReasonVerificationFailed, err)
+		sc.fail(secretFailure(err, ReasonVerificationFailed), err)
 		return gitsource.Snapshot{}, err
 	}
 	snap, err := r.checkout(ctx, st, src, v)
@@ -113,14 +112,18 @@ func fetchFailure(err error, reason string) string {
 }
 
 // secretData reads the Secret of spec.secretRef straight from the API
-// server: one get of one Secret, never a cache of them all.
+// server, as the source's identity (source_secrets.go): one get of one
+// Secret, never a cache of them all.
 func (r *SourceReconciler) secretData(ctx context.Context, src *v1alpha1.JobSource) (map[string][]byte, error) {
 	if src.Spec.SecretRef == nil || src.Spec.SecretRef.Name == "" {
 		return nil, nil
 	}
 	key := types.NamespacedName{Namespace: src.Namespace, Name: src.Spec.SecretRef.Name}
-	secret := &corev1.Secret{}
-	if err := r.apiReader.Get(ctx, key, secret); err != nil {
+	secret, err := r.getSecret(ctx, src, key.Name, "spec.secretRef")
+	if err != nil {
+		if sf := (*SecretForbiddenError)(nil); errors.As(err, &sf) {
+			return nil, err
+		}
 		if apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("%w: Secret '%s' of spec.secretRef does not exist", ErrSecretNotFound, key)
 		}

@@ -90,7 +90,13 @@ func (sc *sourceReconciliation) conflict(key types.NamespacedName, owner string)
 
 // summarize sets the conditions, kstatus style, with the revision in every
 // message: Reconciling while a transient failure is retried, Stalled when
-// only a new commit (or an override) can help, Ready otherwise.
+// only a new commit (or an override) can help the source as a whole,
+// Ready otherwise — also when some jobs were rejected: a rejected job is
+// a finding of the source (status.jobs, reason JobsRejected, a warning
+// event, sparkcd_source_findings) and a failure of that job
+// (SourceRejected), not a failure of the source that applied the others.
+// A revision whose every job and object was rejected, with none in sync,
+// is Stalled: the source delivers nothing.
 func (r *SourceReconciler) summarize(sc *sourceReconciliation, err error) {
 	src := sc.src
 	st := &src.Status
@@ -143,7 +149,13 @@ func (r *SourceReconciler) summarize(sc *sourceReconciliation, err error) {
 	case sc.identity.reason != "":
 		stallSource(src, sc.identity.reason, sc.identity.summary(sc.revision))
 	case rejected > 0:
-		stallSource(src, ReasonJobsRejected, fmt.Sprintf("applied revision %s: %d SparkJobs in sync%s, %d jobs rejected (see status.jobs)%s", sc.revision, len(sc.kept), objectsNote(sc), rejected, decryptionNote(st.Jobs)))
+		msg := fmt.Sprintf("applied revision %s: %d SparkJobs in sync%s, %d jobs rejected (see status.jobs)%s", sc.revision, len(sc.kept), objectsNote(sc), rejected, decryptionNote(st.Jobs))
+		if len(sc.kept)+len(sc.keptObjects) == 0 {
+			// Nothing of the revision runs: the source as a whole failed.
+			stallSource(src, ReasonJobsRejected, msg)
+			return
+		}
+		markReady(src, ReasonJobsRejected, msg)
 	default:
 		markReady(src, meta.SucceededReason, fmt.Sprintf("applied revision %s: %d SparkJobs%s", sc.revision, len(sc.kept), objectsNote(sc)))
 	}
@@ -205,7 +217,8 @@ func boundFindings(jobs []v1alpha1.JobFindings) []v1alpha1.JobFindings {
 }
 
 // emitSource sends the events of a reconcile: what it applied, pruned and
-// corrected, and a warning when the Ready condition turns to a new failure.
+// corrected, and a warning when the Ready condition turns to a new failure
+// or to a new set of rejected jobs.
 func (r *SourceReconciler) emitSource(sc *sourceReconciliation) {
 	src := sc.src
 	for _, d := range sc.drifted {
@@ -234,7 +247,8 @@ func (r *SourceReconciler) emitSource(sc *sourceReconciliation) {
 	}
 	ready := conditions.Get(src, meta.ReadyCondition)
 	before := conditions.Get(sc.base, meta.ReadyCondition)
-	if ready != nil && ready.Status == metav1.ConditionFalse && (before == nil || before.Reason != ready.Reason || before.Message != ready.Message) {
+	warn := ready != nil && (ready.Status == metav1.ConditionFalse || ready.Reason == ReasonJobsRejected)
+	if warn && (before == nil || before.Reason != ready.Reason || before.Message != ready.Message) {
 		r.recorder.Eventf(src, nil, corev1.EventTypeWarning, ready.Reason, "Reconcile", "%s", ready.Message)
 	}
 }

@@ -143,7 +143,14 @@ func (r *SourceReconciler) liveSupport(ctx context.Context, ref v1alpha1.Support
 	}
 	live := &metav1.PartialObjectMetadata{}
 	live.SetGroupVersionKind(m.GroupVersionKind)
-	err = r.apiReader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, live)
+	reader, sa, err := r.supportReader(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	err = reader.Get(ctx, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, live)
+	if sa != nil && apierrors.IsForbidden(err) {
+		return nil, &ImpersonationError{ServiceAccount: sa.String(), Verb: "get", Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name, Err: err}
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nil
@@ -151,6 +158,19 @@ func (r *SourceReconciler) liveSupport(ctx context.Context, ref v1alpha1.Support
 		return nil, fmt.Errorf("unable to get %s '%s/%s': %w", refKind(ref), ref.Namespace, ref.Name, err)
 	}
 	return live, nil
+}
+
+// supportReader reads a supporting object's metadata: as sparkcd, except
+// a Secret of a source with a service account (ctx's), which sparkcd may
+// not read (source_secrets.go) and the account, which applies it, reads.
+func (r *SourceReconciler) supportReader(ctx context.Context, ref v1alpha1.SupportingRef) (client.Reader, *serviceAccount, error) {
+	sa, ok := serviceAccountFrom(ctx)
+	ic, isIdentity := r.client.(*identityClient)
+	if !ok || !isIdentity || ref.Group != "" || ref.Kind != "Secret" {
+		return r.apiReader, nil, nil
+	}
+	c, err := ic.ids.client(sa)
+	return c, &sa, err
 }
 
 // checkReferences adds a missing-reference warning to each applied job

@@ -93,7 +93,7 @@ func TestSourceSupportingObjects(t *testing.T) {
 	newSource(t, e, ns, "jobs", srv.URL(""))
 
 	src := waitSource(t, e, ns, "jobs", "applied with findings", func(s *v1alpha1.JobSource) bool {
-		return sourceReady(s, metav1.ConditionFalse, reconciler.ReasonJobsRejected, commit)
+		return sourceReady(s, metav1.ConditionTrue, reconciler.ReasonJobsRejected, commit)
 	})
 	want := []string{
 		"bad invalid-object", "far target-namespace", "pi missing-reference", "spark owned-by-another-source",
@@ -217,7 +217,7 @@ func TestSourceSupportingOwnership(t *testing.T) {
 		}
 	}
 	two := waitSource(t, e, ns, "two", "two reports the conflict", func(s *v1alpha1.JobSource) bool {
-		return sourceReady(s, metav1.ConditionFalse, reconciler.ReasonJobsRejected, commits["two"])
+		return sourceReady(s, metav1.ConditionTrue, reconciler.ReasonJobsRejected, commits["two"])
 	})
 	if diff := cmp.Diff([]string{"shared owned-by-another-source"}, rulesOf(two)); diff != "" {
 		t.Errorf("findings of two (-want +got):\n%s", diff)

@@ -139,7 +139,7 @@ func (lc *sourceLifecycle) commitMalformed(t *testing.T) {
 	lc.repo.WriteFile(t, "jobs/f.yaml", jobYAML(t, "f"))
 	lc.commit = lc.repo.CommitAndPush(t, "break b, add f")
 	src := requestAndWait(t, lc.e, lc.ns, "jobs")
-	if !sourceReady(src, metav1.ConditionFalse, reconciler.ReasonJobsRejected, lc.commit) {
+	if !sourceReady(src, metav1.ConditionTrue, reconciler.ReasonJobsRejected, lc.commit) {
 		t.Errorf("conditions %+v", src.Status.Conditions)
 	}
 	if !slices.Contains(jobNames(t, lc.e, lc.ns), "f") {

@@ -2,9 +2,9 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -13,7 +13,8 @@ import (
 )
 
 // verification reads the trusted keys of spec.verify from its Secret, one
-// get straight from the API server as for spec.secretRef; nil when the
+// get straight from the API server as for spec.secretRef (as the
+// source's identity); nil when the
 // source verifies nothing. The keys are parsed on every reconcile, so a
 // key added to or removed from the Secret counts at the next poll. An
 // error names the Secret, never a key's content.
@@ -23,8 +24,11 @@ func (r *SourceReconciler) verification(ctx context.Context, src *v1alpha1.JobSo
 		return nil, nil
 	}
 	key := types.NamespacedName{Namespace: src.Namespace, Name: spec.SecretRef.Name}
-	secret := &corev1.Secret{}
-	if err := r.apiReader.Get(ctx, key, secret); err != nil {
+	secret, err := r.getSecret(ctx, src, key.Name, "spec.verify.secretRef")
+	if err != nil {
+		if sf := (*SecretForbiddenError)(nil); errors.As(err, &sf) {
+			return nil, err
+		}
 		if apierrors.IsNotFound(err) {
 			return nil, fmt.Errorf("%w: Secret '%s' of spec.verify.secretRef does not exist, so no revision can be verified",
 				ErrSecretNotFound, key)

@@ -73,6 +73,13 @@ type reconciliation struct {
 	events []runEvent
 	// started counts runs started, by trigger, for the metrics.
 	started []v1alpha1.RunTrigger
+
+	// Runtime limits (limits.go): judged is set when a policy sets one;
+	// limitFindings are the limits the active runs broke; nextLimit is
+	// when the first limit not reached yet will be.
+	judged        bool
+	limitFindings []limitFinding
+	nextLimit     time.Time
 }
 
 // waiting is a due run that cannot start yet.
@@ -109,6 +116,11 @@ func (rc *reconciliation) requeueAfter() time.Duration {
 	for _, w := range []*waiting{rc.wait, rc.retry} {
 		if w != nil && w.retry > 0 && (d == 0 || w.retry < d) {
 			d = w.retry
+		}
+	}
+	if !rc.nextLimit.IsZero() {
+		if l := max(rc.nextLimit.Sub(rc.now), minRetryDelay); d == 0 || l < d {
+			d = l
 		}
 	}
 	return d

@@ -37,6 +37,10 @@ type WebhookOptions struct {
 	// reader (the manager's GetAPIReader) so sparkcd needs only "get" on
 	// Secrets; nil reads through the client.
 	Reader client.Reader
+	// Secrets reads a source's webhook Secret as the source loop reads
+	// its other Secrets, as the source's service account when it has one
+	// (pass the SourceReconciler); nil reads it through Reader as sparkcd.
+	Secrets SourceSecrets
 	// MaxBodyBytes bounds a request's body; larger ones get 413.
 	MaxBodyBytes int64
 	// Clock stamps the reconcile requests.
@@ -149,11 +153,14 @@ func (h *webhookHandler) token(req *http.Request, key types.NamespacedName) ([]b
 	if src.Spec.WebhookSecretRef == nil || src.Spec.WebhookSecretRef.Name == "" {
 		return nil, http.StatusNotFound
 	}
-	secret := &corev1.Secret{}
-	if err := h.opts.Reader.Get(req.Context(), types.NamespacedName{Namespace: key.Namespace, Name: src.Spec.WebhookSecretRef.Name}, secret); err != nil {
+	secret, err := h.secret(req.Context(), src)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, http.StatusNotFound
 		}
+		// A refusal names the Secret and the grant it needs; the caller
+		// learns only that the receiver failed.
+		h.opts.Logger.Error(err, "unable to read the webhook Secret", "jobsource", key.String())
 		return nil, http.StatusInternalServerError
 	}
 	token := secret.Data[webhookTokenKey]
@@ -161,6 +168,15 @@ func (h *webhookHandler) token(req *http.Request, key types.NamespacedName) ([]b
 		return nil, http.StatusNotFound
 	}
 	return token, http.StatusOK
+}
+
+// secret reads src's webhook Secret.
+func (h *webhookHandler) secret(ctx context.Context, src *v1alpha1.JobSource) (*corev1.Secret, error) {
+	name := src.Spec.WebhookSecretRef.Name
+	if h.opts.Secrets != nil {
+		return h.opts.Secrets.SourceSecret(ctx, src, name, "spec.webhookSecretRef")
+	}
+	return getSourceSecret(ctx, h.opts.Reader, "", types.NamespacedName{Namespace: src.Namespace, Name: name}, "spec.webhookSecretRef")
 }
 
 // verified checks the request's signature or token against the Secret's

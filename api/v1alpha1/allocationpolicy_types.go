@@ -130,6 +130,16 @@ type PolicyRules struct {
 	// they may run.
 	// +optional
 	Pods *PodRules `json:"pods,omitempty"`
+	// MaxRunDuration bounds how long one run may take, from its driver's
+	// creation (rule max-run-duration). The job loop judges the running
+	// run: Audit reports it, Enforce stops the run (docs/run-insight.md).
+	// +optional
+	MaxRunDuration *metav1.Duration `json:"maxRunDuration,omitempty"`
+	// MaxRunCoreHours bounds the cpu one run may reserve, driver and
+	// executors, in core-hours (rule max-run-core-hours), judged like
+	// maxRunDuration.
+	// +optional
+	MaxRunCoreHours *resource.Quantity `json:"maxRunCoreHours,omitempty"`
 }
 
 // PodRules are what the driver, executor, init and sidecar containers and

@@ -66,6 +66,10 @@ type RunStatus struct {
 	// RetryOf is the run whose end started this attempt.
 	// +optional
 	RetryOf string `json:"retryOf,omitempty"`
+	// Insight is the run's executor timeline and reserved resources
+	// (docs/run-insight.md).
+	// +optional
+	Insight *RunInsight `json:"insight,omitempty"`
 }
 
 // NextAttempt is the attempt spec.restartPolicy starts next, and when.

@@ -91,6 +91,8 @@ Exit codes: 0 success, 1 findings, 2 bad input or usage.`,
 		newSuspendCommand(true),
 		newSuspendCommand(false),
 		newLogsCommand(),
+		newUICommand(),
+		newHistoryCommand(),
 		newVersionCommand(),
 	)
 	return root

@@ -178,7 +178,7 @@ func startExampleServe(t *testing.T, e *testenv.Env, root string) {
 }
 
 // clusterVerbs are the commands that talk to the cluster.
-var clusterVerbs = []string{"run", "status", "logs", "suspend", "resume", "reconcile"}
+var clusterVerbs = []string{"run", "status", "logs", "history", "suspend", "resume", "reconcile"}
 
 // runReadmeCommand runs a README command in-process; for `run --wait` it
 // plays the kubelet the test control plane lacks, ending the run's driver

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/sparkcd/sparkcd/policies"
 	"github.com/sparkcd/sparkcd/reconciler"
 	"github.com/sparkcd/sparkcd/render/materialize"
+	"github.com/sparkcd/sparkcd/ui"
 )
 
 // serveFlags are the settings of `sparkcd serve`.
@@ -48,6 +50,8 @@ type serveFlags struct {
 
 	cacheDir                 string
 	webhookAddr              string
+	uiAddr                   string
+	uiAcceptHosts            []string
 	sourceInterval           time.Duration
 	sourceConcurrency        int
 	allowRemoteBases         bool
@@ -119,6 +123,8 @@ command line wins.`,
 	sd := reconciler.DefaultSourceOptions()
 	fl.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "directory of the git caches, one per JobSource")
 	fl.StringVar(&f.webhookAddr, "webhook-addr", ":9292", "address of the webhook receiver, POST /hooks/<namespace>/<jobsource>, on every replica (empty disables it)")
+	fl.StringVar(&f.uiAddr, "ui-addr", "", "address of the read-only web view (sparkcd ui) with sparkcd's own service account, on every replica (empty, the default, disables it; put authentication in front: docs/ui.md)")
+	fl.StringSliceVar(&f.uiAcceptHosts, "ui-accept-hosts", ui.DefaultAcceptHosts, "regular expressions of the Host headers the web view serves (add your proxy's host name)")
 	fl.DurationVar(&f.sourceInterval, "source-interval", sd.DefaultInterval, "fetch interval of a JobSource that sets none")
 	fl.IntVar(&f.sourceConcurrency, "source-concurrency", sd.MaxConcurrentReconciles, "JobSources reconciled at once")
 	fl.BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let kustomizations in jobs repositories fetch remote bases")
@@ -162,12 +168,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	mopts.LeaderElection = f.leaderElect
 	mopts.LeaderElectionID = f.leaderElectionID
 	mopts.LeaderElectionNamespace = f.leaderElectionNamespace
-	if mopts.LeaderElectionNamespace == "" {
-		mopts.LeaderElectionNamespace = os.Getenv("POD_NAMESPACE")
-	}
-	if mopts.LeaderElectionNamespace == "" {
-		mopts.LeaderElectionNamespace = "sparkcd-system"
-	}
+	mopts.LeaderElectionNamespace = cmp.Or(mopts.LeaderElectionNamespace, os.Getenv("POD_NAMESPACE"), "sparkcd-system")
 	mopts.QPS, mopts.Burst = f.qps, f.burst
 	mopts.LeaseDuration, mopts.RenewDeadline, mopts.RetryPeriod = f.leaseDuration, f.renewDeadline, f.retryPeriod
 	mopts.Logger = log
@@ -205,7 +206,8 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	if _, err := reconciler.NewJobReconciler(mgr, jopts); err != nil {
 		return nil, err
 	}
-	if _, err := reconciler.NewSourceReconciler(mgr, sopts); err != nil {
+	sources, err := reconciler.NewSourceReconciler(mgr, sopts)
+	if err != nil {
 		return nil, err
 	}
 	if f.cleanup.schedule != "" {
@@ -220,12 +222,16 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	}
 	if f.webhookAddr != "" {
 		h := reconciler.NewWebhookHandler(mgr.GetClient(), reconciler.WebhookOptions{
-			Reader: mgr.GetAPIReader(),
-			Logger: log.WithName("webhook"),
+			Reader:  mgr.GetAPIReader(),
+			Secrets: sources,
+			Logger:  log.WithName("webhook"),
 		})
 		if err := mgr.Add(&httpServer{name: "webhook", addr: f.webhookAddr, handler: h, log: slogger}); err != nil {
 			return nil, fmt.Errorf("unable to add the webhook receiver: %w", err)
 		}
+	}
+	if err := f.addUI(mgr, slogger); err != nil {
+		return nil, err
 	}
 	return mgr, nil
 }

@@ -80,6 +80,7 @@ func describeJob(w io.Writer, j *v1alpha1.SparkJob, now time.Time) {
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Name, orDash(string(r.Trigger)), phase, max(r.Attempt, 1),
 			ago(r.StartTime, now), ago(r.CompletionTime, now), orDash(cleanMessage(r.Message)))
 	}
+	describeInsight(w, j, now)
 }
 
 // describeConditions prints every condition with its full message; a

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -135,9 +136,14 @@ func (e *Env) startAPIServer(ctx context.Context, etcdURL string) (*rest.Config,
 }
 
 // startControllerManager starts kube-controller-manager with only the
-// garbage collector and the namespace controller, as the administrator,
+// garbage collector and the namespace controller (or the controllers of
+// WithControllers), as the administrator,
 // without leader election, and waits for its /healthz.
 func (e *Env) startControllerManager(ctx context.Context) error {
+	controllers := "garbagecollector,namespace"
+	if len(e.opts.controllers) > 0 {
+		controllers = strings.Join(e.opts.controllers, ",")
+	}
 	var lastErr error
 	for range startAttempts {
 		ports, err := freePorts(1)
@@ -146,7 +152,7 @@ func (e *Env) startControllerManager(ctx context.Context) error {
 		}
 		args := []string{
 			"--kubeconfig=" + e.Kubeconfig,
-			"--controllers=garbagecollector,namespace",
+			"--controllers=" + controllers,
 			"--leader-elect=false",
 			"--use-service-account-credentials=false",
 			"--bind-address=127.0.0.1",

@@ -65,6 +65,7 @@ type options struct {
 	binaryDir         string
 	crdPaths          []string
 	controllerManager bool
+	controllers       []string
 	logDir            string
 	kwokConfig        string
 }
@@ -73,6 +74,14 @@ type options struct {
 // the garbage collector and the namespace controller.
 func WithControllerManager() Option {
 	return func(o *options) { o.controllerManager = true }
+}
+
+// WithControllers also starts kube-controller-manager, running only the
+// named controllers (as its --controllers flag names them), such as
+// "clusterrole-aggregation-controller", which fills the aggregated
+// ClusterRoles (view, edit, admin) from the labelled ones.
+func WithControllers(names ...string) Option {
+	return func(o *options) { o.controllerManager, o.controllers = true, names }
 }
 
 // WithBinaryDir takes the binaries from dir instead of $SPARKCD_TESTENV_DIR

@@ -50,7 +50,9 @@ func TestBadCommit(t *testing.T) {
 	repo.WriteFile(t, "jobs/broken/job.yaml", string(mustRead(t, "testdata/jobs/tab-indented.yaml")))
 	second := repo.CommitAndPush(t, "break victim, add broken, change good-a, add good-c")
 	requestReconcile(t, e, ns)
-	src := waitSourceReady(t, e, ns, second, "JobsRejected")
+	// Some jobs rejected, the others applied: a finding, not a failed
+	// source (issue 18, item 9).
+	src := waitSourceReady(t, e, ns, second, metav1.ConditionTrue, "JobsRejected")
 
 	if got := sparkJob(t, e, ns, "good-a").Spec.Arguments; fmt.Sprint(got) != "[300]" {
 		t.Errorf("good-a arguments %v, want the new commit's [300]", got)
@@ -86,7 +88,7 @@ func TestBadCommit(t *testing.T) {
 	repo.Remove(t, "jobs/good-b")
 	third := repo.CommitAndPush(t, "remove good-b")
 	requestReconcile(t, e, ns)
-	src = waitSourceReady(t, e, ns, third, "PruneBlocked")
+	src = waitSourceReady(t, e, ns, third, metav1.ConditionFalse, "PruneBlocked")
 	if c := apimeta.FindStatusCondition(src.Status.Conditions, meta.ReadyCondition); !strings.Contains(c.Message, "would prune 1 of 4 SparkJobs, but 1 of 4 paths did not build") {
 		t.Errorf("Ready message %q does not say why nothing was pruned", c.Message)
 	}
@@ -116,11 +118,11 @@ func waitApplied(t *testing.T, e *testenv.Env, ns, commit string) {
 
 // waitSourceReady waits until the source "jobs" attempted commit and its
 // Ready condition is False with reason.
-func waitSourceReady(t *testing.T, e *testenv.Env, ns, commit, reason string) *v1alpha1.JobSource {
+func waitSourceReady(t *testing.T, e *testenv.Env, ns, commit string, status metav1.ConditionStatus, reason string) *v1alpha1.JobSource {
 	t.Helper()
 	var src *v1alpha1.JobSource
 	eventually(t, "revision "+commit+" attempted", func() (bool, string) {
-		src = waitReady(t, e, ns, "jobs", metav1.ConditionFalse, reason)
+		src = waitReady(t, e, ns, "jobs", status, reason)
 		return strings.HasSuffix(src.Status.LastAttemptedRevision, commit), src.Status.LastAttemptedRevision
 	})
 	return src

@@ -41,6 +41,7 @@ func TestBadPolicies(t *testing.T) {
 		{file: "bad-quantity", want: "policy 'bad': field 'spec.rules.maxDriverMemory': invalid value: quantities must match", errIs: policies.ErrInvalidValue},
 		{file: "negative-max-executors", want: "policy 'bad': field 'spec.rules.maxExecutors': invalid value: -1 is negative", errIs: policies.ErrInvalidValue},
 		{file: "bad-duration", want: `policy 'bad': field 'spec.rules.maxExecutorIdleTimeout': invalid value: time: invalid duration "forever"`, errIs: policies.ErrInvalidValue},
+		{file: "negative-run-duration", want: "policy 'bad': field 'spec.rules.maxRunDuration': invalid value: -2h0m0s is not a positive duration", errIs: policies.ErrInvalidValue},
 		{file: "bad-action", want: "policy 'bad': field 'spec.action': invalid value: 'Block' is neither 'Enforce' nor 'Audit'", errIs: policies.ErrInvalidValue},
 		{file: "bad-ratio", want: "policy 'bad': field 'spec.rules.executorAllocationRatio.min': invalid value: min 0.9 is above max 0.1", errIs: policies.ErrInvalidValue},
 		{file: "malformed", want: "malformed document: yaml: line 7: did not find expected ',' or ']'", errIs: policies.ErrMalformed},

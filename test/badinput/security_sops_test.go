@@ -50,7 +50,9 @@ func (f *sopsFixture) sources(t *testing.T, e *testenv.Env, ns, url string) {
 		})
 	}
 	waitReady(t, e, ns, "sops", metav1.ConditionTrue, meta.SucceededReason)
-	waitReady(t, e, ns, "sopsbad", metav1.ConditionFalse, reconciler.ReasonJobsRejected)
+	// The job applied, the Secret that does not decrypt rejected: a
+	// finding (issue 18, item 9).
+	waitReady(t, e, ns, "sopsbad", metav1.ConditionTrue, reconciler.ReasonJobsRejected)
 }
 
 // needles adds to n the SOPS secrets: the plaintext and both identities.
