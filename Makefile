@@ -107,7 +107,7 @@ bench: build $(KUSTOMIZE) testenv ## Run the benchmarks and print their tables (
 
 .PHONY: demo
 demo: build testenv kwok ## Run sparkcd's main job on a local control plane: commits → SparkJobs → runs → cleanup.
-	go run ./hack/demo -sparkcd $(BIN)/sparkcd
+	go run ./hack/demo -sparkcd $(BIN)/sparkcd $(if $(HOLD),-hold)
 
 .PHONY: kwok
 kwok: ## Build KWOK (fake nodes for the demo) into the control plane's cache.

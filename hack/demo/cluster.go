@@ -48,6 +48,10 @@ type demo struct {
 	serveErr    error
 	webhookAddr string
 	collected   runObjects
+
+	ui     *exec.Cmd
+	uiDone chan struct{} // closed when the UI exits
+	uiURL  string
 }
 
 func (d *demo) path(elem ...string) string {
@@ -225,6 +229,7 @@ func (d *demo) callWebhook(ctx context.Context) error {
 }
 
 func (d *demo) stopAll() {
+	d.stopUI()
 	if d.serve != nil && d.serve.Process != nil {
 		_ = d.serve.Process.Signal(syscall.SIGTERM)
 		select {

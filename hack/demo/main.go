@@ -28,6 +28,7 @@ func main() {
 	flag.StringVar(&o.policies, "policies", "policies/testdata/examples", "the AllocationPolicy files sparkcd serve enforces")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, repository) after the demo")
+	flag.BoolVar(&o.hold, "hold", false, "after the summary, keep the cluster, sparkcd and its UI running until Ctrl-C")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -42,10 +43,11 @@ type options struct {
 	policies string
 	timeout  time.Duration
 	keep     bool
+	hold     bool
 }
 
-func run(ctx context.Context, o options) (err error) {
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+func run(parent context.Context, o options) (err error) {
+	ctx, cancel := context.WithTimeout(parent, o.timeout)
 	defer cancel()
 	start := time.Now()
 	if o.sparkcd, err = filepath.Abs(o.sparkcd); err != nil {
@@ -88,6 +90,10 @@ func run(ctx context.Context, o options) (err error) {
 	if err := d.createSource(ctx); err != nil {
 		return err
 	}
+	step("sparkcd ui: the runs in a browser")
+	if err := d.startUI(ctx); err != nil {
+		return err
+	}
 	w := newWatcher(d)
 	go w.run(ctx)
 	if err := w.waitFor(ctx, "the first commit's jobs to run to completion", d.firstRunsDone); err != nil {
@@ -122,7 +128,13 @@ func run(ctx context.Context, o options) (err error) {
 	}
 	w.stop()
 	step("Summary")
-	return d.summary(ctx, w, time.Since(start))
+	if err := d.summary(ctx, w, time.Since(start)); err != nil {
+		return err
+	}
+	if o.hold {
+		d.hold(parent)
+	}
+	return nil
 }
 
 func step(msg string) { fmt.Printf("\n\033[1;36m==> %s\033[0m\n", msg) }

@@ -338,6 +338,7 @@ func (d *demo) summary(_ context.Context, w *watcher, took time.Duration) error 
 	info("%d SparkJobs applied from 2 commits, %d runs started, %d succeeded", len(w.jobs), len(w.runs), len(w.succeeded))
 	info("cleanup removed %s, with the garbage collector", d.collected)
 	info("done in %s", took.Round(time.Second))
+	info("sparkcd ui was at %s (make demo HOLD=1 keeps it open; docs/images/ui-jobs.png shows it)", d.uiURL)
 	return nil
 }
 
