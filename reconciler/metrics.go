@@ -142,6 +142,7 @@ func observeSource(sc *sourceReconciliation, start time.Time, _ error) {
 	for sev, n := range counts {
 		sourceFindings.WithLabelValues(ns, name, string(sev)).Set(float64(n))
 	}
+	observeSourceConditions(ns, name, sc.src.Status.Conditions)
 }
 
 // forgetSource drops the gauges of a deleted source.
@@ -149,4 +150,5 @@ func forgetSource(namespace, name string) {
 	sourceRevision.DeletePartialMatch(map[string]string{"namespace": namespace, "name": name})
 	sourceFindings.DeletePartialMatch(map[string]string{"namespace": namespace, "name": name})
 	sourceReconcileDuration.DeleteLabelValues(namespace, name)
+	forgetSourceConditions(namespace, name)
 }

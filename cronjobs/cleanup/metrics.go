@@ -28,10 +28,17 @@ var (
 		Name: "sparkcd_cleanup_last_pass_timestamp_seconds",
 		Help: "When the last cleanup pass that deleted for real started, in Unix seconds.",
 	})
+	// nextPass is the tick the in-process cleanup waits for: a tick long
+	// past means a pass hangs or the schedule stopped, whatever the
+	// schedule is. A `cleanup --once` never sets it.
+	nextPass = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "sparkcd_cleanup_next_pass_timestamp_seconds",
+		Help: "The tick of the cleanup schedule the next in-process pass waits for, in Unix seconds; 0 when no schedule runs here.",
+	})
 )
 
 func init() {
-	metrics.Registry.MustRegister(driversDeleted, driversKept, passErrors, passDuration, lastPass)
+	metrics.Registry.MustRegister(driversDeleted, driversKept, passErrors, passDuration, lastPass, nextPass)
 }
 
 // observePass records a pass; a dry run changes nothing, so it counts no

@@ -31,6 +31,7 @@ func (c *Cleanup) Start(ctx context.Context) error {
 			return fmt.Errorf("%w: cleanup schedule '%s' has no tick within five years", schedule.ErrNeverFires, c.opts.Schedule)
 		}
 		log.V(1).Info("next cleanup pass", "at", next)
+		nextPass.Set(float64(next.Unix()))
 		timer := c.opts.Clock.NewTimer(next.Sub(now))
 		select {
 		case <-ctx.Done():

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/sparkcd/sparkcd/cronjobs/cleanup"
 	"github.com/sparkcd/sparkcd/cronjobs/schedule"
@@ -51,6 +52,10 @@ func TestCleanupStart(t *testing.T) {
 	}
 	for i, wantDeleted := range []int{1, 0} {
 		eventually(t, "the cleanup to wait for its tick", func() (bool, string) { return clk.HasWaiters(), "no timer" })
+		// The alert on a cleanup that stopped reads the tick it waits for.
+		if got, want := gauge(t, "sparkcd_cleanup_next_pass_timestamp_seconds"), float64(sched.Next(clk.Now()).Unix()); got != want {
+			t.Errorf("sparkcd_cleanup_next_pass_timestamp_seconds = %v, want %v", got, want)
+		}
 		select {
 		case r := <-passes:
 			t.Fatalf("a pass ran before its tick: %v", r)
@@ -70,4 +75,20 @@ func TestCleanupStart(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Start: %v", err)
 	}
+}
+
+// gauge reads a gauge without labels from the registry /metrics serves.
+func gauge(t *testing.T, name string) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name {
+			return f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no %s on /metrics", name)
+	return 0
 }
