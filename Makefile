@@ -56,10 +56,11 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy code and CRD manifests.
 
 # Helm reads no file outside its chart: the files of deploy/ the chart
 # renders as they are are copied into it (TestChartFilesCopied).
-CHART_FILES := deploy/crds/sparkcd.io_*.yaml:crds
+CHART_FILES := deploy/crds/sparkcd.io_*.yaml:crds deploy/components/monitoring/prometheusrule.yaml:monitoring \
+	deploy/components/monitoring/grafana-dashboard.json:monitoring
 
 .PHONY: chart-files
-chart-files: ## Copy the CRDs of deploy/ into deploy/chart/files.
+chart-files: ## Copy the CRDs, the alerts and the dashboard of deploy/ into deploy/chart/files.
 	@set -e; for f in $(CHART_FILES); do mkdir -p deploy/chart/files/$${f##*:}; cp $${f%%:*} deploy/chart/files/$${f##*:}/; done
 
 .PHONY: verify

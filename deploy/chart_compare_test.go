@@ -77,6 +77,18 @@ var chartPairs = []struct {
     tls: [{hosts: [sparkcd-hooks.example.com], secretName: sparkcd-hooks-tls}]`,
 	},
 	{
+		name:              "monitoring",
+		kustomize:         []string{"default"},
+		overlayComponents: []string{"monitoring"},
+		values:            "serviceMonitor: {enabled: true}\nprometheusRule: {enabled: true}\ngrafanaDashboard: {enabled: true}",
+	},
+	{
+		name:              "monitoring-podmonitor",
+		kustomize:         []string{"default"},
+		overlayComponents: []string{"monitoring", "monitoring-podmonitor"},
+		values:            "podMonitor: {enabled: true}\nprometheusRule: {enabled: true}\ngrafanaDashboard: {enabled: true}",
+	},
+	{
 		name:       "supporting-objects",
 		kustomize:  []string{"default"},
 		components: map[string][]string{"spark-dev": {"supporting-objects"}, "team-a": {"supporting-objects"}},
@@ -367,7 +379,9 @@ func setNested(obj map[string]any, value any, path []string) map[string]any {
 // chart-files`, part of `make generate`; Helm reads no file outside its
 // chart).
 var chartFiles = map[string]string{
-	"crds/sparkcd.io_*.yaml": "crds",
+	"crds/sparkcd.io_*.yaml":                       "crds",
+	"components/monitoring/prometheusrule.yaml":    "monitoring",
+	"components/monitoring/grafana-dashboard.json": "monitoring",
 }
 
 // TestChartFilesCopied: the chart's copies are the files of deploy/, and

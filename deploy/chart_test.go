@@ -120,32 +120,6 @@ func decodeManifests(t testing.TB, manifests string) []*unstructured.Unstructure
 	}
 }
 
-// prometheusOperatorVersion is the Prometheus Operator whose CRDs validate
-// the chart's monitoring objects; `make helm` downloads its module.
-const prometheusOperatorVersion = "v0.85.0"
-
-// prometheusOperatorCRD reads the Prometheus Operator's CRD of a resource
-// (servicemonitors) from its module in the Go module cache.
-func prometheusOperatorCRD(t testing.TB, resource string) *unstructured.Unstructured {
-	t.Helper()
-	out, err := exec.CommandContext(context.Background(), "go", "env", "GOMODCACHE").Output()
-	if err != nil {
-		t.Fatalf("go env GOMODCACHE: %v", err)
-	}
-	path := filepath.Join(strings.TrimSpace(string(out)),
-		"github.com/prometheus-operator/prometheus-operator@"+prometheusOperatorVersion,
-		"example/prometheus-operator-crd", "monitoring.coreos.com_"+resource+".yaml")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("the Prometheus Operator's CRDs are missing (%v): run `make helm`, or `go mod download github.com/prometheus-operator/prometheus-operator@%s`", err, prometheusOperatorVersion)
-	}
-	objs := decodeManifests(t, string(b))
-	if len(objs) != 1 {
-		t.Fatalf("%s: want one CRD, found %d objects", path, len(objs))
-	}
-	return objs[0]
-}
-
 // TestChartLint lints the chart with its defaults and with every option
 // switched on, as `helm lint --strict` in CI would.
 func TestChartLint(t *testing.T) {
@@ -256,7 +230,7 @@ components:
   supportingObjects: {namespaces: [`+a+`, `+b+`]}
 cleanup: {selectorNamespaces: [`+a+`]}
 `)
-	apply(t, e, []*unstructured.Unstructured{prometheusOperatorCRD(t, "servicemonitors")})
+	apply(t, e, promOperatorCRDs(t))
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()
 	for _, u := range objs {

@@ -5,11 +5,6 @@
 # `go install MOD@VERSION` builds it with exactly the dependencies its
 # release pinned. Skips the build when helm is already there.
 #
-# Also downloads the Prometheus Operator's module into the Go module cache:
-# TestChartApply installs its ServiceMonitor CRD
-# (example/prometheus-operator-crd) so that the API server validates the
-# chart's ServiceMonitor.
-#
 #   hack/build-helm.sh [DIR]     DIR defaults to $SPARKCD_HELM_DIR or
 #                                ~/.cache/sparkcd/tools/helm-<version>
 set -euo pipefail
@@ -18,9 +13,6 @@ set -euo pipefail
 # and has no replace directives.
 HELM_VERSION=${HELM_VERSION:-v4.3.2}
 DIR=${1:-${SPARKCD_HELM_DIR:-${HOME}/.cache/sparkcd/tools/helm-${HELM_VERSION}}}
-
-PROMETHEUS_OPERATOR_VERSION=${PROMETHEUS_OPERATOR_VERSION:-v0.85.0}
-GOTOOLCHAIN=local go mod download "github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}"
 
 if [[ -x "${DIR}/helm" ]]; then
   echo "helm: present in ${DIR}"
