@@ -106,6 +106,9 @@ func (env *buildEnv) tryBuild(unit string, exclusive bool) unitResult {
 		return unitResult{rec: rec}
 	}
 	if err != nil {
+		if file, msg, ok := fsys.missingResource(unitDir, err); ok {
+			return fail(file, msg)
+		}
 		file := rec.lastRead
 		if file == "" {
 			file = unit

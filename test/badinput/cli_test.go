@@ -44,6 +44,11 @@ func TestCLIExitCodes(t *testing.T) {
 			notInAny: []string{"root:x:0:0"}},
 		{name: "remote base", args: []string{"check", "remote"}, code: 2,
 			stderr: []string{"'remote/kustomization.yaml'", "is remote: remote bases are not allowed"}},
+		// The kustomization that lists a missing resource is blamed, with
+		// its entry, and no kustomize chain or absolute path (issue 18).
+		{name: "missing kustomize resource", args: []string{"check", "missing"}, code: 2,
+			stderr:   []string{"sparkcd: input cannot be built: 'missing/kustomization.yaml' (building 'missing'): resources[1]: 'missing.yaml' does not exist\n"},
+			notInAny: []string{"accumulat", "must build at directory", "missing/job.yaml", "/tmp/", "stat "}},
 		{name: "path outside the root", args: []string{"check", "--root", ".", "../"}, code: 2, stderr: []string{"'../' is outside the root"}},
 		{name: "missing path", args: []string{"check", "nothere"}, code: 2, stderr: []string{"PATH 'nothere' does not exist: check the path"}},
 		{name: "bad policy file", args: []string{"check", "jobs/good-a", "--policies", mustAbs(t, "testdata/policies/unknown-field.yaml")}, code: 2,
@@ -148,6 +153,8 @@ func cliFixture(t *testing.T) string {
 	copyDir(t, "testdata/kustomize/path-escape-resource", root, "escape")
 	copyDir(t, "testdata/kustomize/remote-base-https", root, "remote")
 	writeFile(t, root, "broken/two/job.yaml", goodJob("two"))
+	writeFile(t, root, "missing/job.yaml", goodJob("miss"))
+	writeFile(t, root, "missing/kustomization.yaml", "resources:\n- job.yaml\n- missing.yaml\n")
 	copyFile("testdata/agreement/gpu-without-vendor.yaml", "gpu/job.yaml")
 	copyFile("testdata/jobs/apache-spark-application.yaml", "foreign/apache.yaml")
 	copyFile("testdata/jobs/fork-spark-application.yaml", "foreign/fork.yaml")

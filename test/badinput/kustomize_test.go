@@ -36,9 +36,9 @@ var badUnits = []badUnit{
 	{name: "absolute-path", file: kust, want: "resources entry '/etc/hostname'", errIs: build.ErrOutsideRoot},
 	{name: "path-escape-patch", file: kust, want: "patches entry '../../../../../../../../etc/passwd'", errIs: build.ErrOutsideRoot},
 	{name: "path-escape-generator", file: kust, want: "files entry '../../../../../../../../etc/passwd'", errIs: build.ErrOutsideRoot},
-	// kustomize's error names the missing file; the BuildError's File is
-	// the last file read (job.yaml), not missing.yaml.
-	{name: "missing-resource", want: "accumulating resources from 'missing.yaml'", errIs: build.ErrKustomize},
+	// The kustomization that lists the missing file is blamed, with its
+	// entry (issue 18 item 4).
+	{name: "missing-resource", file: kust, want: "resources[1]: 'missing.yaml' does not exist", errIs: build.ErrNotFound},
 	{name: "malformed-kustomization", file: kust, want: "unable to parse kustomization: malformed YAML: yaml: line 1: did not find expected ',' or ']'", errIs: build.ErrMalformed},
 	{name: "unknown-kustomization-field", file: kust, want: `invalid Kustomization: json: unknown field "resourcez"`, errIs: build.ErrKustomize},
 	{name: "plugin-generator", file: "jobs/bad/plugin.yaml", want: "external plugins disabled; unable to load external plugin 'Exec'", errIs: build.ErrKustomize},
