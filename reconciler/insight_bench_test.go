@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -263,6 +265,9 @@ const (
 	loopKubeconfigEnv = "SPARKCD_BENCH_LOOP_KUBECONFIG"
 	loopInsightEnv    = "SPARKCD_BENCH_LOOP_INSIGHT"
 	loopStatsPrefix   = "sparkcd-bench-stats: "
+	// loopProfileEnv, when set, names a directory the loop's process
+	// writes its cpu profile to, for `go tool pprof`.
+	loopProfileEnv = "SPARKCD_BENCH_LOOP_PROFILE"
 )
 
 // loopStats is what the loop's process reports of itself.
@@ -353,6 +358,10 @@ func TestRunInsightCostLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := reconciler.JobOptions{DisableRunInsight: os.Getenv(loopInsightEnv) != "true"}
+	if dir := os.Getenv(loopProfileEnv); dir != "" {
+		stop := cpuProfile(t, filepath.Join(dir, fmt.Sprintf("loop-insight-%s-%s.pprof", os.Getenv(loopInsightEnv), ns)))
+		defer stop()
+	}
 	mgr, writes := jobLoopManager(t, &testenv.Env{Config: cfg}, opts, []string{ns})
 	defer runManager(t, mgr)()
 	in := bufio.NewScanner(os.Stdin)
@@ -368,6 +377,23 @@ func TestRunInsightCostLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		fmt.Printf("%s%s\n", loopStatsPrefix, line)
+	}
+}
+
+// cpuProfile writes the process's cpu profile to path until stop.
+func cpuProfile(t *testing.T, path string) (stop func()) {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
