@@ -30,8 +30,10 @@ import (
 // once the status records its end.
 type executors struct {
 	clock clock.PassiveClock
-	mu    sync.Mutex
-	runs  map[runKey]*runTrack
+	// off turns the bookkeeping off (JobOptions.DisableRunInsight).
+	off  bool
+	mu   sync.Mutex
+	runs map[runKey]*runTrack
 }
 
 // runKey names a run by its namespace and spark.app.id.
@@ -70,13 +72,16 @@ type lifetime struct {
 	memoryBytes int64
 }
 
-func newExecutors(c clock.PassiveClock) *executors {
-	return &executors{clock: c, runs: map[runKey]*runTrack{}}
+func newExecutors(c clock.PassiveClock, on bool) *executors {
+	return &executors{clock: c, off: !on, runs: map[runKey]*runTrack{}}
 }
 
 // handler wraps next, the mapping of pods to their jobs, so that every
 // event of an executor pod is recorded before its job is woken.
 func (x *executors) handler(next handler.EventHandler) handler.EventHandler {
+	if x.off {
+		return next
+	}
 	return handler.Funcs{
 		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			x.observe(e.Object, false)

@@ -55,6 +55,9 @@ func driverRequests(pod *corev1.Pod) *requests {
 // record the status holds, which a track this process did not fold yet
 // (sparkcd restarted during the run) starts from.
 func (x *executors) insight(key runKey, job string, start time.Time, end *time.Time, prev *v1alpha1.RunInsight, driver *requests) *v1alpha1.RunInsight {
+	if x.off {
+		return prev
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	t := x.runs[key]

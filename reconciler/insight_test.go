@@ -108,8 +108,17 @@ func TestRunInsight(t *testing.T) {
 // requests of 1 cpu and 1g + 384Mi overhead, scheduled to a node.
 func createExecutor(t testing.TB, e *testenv.Env, driver *corev1.Pod, job string, run v1alpha1.RunStatus, i int) *corev1.Pod {
 	t.Helper()
+	exec := executorPod(driver, job, run, i)
+	if err := e.Client.Create(context.Background(), exec); err != nil {
+		t.Fatal(err)
+	}
+	return exec
+}
+
+// executorPod is executor i of a run, as createExecutor creates it.
+func executorPod(driver *corev1.Pod, job string, run v1alpha1.RunStatus, i int) *corev1.Pod {
 	mem := resource.MustParse("1408Mi")
-	exec := &corev1.Pod{
+	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: fmt.Sprintf("%s-exec-%d", run.Name, i), Namespace: driver.Namespace,
 			Labels: map[string]string{
@@ -129,10 +138,6 @@ func createExecutor(t testing.TB, e *testenv.Env, driver *corev1.Pod, job string
 			}},
 		},
 	}
-	if err := e.Client.Create(context.Background(), exec); err != nil {
-		t.Fatal(err)
-	}
-	return exec
 }
 
 // finishedAt is the status a kubelet writes for a pod whose container

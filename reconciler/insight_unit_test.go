@@ -88,7 +88,7 @@ func BenchmarkExecutorBookkeeping(b *testing.B) {
 			pods[r] = append(pods[r], benchExecutor(r, i, start))
 		}
 	}
-	x := newExecutors(clock.RealClock{})
+	x := newExecutors(clock.RealClock{}, true)
 	driver := &requests{milliCPU: 1000, memoryBytes: 1408 << 20}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -71,7 +71,7 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 		access:    newAccessReview(c, !opts.SkipDriverAccessReview, opts.Clock),
 		verdicts:  newVerdicts(),
 		digests:   newDigests(),
-		executors: newExecutors(opts.Clock),
+		executors: newExecutors(opts.Clock, !opts.DisableRunInsight),
 		sources:   mgr.GetClient(),
 		opts:      opts,
 	}

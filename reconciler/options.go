@@ -47,6 +47,10 @@ type JobOptions struct {
 	// executor pods. Turn it off only where sparkcd may not create
 	// SubjectAccessReviews.
 	SkipDriverAccessReview bool
+	// DisableRunInsight turns off the executor bookkeeping (insight.go):
+	// executor events are not recorded and runs get no status insight.
+	// BenchmarkRunInsightCost measures the loop without it.
+	DisableRunInsight bool
 	// Clock is the time source; tests set a fake one.
 	Clock clock.PassiveClock
 }
