@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"log/slog"
 	"os"
 	"strings"
@@ -155,4 +158,22 @@ func (f *clusterFlags) watchClient() (client.WithWatch, error) {
 		return nil, fmt.Errorf("unable to create a client: %w", err)
 	}
 	return c, nil
+}
+
+// getJob reads the SparkJob NAME of the target namespace, with the client
+// it used; a job that does not exist is bad input (exit 2).
+func (f *clusterFlags) getJob(ctx context.Context, name string) (client.Client, *v1alpha1.SparkJob, error) {
+	c, err := f.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	key := types.NamespacedName{Namespace: f.targetNamespace(), Name: name}
+	job := &v1alpha1.SparkJob{}
+	if err := c.Get(ctx, key, job); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil, inputError(fmt.Errorf("no SparkJob '%s'", key))
+		}
+		return nil, nil, err
+	}
+	return c, job, nil
 }

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -37,16 +35,8 @@ prints the runs in full, each with its executor timeline.`,
 			if !slices.Contains(historyFormats, output) {
 				return inputError(fmt.Errorf("invalid -o '%s': want %s", output, strings.Join(historyFormats, ", ")))
 			}
-			c, err := cluster.client()
+			_, job, err := cluster.getJob(cmd.Context(), args[0])
 			if err != nil {
-				return err
-			}
-			key := types.NamespacedName{Namespace: cluster.targetNamespace(), Name: args[0]}
-			job := &v1alpha1.SparkJob{}
-			if err := c.Get(cmd.Context(), key, job); err != nil {
-				if apierrors.IsNotFound(err) {
-					return inputError(fmt.Errorf("no SparkJob '%s'", key))
-				}
 				return err
 			}
 			return writeHistory(cmd.OutOrStdout(), job, output, time.Now())

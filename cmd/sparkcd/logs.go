@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/runid"
@@ -37,18 +38,11 @@ status.history kept (exit code 1).`,
 			if err != nil {
 				return err
 			}
-			c, err := cluster.client()
+			c, job, err := cluster.getJob(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			key := types.NamespacedName{Namespace: cluster.targetNamespace(), Name: args[0]}
-			job := &v1alpha1.SparkJob{}
-			if err := c.Get(cmd.Context(), key, job); err != nil {
-				if apierrors.IsNotFound(err) {
-					return inputError(fmt.Errorf("no SparkJob '%s'", key))
-				}
-				return err
-			}
+			key := client.ObjectKeyFromObject(job)
 			run, err := pickRun(job, runName)
 			if err != nil {
 				return err

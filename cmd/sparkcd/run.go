@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -35,18 +34,11 @@ sparkcd logs command to read its driver), 2 when --wait passed first.
 name.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cluster.client()
+			c, job, err := cluster.getJob(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			key := types.NamespacedName{Namespace: cluster.targetNamespace(), Name: args[0]}
-			job := &v1alpha1.SparkJob{}
-			if err := c.Get(cmd.Context(), key, job); err != nil {
-				if apierrors.IsNotFound(err) {
-					return inputError(fmt.Errorf("no SparkJob '%s'", key))
-				}
-				return err
-			}
+			key := client.ObjectKeyFromObject(job)
 			if job.Spec.Suspend != nil && *job.Spec.Suspend {
 				return findingsError(fmt.Errorf("sparkjob/%s is suspended (spec.suspend): no run starts until `sparkcd resume sparkjob %s -n %s`", key.Name, key.Name, key.Namespace))
 			}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,18 +37,11 @@ until the job's status records the end. Exit codes: 0 stopped, 1 nothing to
 stop, 2 bad input or no record within --wait.`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := cluster.client()
+			c, job, err := cluster.getJob(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			key := types.NamespacedName{Namespace: cluster.targetNamespace(), Name: args[0]}
-			job := &v1alpha1.SparkJob{}
-			if err := c.Get(cmd.Context(), key, job); err != nil {
-				if apierrors.IsNotFound(err) {
-					return inputError(fmt.Errorf("no SparkJob '%s'", key))
-				}
-				return err
-			}
+			key := client.ObjectKeyFromObject(job)
 			runs, err := runsToStop(job, args[1:])
 			if err != nil {
 				return err
