@@ -145,10 +145,11 @@ func runInsightPass(b *testing.B, e *testenv.Env, n int, insight bool) insightPa
 // insightEnded says whether a run's record shows the peak of 10 and a
 // timeline that reached 10 and ends at 0.
 func insightEnded(in *v1alpha1.RunInsight) bool {
-	if in == nil || in.PeakExecutors != insightExecutors || len(in.Timeline) == 0 || in.Timeline[len(in.Timeline)-1].Executors != 0 {
+	if in == nil || in.PeakExecutors != insightExecutors || in.Timeline.Len() == 0 {
 		return false
 	}
-	return slices.ContainsFunc(in.Timeline, func(p v1alpha1.ExecutorPoint) bool { return p.Executors == insightExecutors })
+	counts := in.Timeline.Executors
+	return counts[len(counts)-1] == 0 && slices.Contains(counts, insightExecutors)
 }
 
 // runningDrivers marks the driver of every job's run Running, as a kubelet

@@ -94,8 +94,11 @@ func (x *executors) insight(key runKey, job string, start time.Time, end *time.T
 		s := max(int64(t.first.Sub(start)/time.Second), 0)
 		out.FirstExecutorSeconds = &s
 	}
-	for _, p := range t.timeline {
-		out.Timeline = append(out.Timeline, v1alpha1.ExecutorPoint{OffsetMillis: max(p.at.Sub(start).Milliseconds(), 0), Executors: p.n})
+	if k := len(t.timeline); k > 0 {
+		out.Timeline = &v1alpha1.ExecutorTimeline{OffsetsMillis: make([]int64, k), Executors: make([]int32, k)}
+		for i, p := range t.timeline {
+			out.Timeline.OffsetsMillis[i], out.Timeline.Executors[i] = max(p.at.Sub(start).Milliseconds(), 0), p.n
+		}
 	}
 	return out
 }
@@ -144,8 +147,8 @@ func (t *runTrack) seed(prev *v1alpha1.RunInsight, start time.Time) {
 			t.first = f
 		}
 	}
-	old := make([]point, 0, len(prev.Timeline)+len(t.timeline))
-	for _, p := range prev.Timeline {
+	old := make([]point, 0, prev.Timeline.Len()+len(t.timeline))
+	for _, p := range prev.Timeline.Points() {
 		old = append(old, point{at: start.Add(time.Duration(p.OffsetMillis) * time.Millisecond), n: p.Executors})
 	}
 	for _, p := range t.timeline {

@@ -3,6 +3,7 @@ package reconciler_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,7 +81,7 @@ func TestRunInsight(t *testing.T) {
 		t.Errorf("peak = %d, want 5", in.PeakExecutors)
 	}
 	t.Logf("insight: %+v", *in)
-	assertRisesAndFalls(t, in.Timeline, 1, 5, 1)
+	assertRisesAndFalls(t, in.Timeline.Points(), 1, 5, 1)
 
 	// What the pods' own timestamps give.
 	start, end := last.StartTime.Time, last.CompletionTime.Time
@@ -228,7 +229,7 @@ func TestRunInsightRestart(t *testing.T) {
 	setPodStatus(t, e, ns, execs[0].Name, finishedAt(corev1.PodSucceeded, "spark-kubernetes-executor", ends[0]))
 	waitJob(t, e, ns, "restarted", "executor 1 recorded as ended", func(j *v1alpha1.SparkJob) bool {
 		in := j.Status.LastRun.Insight
-		return in != nil && in.Executors.MilliCoreSeconds >= 40_000 && in.Timeline[len(in.Timeline)-1].Executors == 1
+		return in != nil && in.Executors.MilliCoreSeconds >= 40_000 && in.Timeline.Len() > 0 && in.Timeline.Executors[in.Timeline.Len()-1] == 1
 	})
 	first.stop()
 
@@ -255,10 +256,29 @@ func TestRunInsightRestart(t *testing.T) {
 		t.Errorf("peak = %d, want 2", last.Insight.PeakExecutors)
 	}
 	var counts []int32
-	for _, p := range last.Insight.Timeline {
+	for _, p := range last.Insight.Timeline.Points() {
 		counts = append(counts, p.Executors)
 	}
 	if diff := cmp.Diff([]int32{1, 2, 1, 2}, counts); diff != "" {
 		t.Errorf("timeline counts across the restart (-want +got):\n%s", diff)
+	}
+}
+
+// TestTimelineValidated: the API server refuses a status whose timeline's
+// two lists differ in length, naming the field.
+func TestTimelineValidated(t *testing.T) {
+	t.Parallel()
+	e := env.Env(t)
+	ns := sparkNamespace(t, e)
+	ctx := context.Background()
+	job := piJob(t, ns, "timeline")
+	if err := e.Client.Create(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	job.Status.LastRun = &v1alpha1.RunStatus{Name: "timeline-1", Phase: v1alpha1.RunRunning, Insight: &v1alpha1.RunInsight{
+		Timeline: &v1alpha1.ExecutorTimeline{OffsetsMillis: []int64{10, 20}, Executors: []int32{1}}}}
+	err := e.Client.Status().Update(ctx, job)
+	if err == nil || !strings.Contains(err.Error(), "status.lastRun.insight.timeline") || !strings.Contains(err.Error(), "same length") {
+		t.Fatalf("status update with 2 offsets and 1 count: %v; want it refused, naming status.lastRun.insight.timeline", err)
 	}
 }

@@ -10,15 +10,15 @@ import (
 // timelineOf turns the run's stored executor timeline (offsets after the
 // driver's creation) into chart points; nil when the run has none.
 func timelineOf(r *v1alpha1.RunStatus) []Point {
-	if r.Insight == nil || len(r.Insight.Timeline) == 0 || r.StartTime == nil {
+	if r.Insight == nil || r.Insight.Timeline.Len() == 0 || r.StartTime == nil {
 		return nil
 	}
-	start := r.StartTime.Time
-	points := make([]Point, 0, len(r.Insight.Timeline)+1)
-	if r.Insight.Timeline[0].OffsetMillis > 0 {
+	start, tl := r.StartTime.Time, r.Insight.Timeline.Points()
+	points := make([]Point, 0, len(tl)+1)
+	if tl[0].OffsetMillis > 0 {
 		points = append(points, Point{Time: start})
 	}
-	for _, p := range r.Insight.Timeline {
+	for _, p := range tl {
 		points = append(points, Point{Time: start.Add(time.Duration(p.OffsetMillis) * time.Millisecond), Executors: int(p.Executors)})
 	}
 	return points

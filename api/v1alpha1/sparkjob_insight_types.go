@@ -4,7 +4,7 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // MaxTimelinePoints bounds RunInsight.Timeline: a longer timeline is
 // compressed (docs/run-insight.md), so a run's record stays under about
-// 6 KiB however long it runs and however often its executors change.
+// 2 KiB however long it runs and however often its executors change.
 const MaxTimelinePoints = 128
 
 // RunInsight is what the job loop saw of a run's executors and what the
@@ -30,8 +30,7 @@ type RunInsight struct {
 	// Timeline holds the change points of the live executor count, oldest
 	// first, at most MaxTimelinePoints.
 	// +optional
-	// +kubebuilder:validation:MaxItems=128
-	Timeline []ExecutorPoint `json:"timeline,omitempty"`
+	Timeline *ExecutorTimeline `json:"timeline,omitempty"`
 	// ObservedTime is when the reservations were last worked out: the
 	// run's completion once it ended.
 	// +optional
@@ -50,7 +49,59 @@ type Reserved struct {
 	MiBSeconds int64 `json:"mibSeconds,omitempty"`
 }
 
-// ExecutorPoint is one change of a run's live executor count.
+// ExecutorTimeline is the change points of a run's live executor count,
+// oldest first, as two lists of the same length: point i is
+// executors[i] from offsetsMillis[i] on. Two lists of numbers, not a list
+// of objects, because the record is carried by every status write of an
+// active run: a point costs about 8 bytes of JSON instead of about 40
+// (docs/run-insight.md, BenchmarkRunInsightCost).
+// +kubebuilder:validation:XValidation:rule="size(self.offsetsMillis) == size(self.executors)",message="offsetsMillis and executors must have the same length"
+type ExecutorTimeline struct {
+	// OffsetsMillis are the times of the changes, in milliseconds after the
+	// driver's creation (the run's startTime).
+	// +kubebuilder:validation:MaxItems=128
+	OffsetsMillis []int64 `json:"offsetsMillis"`
+	// Executors are the live executor counts from each change on.
+	// +kubebuilder:validation:MaxItems=128
+	Executors []int32 `json:"executors"`
+}
+
+// TimelineOf makes a timeline of points; nil when there are none.
+func TimelineOf(points []ExecutorPoint) *ExecutorTimeline {
+	if len(points) == 0 {
+		return nil
+	}
+	tl := &ExecutorTimeline{OffsetsMillis: make([]int64, len(points)), Executors: make([]int32, len(points))}
+	for i, p := range points {
+		tl.OffsetsMillis[i], tl.Executors[i] = p.OffsetMillis, p.Executors
+	}
+	return tl
+}
+
+// Points are the timeline's change points, oldest first; none for a nil
+// timeline. A point without its pair (a status written by hand) is left out.
+func (tl *ExecutorTimeline) Points() []ExecutorPoint {
+	if tl == nil {
+		return nil
+	}
+	n := min(len(tl.OffsetsMillis), len(tl.Executors))
+	out := make([]ExecutorPoint, n)
+	for i := range n {
+		out[i] = ExecutorPoint{OffsetMillis: tl.OffsetsMillis[i], Executors: tl.Executors[i]}
+	}
+	return out
+}
+
+// Len is the number of change points.
+func (tl *ExecutorTimeline) Len() int {
+	if tl == nil {
+		return 0
+	}
+	return min(len(tl.OffsetsMillis), len(tl.Executors))
+}
+
+// ExecutorPoint is one change of a run's live executor count, as
+// ExecutorTimeline.Points gives it.
 type ExecutorPoint struct {
 	// OffsetMillis is the time of the change, in milliseconds after the
 	// driver's creation (the run's startTime).

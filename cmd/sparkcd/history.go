@@ -137,7 +137,7 @@ func describeInsight(w io.Writer, j *v1alpha1.SparkJob, now time.Time) {
 		first = fmt.Sprintf("first after %s", time.Duration(*in.FirstExecutorSeconds)*time.Second)
 	}
 	fmt.Fprintf(w, "Last run:\t%s, %s\n", r.Name, runDuration(r, now))
-	fmt.Fprintf(w, "  Executors:\tpeak %d, %s, %d changes (sparkcd history %s -o yaml)\n", in.PeakExecutors, first, len(in.Timeline), j.Name)
+	fmt.Fprintf(w, "  Executors:\tpeak %d, %s, %d changes (sparkcd history %s -o yaml)\n", in.PeakExecutors, first, in.Timeline.Len(), j.Name)
 	fmt.Fprintf(w, "  Reserved cpu:\t%.3f core-hours (driver %.0f, executors %.0f core-seconds)\n", in.CoreSeconds()/3600, in.Driver.CoreSeconds(), in.Executors.CoreSeconds())
 	fmt.Fprintf(w, "  Reserved memory:\t%.3f GiB-hours (driver %.0f, executors %.0f GiB-seconds)\n", in.GiBSeconds()/3600, in.Driver.GiBSeconds(), in.Executors.GiBSeconds())
 	if in.ObservedTime != nil && r.CompletionTime == nil {

@@ -25,7 +25,7 @@ func insightRuns(now time.Time) []v1alpha1.RunStatus {
 				PeakExecutors: 5, FirstExecutorSeconds: ptr.To[int64](3), DurationSeconds: 120,
 				Driver:    v1alpha1.Reserved{MilliCoreSeconds: 120_000, MiBSeconds: 168_960},
 				Executors: v1alpha1.Reserved{MilliCoreSeconds: 300_000, MiBSeconds: 422_400},
-				Timeline:  []v1alpha1.ExecutorPoint{{OffsetMillis: 3000, Executors: 1}, {OffsetMillis: 9000, Executors: 5}, {OffsetMillis: 60_000, Executors: 1}},
+				Timeline:  v1alpha1.TimelineOf([]v1alpha1.ExecutorPoint{{OffsetMillis: 3000, Executors: 1}, {OffsetMillis: 9000, Executors: 5}, {OffsetMillis: 60_000, Executors: 1}}),
 			},
 		},
 		{Name: "pi-0f0f0f0f", Trigger: v1alpha1.TriggerManual, Phase: v1alpha1.RunFailed, Reason: "LimitExceeded"},
@@ -89,7 +89,7 @@ func TestHistoryVerb(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &h); code != 0 || err != nil {
 		t.Fatalf("history -o json: exit %d, %v\n%s%s", code, err, out, errOut)
 	}
-	if len(h.Runs) != 2 || h.Runs[0].Insight == nil || len(h.Runs[0].Insight.Timeline) != 3 || h.Job != "pi" {
+	if len(h.Runs) != 2 || h.Runs[0].Insight == nil || h.Runs[0].Insight.Timeline.Len() != 3 || h.Job != "pi" {
 		t.Errorf("history -o json = %+v, want 2 runs, the first with its 3-point timeline", h)
 	}
 	if code, _, errOut = cli(t, append([]string{"history", "pi", "-o", "csv"}, kc...)...); code != exitInput || !strings.Contains(errOut, "want text, json, yaml") {

@@ -73,7 +73,7 @@ func uiFixture(t *testing.T, e *testenv.Env, ns string) string {
 		Insight: &v1alpha1.RunInsight{PeakExecutors: 5, FirstExecutorSeconds: ptr.To[int64](20), DurationSeconds: 300,
 			Driver:    v1alpha1.Reserved{MilliCoreSeconds: 300_000, MiBSeconds: 1024 * 300},
 			Executors: v1alpha1.Reserved{MilliCoreSeconds: 1_140_000, MiBSeconds: 2048 * 1140},
-			Timeline:  uiTimeline, ObservedTime: &metav1.Time{Time: uiStart.Add(5 * time.Minute)}}}
+			Timeline:  v1alpha1.TimelineOf(uiTimeline), ObservedTime: &metav1.Time{Time: uiStart.Add(5 * time.Minute)}}}
 	job.Status.LastRun = &last
 	job.Status.ActiveRuns = []string{last.Name}
 	job.Status.NextScheduleTime = &metav1.Time{Time: uiStart.Add(30 * time.Minute)}
