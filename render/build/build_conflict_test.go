@@ -105,3 +105,27 @@ func TestBuildConflicts(t *testing.T) {
 		})
 	}
 }
+
+// TestDuplicateJobMessage: a job built by two units names the other unit
+// in a closed bracket (issue 18 item 4: "(built from '…'" lost its ")").
+func TestDuplicateJobMessage(t *testing.T) {
+	res, err := Build(t.Context(), filepath.Join("testdata", "decode", "duplicate-job"), "overlays/*", DefaultBuildOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, j := range res.Jobs {
+		for _, f := range j.Findings {
+			if f.Rule == RuleDuplicateJob {
+				got = append(got, f.Message)
+			}
+		}
+	}
+	want := []string{
+		"job 'spark/spark-pi' is also defined in 'base/job.yaml' (built from 'overlays/b')",
+		"job 'spark/spark-pi' is also defined in 'base/job.yaml' (built from 'overlays/a')",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("duplicate-job messages\n got %q\nwant %q", got, want)
+	}
+}
