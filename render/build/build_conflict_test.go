@@ -74,35 +74,40 @@ func TestBuildConflicts(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			root := t.TempDir()
-			for name, body := range tt.files {
-				p := filepath.Join(root, filepath.FromSlash(name))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			res, err := Build(t.Context(), root, tt.path, DefaultBuildOptions())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Errors) != 1 {
-				t.Fatalf("errors %v, want one", res.Errors)
-			}
-			got := res.Errors[0]
-			if got.Error() != tt.want {
-				t.Errorf("error\n got %q\nwant %q", got.Error(), tt.want)
-			}
-			if !errors.Is(got, ErrKustomize) {
-				t.Errorf("error %v is not ErrKustomize", got)
-			}
-			if strings.Contains(got.Error(), root) || strings.Contains(got.Error(), "accumulat") {
-				t.Errorf("error %q shows the absolute root or kustomize's chain", got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { assertOneBuildError(t, tt.files, tt.path, tt.want) })
+	}
+}
+
+// assertOneBuildError builds path in a tree of files: one error, want,
+// an ErrKustomize, with no absolute path and no kustomize chain.
+func assertOneBuildError(t *testing.T, files map[string]string, path, want string) {
+	t.Helper()
+	root := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := Build(t.Context(), root, path, DefaultBuildOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Errors) != 1 {
+		t.Fatalf("errors %v, want one", res.Errors)
+	}
+	got := res.Errors[0]
+	if got.Error() != want {
+		t.Errorf("error\n got %q\nwant %q", got.Error(), want)
+	}
+	if !errors.Is(got, ErrKustomize) {
+		t.Errorf("error %v is not ErrKustomize", got)
+	}
+	if strings.Contains(got.Error(), root) || strings.Contains(got.Error(), "accumulat") {
+		t.Errorf("error %q shows the absolute root or kustomize's chain", got)
 	}
 }
 
