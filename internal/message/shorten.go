@@ -16,7 +16,7 @@ func Shorten(s string, n int) string {
 	if n <= 0 {
 		return s
 	}
-	return cut(s, func(t string) bool { return utf8.RuneCountInString(t) <= n })
+	return cut(s, 4*n, func(t string) bool { return utf8.RuneCountInString(t) <= n })
 }
 
 // Bound returns s if it has at most n bytes, else s cut to fit: at the
@@ -28,15 +28,22 @@ func Bound(s string, n int) string {
 	if n <= 0 {
 		return s
 	}
-	return cut(s, func(t string) bool { return len(t) <= n })
+	return cut(s, n, func(t string) bool { return len(t) <= n })
 }
 
 // cut keeps the longest prefix of s for which prefix + "…" + closers fits:
 // a clause end if it keeps at least two thirds of what a word end keeps.
-// It looks back from the end, so a long message costs a few scans.
-func cut(s string, fits func(string) bool) string {
+// No prefix longer than maxBytes fits, so a long message costs little.
+func cut(s string, maxBytes int, fits func(string) bool) string {
 	if fits(s) {
 		return s
+	}
+	if len(s) > maxBytes+1 {
+		end := maxBytes + 1
+		for end > 0 && !utf8.RuneStart(s[end]) {
+			end--
+		}
+		s = s[:end]
 	}
 	best := ""
 	for i := strings.LastIndexByte(s, ' '); i > 0; i = strings.LastIndexByte(s[:i], ' ') {

@@ -91,3 +91,12 @@ func TestBound(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkShortenLong: a 4096-byte condition message in a 60-character
+// status column.
+func BenchmarkShortenLong(b *testing.B) {
+	s := strings.Repeat("a word, (another) 'quoted' ", 160)
+	for b.Loop() {
+		Shorten(s, 60)
+	}
+}
