@@ -2,9 +2,7 @@ package build
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"path"
 	"regexp"
 	"slices"
@@ -66,16 +64,12 @@ func (id objectID) definitions(data []byte) int {
 				Namespace string `yaml:"namespace"`
 			} `yaml:"metadata"`
 		}
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) || (err != nil && n > 0) {
+		if dec.Decode(&doc) != nil { // the end, or a document that is no object
 			return n
 		}
-		if err == nil && doc.Kind == id.kind && doc.Metadata.Name == id.name &&
-			(id.namespace == "" || doc.Metadata.Namespace == "" || doc.Metadata.Namespace == id.namespace) {
+		ns := doc.Metadata.Namespace
+		if doc.Kind == id.kind && doc.Metadata.Name == id.name && (id.namespace == "" || ns == "" || ns == id.namespace) {
 			n++
-		}
-		if err != nil {
-			return n
 		}
 	}
 }
