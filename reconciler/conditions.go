@@ -8,6 +8,7 @@ import (
 	"github.com/fluxcd/pkg/runtime/conditions"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/internal/message"
 )
 
 // Condition reasons of a SparkJob, besides fluxcd's generic ones
@@ -252,15 +253,13 @@ var (
 // unreadable and makes every status write heavy.
 const maxMessageLength = 4096
 
-// boundMessage cuts msg to maxMessageLength bytes. Every condition message
+// boundMessage cuts msg to maxMessageLength bytes, at a clause or word end
+// with brackets and quotes kept closed (message.Bound). Every condition message
 // of a SparkJob, JobSource or AllocationPolicy goes through it, passed to
 // the conditions package's Mark functions as the argument of a "%s"
 // format, so a '%' in a message (an error, a git message) stays as it is.
 func boundMessage(msg string) string {
-	if len(msg) > maxMessageLength {
-		return msg[:maxMessageLength-3] + "..."
-	}
-	return msg
+	return message.Bound(msg, maxMessageLength)
 }
 
 // markReady sets Ready=True and removes Reconciling and Stalled, kstatus

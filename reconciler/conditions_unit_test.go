@@ -42,8 +42,8 @@ func TestSetPolicyConditions(t *testing.T) {
 			name: "invalid, message bounded",
 			v:    policies.Verdict{State: policies.Invalid, Message: long},
 			want: []metav1.Condition{
-				{Type: meta.StalledCondition, Status: metav1.ConditionTrue, Reason: ReasonInvalidPolicy, Message: long[:maxMessageLength-3] + "...", ObservedGeneration: 3},
-				{Type: meta.ReadyCondition, Status: metav1.ConditionFalse, Reason: ReasonInvalidPolicy, Message: long[:maxMessageLength-3] + "...", ObservedGeneration: 3},
+				{Type: meta.StalledCondition, Status: metav1.ConditionTrue, Reason: ReasonInvalidPolicy, Message: long[:maxMessageLength-3] + "…", ObservedGeneration: 3},
+				{Type: meta.ReadyCondition, Status: metav1.ConditionFalse, Reason: ReasonInvalidPolicy, Message: long[:maxMessageLength-3] + "…", ObservedGeneration: 3},
 			},
 		},
 	}

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/internal/message"
 	"github.com/sparkcd/sparkcd/runid"
 )
 
@@ -173,9 +174,7 @@ func (r *SourceReconciler) markRejected(ctx context.Context, sc *sourceReconcili
 	}
 	sc.keep(rj.key)
 	msg := "revision " + sc.revision + ": " + rj.message
-	if len(msg) > maxRejectionMessage {
-		msg = msg[:maxRejectionMessage-3] + "..."
-	}
+	msg = message.Bound(msg, maxRejectionMessage)
 	if live.Annotations[AnnotationSourceRejected] == msg {
 		return nil
 	}

@@ -63,6 +63,10 @@ func TestOutputWideAndName(t *testing.T) {
 			t.Errorf("%s -o xml: exit %d, %s, want %q", args, code, errOut, want)
 		}
 	}
+	// history words an unknown format as every other command (issue 18 item 8).
+	if code, _, errOut = sparkcd(t, root, "history", "pi", "-o", "csv", "--kubeconfig", "/nonexistent"); code != 2 || !strings.Contains(errOut, "unknown output format 'csv': use one of text, json, yaml") {
+		t.Errorf("history -o csv: exit %d, %s", code, errOut)
+	}
 	if code, _, errOut = sparkcd(t, root, "render", dev, "-o", "wide"); code != 2 || !strings.Contains(errOut, "unknown output format 'wide': use one of yaml, json, name") {
 		t.Errorf("render -o wide: exit %d, %s", code, errOut)
 	}

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/internal/review"
 )
 
 var historyFormats = []string{"text", "json", "yaml"}
@@ -32,8 +32,8 @@ reserved (requests x lifetime, see docs/run-insight.md). -o json or yaml
 prints the runs in full, each with its executor timeline.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains(historyFormats, output) {
-				return inputError(fmt.Errorf("invalid -o '%s': want %s", output, strings.Join(historyFormats, ", ")))
+			if err := review.CheckFormat(output, historyFormats); err != nil {
+				return inputError(err)
 			}
 			_, job, err := cluster.getJob(cmd.Context(), args[0])
 			if err != nil {

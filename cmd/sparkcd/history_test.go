@@ -92,7 +92,7 @@ func TestHistoryVerb(t *testing.T) {
 	if len(h.Runs) != 2 || h.Runs[0].Insight == nil || h.Runs[0].Insight.Timeline.Len() != 3 || h.Job != "pi" {
 		t.Errorf("history -o json = %+v, want 2 runs, the first with its 3-point timeline", h)
 	}
-	if code, _, errOut = cli(t, append([]string{"history", "pi", "-o", "csv"}, kc...)...); code != exitInput || !strings.Contains(errOut, "want text, json, yaml") {
+	if code, _, errOut = cli(t, append([]string{"history", "pi", "-o", "csv"}, kc...)...); code != exitInput || !strings.Contains(errOut, "unknown output format 'csv': use one of text, json, yaml") {
 		t.Errorf("history -o csv: exit %d, %s", code, errOut)
 	}
 	if code, _, errOut = cli(t, append([]string{"history", "missing"}, kc...)...); code != exitInput || !strings.Contains(errOut, "no SparkJob '"+ns+"/missing'") {

@@ -21,6 +21,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/internal/message"
 	"github.com/sparkcd/sparkcd/internal/review"
 )
 
@@ -238,11 +239,6 @@ var checkoutPath = regexp.MustCompile(`[^\s'"(]*/checkouts/[0-9a-f]{40,64}/`)
 // cleanMessage is msg without the cache paths, on one line.
 func cleanMessage(msg string) string { return oneLine(checkoutPath.ReplaceAllString(msg, "")) }
 
-// shorten cuts s to n characters, ending it with "…" (n 0: s in full).
-func shorten(s string, n int) string {
-	r := []rune(s)
-	if n <= 0 || len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
+// shorten cuts s to n characters (n 0: s in full) at a clause or word
+// end, brackets and quotes kept closed, marked "…" (message.Shorten).
+func shorten(s string, n int) string { return message.Shorten(s, n) }

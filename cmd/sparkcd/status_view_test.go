@@ -33,6 +33,23 @@ func buildFailedSource(ns string) v1alpha1.JobSource {
 	return s
 }
 
+// TestStatusShortensWholeWords (issue 18, item 4): a message too long for
+// its column is cut at a word end, marked "…", its bracket closed — never
+// "…'OnFailure' would" or "(built from '…" without its ")".
+func TestStatusShortensWholeWords(t *testing.T) {
+	now := time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)
+	job := v1alpha1.SparkJob{ObjectMeta: metav1.ObjectMeta{Namespace: "spark", Name: "etl"}}
+	job.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: metav1.ConditionFalse, Reason: "SourceRejected",
+		Message: "job 'spark/etl' is also defined in 'base/etl.yaml' (built from 'overlays/prod-eu-west-1'); remove one"}}
+	var out bytes.Buffer
+	if err := writeStatusText(&out, nil, []v1alpha1.SparkJob{job}, now); err != nil {
+		t.Fatal(err)
+	}
+	if want := " job 'spark/etl' is also defined in 'base/etl.yaml' (built …)\n"; !strings.HasSuffix(out.String(), want) {
+		t.Errorf("status row does not end in %q:\n%s", want, out.String())
+	}
+}
+
 // TestStatusShowsWhy (issue 18, item 3): a job row carries the Ready
 // message, a source lists its rejected jobs, and a build failure shows no
 // cache paths; a suspended job shows no next schedule.
@@ -52,7 +69,7 @@ func TestStatusShowsWhy(t *testing.T) {
 		"- (suspended)",
 		"the namespace lacks the driver service account",
 		"jobsource/spark/jobs rejected spark/etl (base/etl.yaml): spec.executor.memory: 4Gi exceeds the limit 2Gi (+1 more errors)",
-		"build failed: overlays/prod/kustomization.yaml: missing res",
+		"build failed: overlays/prod/kustomization.yaml …",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("status lacks %q:\n%s", want, text)

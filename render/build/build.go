@@ -292,9 +292,10 @@ func duplicateFinding(job, other *Job) v1alpha1.Finding {
 	if where == "" {
 		where = other.Origin.Unit
 	}
+	where = "'" + where + "'"
 	if other.Origin.Unit != "" && other.Origin.Unit != job.Origin.Unit {
-		where = fmt.Sprintf("%s' (built from '%s", where, other.Origin.Unit)
+		where += fmt.Sprintf(" (built from '%s')", other.Origin.Unit)
 	}
 	return v1alpha1.Finding{Severity: v1alpha1.SeverityError, Rule: RuleDuplicateJob, Field: "metadata.name",
-		Message: fmt.Sprintf("job '%s/%s' is also defined in '%s'", job.Namespace, job.Name, where)}
+		Message: fmt.Sprintf("job '%s/%s' is also defined in %s", job.Namespace, job.Name, where)}
 }

@@ -106,7 +106,7 @@ func (env *buildEnv) tryBuild(unit string, exclusive bool) unitResult {
 		return unitResult{rec: rec}
 	}
 	if err != nil {
-		if file, msg, ok := fsys.missingResource(unitDir, err); ok {
+		if file, msg, ok := fsys.explainKustomize(unitDir, err); ok {
 			return fail(file, msg)
 		}
 		file := rec.lastRead

@@ -49,6 +49,16 @@ func TestCLIExitCodes(t *testing.T) {
 		{name: "missing kustomize resource", args: []string{"check", "missing"}, code: 2,
 			stderr:   []string{"sparkcd: input cannot be built: 'missing/kustomization.yaml' (building 'missing'): resources[1]: 'missing.yaml' does not exist\n"},
 			notInAny: []string{"accumulat", "must build at directory", "missing/job.yaml", "/tmp/", "stat "}},
+		// One object in two files, and a patch that matches nothing: the
+		// kustomization, its entry and the object (issue 18 item 4).
+		{name: "object in two files", args: []string{"check", "twice"}, code: 2,
+			stderr:   []string{"sparkcd: input cannot be built: 'twice/kustomization.yaml' (building 'twice'): resources[1] 'b.yaml' defines SparkJob 'twice', which 'twice/a.yaml' already defines: an object (kind, namespace, name) may be defined once in a build: remove one, or give them different names\n"},
+			notInAny: []string{"accumulat", "must build at directory", "/tmp/", "registered id"}},
+		{name: "render of an object in two files", args: []string{"render", "twice"}, code: 2,
+			stderr: []string{"'twice/kustomization.yaml' (building 'twice'): resources[1] 'b.yaml' defines SparkJob 'twice'"}, notInAny: []string{"accumulat"}},
+		{name: "patch that matches nothing", args: []string{"check", "patch"}, code: 2,
+			stderr:   []string{"sparkcd: input cannot be built: 'patch/kustomization.yaml' (building 'patch'): patches[0] 'patch.yaml' patches SparkJob 'pached', which is not in this build: check the patch's kind, name and namespace against the resources it builds on\n"},
+			notInAny: []string{"no matches for Id", "failed to find unique target", "/tmp/"}},
 		{name: "path outside the root", args: []string{"check", "--root", ".", "../"}, code: 2, stderr: []string{"'../' is outside the root"}},
 		{name: "missing path", args: []string{"check", "nothere"}, code: 2, stderr: []string{"PATH 'nothere' does not exist: check the path"}},
 		{name: "bad policy file", args: []string{"check", "jobs/good-a", "--policies", mustAbs(t, "testdata/policies/unknown-field.yaml")}, code: 2,
@@ -155,6 +165,12 @@ func cliFixture(t *testing.T) string {
 	writeFile(t, root, "broken/two/job.yaml", goodJob("two"))
 	writeFile(t, root, "missing/job.yaml", goodJob("miss"))
 	writeFile(t, root, "missing/kustomization.yaml", "resources:\n- job.yaml\n- missing.yaml\n")
+	writeFile(t, root, "twice/a.yaml", goodJob("twice"))
+	writeFile(t, root, "twice/b.yaml", goodJob("twice"))
+	writeFile(t, root, "twice/kustomization.yaml", "resources:\n- a.yaml\n- b.yaml\n")
+	writeFile(t, root, "patch/job.yaml", goodJob("patched"))
+	writeFile(t, root, "patch/patch.yaml", "apiVersion: sparkcd.io/v1alpha1\nkind: SparkJob\nmetadata:\n  name: pached\nspec:\n  image: x\n")
+	writeFile(t, root, "patch/kustomization.yaml", "resources:\n- job.yaml\npatches:\n- path: patch.yaml\n")
 	copyFile("testdata/agreement/gpu-without-vendor.yaml", "gpu/job.yaml")
 	copyFile("testdata/jobs/apache-spark-application.yaml", "foreign/apache.yaml")
 	copyFile("testdata/jobs/fork-spark-application.yaml", "foreign/fork.yaml")

@@ -129,9 +129,7 @@ func TestSourceBadSpecs(t *testing.T) {
 		t.Fatal(err)
 	}
 	repo := gittest.NewRepo(t)
-	for _, name := range goodJobs {
-		repo.WriteFile(t, "jobs/"+name+"/job.yaml", goodJob(name))
-	}
+	writeSourceJobs(t, repo)
 	repo.CommitAndPush(t, "good jobs")
 	git := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
 	down := gittest.StartHTTP(t, gittest.Handler(t, repo.Root, nil), false)
@@ -185,6 +183,7 @@ func TestSourceBadSpecs(t *testing.T) {
 			}
 		})
 	}
+	checkKustomizeMistakes(t, e, ns, git.URL(""))
 	// The good source's jobs were applied; the bad ones added nothing.
 	jobs := &v1alpha1.SparkJobList{}
 	if err := e.Client.List(t.Context(), jobs, client.InNamespace(ns)); err != nil {
@@ -197,5 +196,65 @@ func TestSourceBadSpecs(t *testing.T) {
 	want := fmt.Sprintf("[good-a from %s/good good-b from %s/good]", ns, ns)
 	if fmt.Sprint(names) != want {
 		t.Errorf("SparkJobs %v, want %s", names, want)
+	}
+}
+
+// kustomizeMistakes are the kustomize mistakes people make every day
+// (issue 18 item 4) and the start of the BuildFailed message each gets: a
+// missing resource, one object in two files, a patch that matches nothing.
+var kustomizeMistakes = []struct {
+	dir   string
+	files map[string]string
+	want  string
+}{
+	{dir: "missing", files: map[string]string{"job.yaml": goodJob("miss"), "kustomization.yaml": "resources:\n- job.yaml\n- missing.yaml\n"},
+		want: "build failed: 'broken/missing/kustomization.yaml' (building 'broken/missing'): resources[1]: 'missing.yaml' does not exist"},
+	{dir: "twice", files: map[string]string{"a.yaml": goodJob("twice"), "b.yaml": goodJob("twice"), "kustomization.yaml": "resources:\n- a.yaml\n- b.yaml\n"},
+		want: "build failed: 'broken/twice/kustomization.yaml' (building 'broken/twice'): resources[1] 'b.yaml' defines SparkJob 'twice', which 'broken/twice/a.yaml' already defines"},
+	{dir: "patch", files: map[string]string{"job.yaml": goodJob("patched"), "kustomization.yaml": "resources:\n- job.yaml\npatches:\n- path: patch.yaml\n",
+		"patch.yaml": "apiVersion: sparkcd.io/v1alpha1\nkind: SparkJob\nmetadata:\n  name: pached\nspec:\n  image: x\n"},
+		want: "build failed: 'broken/patch/kustomization.yaml' (building 'broken/patch'): patches[0] 'patch.yaml' patches SparkJob 'pached', which is not in this build"},
+}
+
+// writeSourceJobs writes the good jobs under jobs/ and the kustomize
+// mistakes under broken/.
+func writeSourceJobs(t *testing.T, repo *gittest.Repo) {
+	for _, name := range goodJobs {
+		repo.WriteFile(t, "jobs/"+name+"/job.yaml", goodJob(name))
+	}
+	for _, m := range kustomizeMistakes {
+		for name, body := range m.files {
+			repo.WriteFile(t, "broken/"+m.dir+"/"+name, body)
+		}
+	}
+}
+
+// checkKustomizeMistakes creates a JobSource of url per kustomize mistake
+// and waits for its BuildFailed message, clean.
+func checkKustomizeMistakes(t *testing.T, e *testenv.Env, ns, url string) {
+	for _, m := range kustomizeMistakes {
+		jobSource(t, e, ns, "kustomize-"+m.dir, url, func(s *v1alpha1.JobSource) { s.Spec.Path = "broken/" + m.dir })
+	}
+	for _, m := range kustomizeMistakes {
+		t.Run("kustomize-"+m.dir, func(t *testing.T) {
+			assertCleanStall(t, waitReady(t, e, ns, "kustomize-"+m.dir, metav1.ConditionFalse, "BuildFailed", m.want))
+		})
+	}
+}
+
+// assertCleanStall: a source that cannot be built is Stalled with the
+// Ready message, which names repository files only — no cache directory,
+// no checkout path, no kustomize chain.
+func assertCleanStall(t *testing.T, src *v1alpha1.JobSource) {
+	t.Helper()
+	ready := apimeta.FindStatusCondition(src.Status.Conditions, meta.ReadyCondition)
+	stalled := apimeta.FindStatusCondition(src.Status.Conditions, meta.StalledCondition)
+	if stalled == nil || stalled.Status != metav1.ConditionTrue || stalled.Reason != ready.Reason || stalled.Message != ready.Message {
+		t.Errorf("Stalled %+v, want True with Ready's reason and message %q", stalled, ready.Message)
+	}
+	for _, bad := range []string{"checkouts/", "/tmp", ".cache", "accumulat", "must build at directory", "\n"} {
+		if strings.Contains(ready.Message, bad) {
+			t.Errorf("Ready message shows %q: %s", bad, ready.Message)
+		}
 	}
 }

@@ -95,7 +95,7 @@ var badJobs = []badJob{
 	{file: "negative-history-limit", want: []string{"invalid-count spec.successfulRunHistoryLimit"}, message: "is -1: expected 0 or more"},
 	{file: "operator-client-mode", want: []string{"unsupported-field spec.mode"}, message: "cluster mode only, not 'client'"},
 	{file: "null-spec", want: []string{"required-field spec.image", "required-field spec.mainApplicationFile", "required-field spec.type"}, message: "spec.type is empty"},
-	{file: "duplicate-job", buildErr: "may not add resource with an already registered id: SparkJob.v1alpha1.sparkcd.io/bad", errIs: build.ErrKustomize},
+	{file: "duplicate-job", buildErr: "SparkJob 'bad' is defined twice in this file: an object (kind, namespace, name) may be defined once in a build", errIs: build.ErrKustomize},
 	{file: "bad-next-to-good", want: []string{"unknown-field spec.replicas"}, message: "unknown field 'spec.replicas'", also: []string{"good-c"}},
 	{file: "not-a-mapping", buildErr: "missing Resource metadata", errIs: build.ErrKustomize},
 	{file: "scalar-document", buildErr: "missing Resource metadata", errIs: build.ErrKustomize},
