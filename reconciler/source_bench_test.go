@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"testing"
@@ -119,6 +121,7 @@ func BenchmarkSourceThousandJobs(b *testing.B) {
 		// informers, still busy with the thousand runs' status for a while:
 		// the median of five polls is the poll's own cost.
 		before := l.writes.Load()
+		stopProfile := pollProfile(b)
 		polls := make([]time.Duration, 5)
 		for i := range polls {
 			c0 := cpuTime(b)
@@ -127,6 +130,7 @@ func BenchmarkSourceThousandJobs(b *testing.B) {
 			}
 			polls[i] = cpuTime(b) - c0
 		}
+		stopProfile()
 		slices.Sort(polls)
 		cpu += polls[len(polls)/2]
 		writes += l.writes.Load() - before // over all five polls: any write shows
@@ -145,4 +149,27 @@ func cpuTime(b testing.TB) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// pollProfile writes a cpu profile of the polls to
+// $SPARKCD_BENCH_POLL_PROFILE, when it is set, until the function it
+// returns is called.
+func pollProfile(b *testing.B) (stop func()) {
+	path := os.Getenv("SPARKCD_BENCH_POLL_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
