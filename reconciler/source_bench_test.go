@@ -140,6 +140,9 @@ func BenchmarkSourceThousandJobs(b *testing.B) {
 	b.ReportMetric(total.Seconds()/float64(b.N), "apply-and-run-s")
 	b.ReportMetric(float64(writes)/float64(b.N), "poll-writes")
 	b.ReportMetric(ms(cpu)/float64(b.N), "poll-cpu-ms")
+	atMost(b, fmt.Sprintf("one commit of %d jobs → all runs started", n), total.Seconds()/float64(b.N), " s", 15)
+	atMost(b, fmt.Sprintf("no-change poll of a %d-job source, writes", n), float64(writes)/float64(b.N), "", 0)
+	atMost(b, fmt.Sprintf("no-change poll of a %d-job source, cpu", n), ms(cpu)/float64(b.N), " ms", 10)
 }
 
 // cpuTime is the process's user and system CPU time so far.
