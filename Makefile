@@ -105,6 +105,12 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
 # each reports its own ratios and targets as metrics.
 CLUSTER_BENCH_PKGS ?= ./reconciler/ ./cronjobs/...
 CLUSTER_BENCH ?= .
+# The Spark Operator's benchmark shape (BenchmarkOperatorShape, with KWOK
+# nodes) runs on its own, with its flags: SparkJobs per pass, the paced
+# pass's rate per minute, and the fast pass's (0: as fast as 32 clients
+# create them; -1: no fast pass).
+OPERATOR_BENCH ?= OperatorShape
+OPERATOR_BENCH_FLAGS ?= -sparkcd.operator-jobs=6000 -sparkcd.operator-rate=1000 -sparkcd.operator-fast-rate=0
 
 .PHONY: test-faults
 test-faults: testenv ## Run only the fault suite (also part of make test) and print its figures.
@@ -117,9 +123,10 @@ test-faults-soak: testenv ## Run the fault suite SEEDS times (default 10), each 
 	hack/faults-soak.sh $(SEEDS)
 
 .PHONY: bench
-bench: build $(KUSTOMIZE) testenv ## Run the benchmarks and print their tables (render, review, then the cluster ones).
+bench: build $(KUSTOMIZE) testenv kwok ## Run the benchmarks and print their tables (render, review, then the cluster ones).
 	go run ./hack/bench -sparkcd $(BIN)/sparkcd -kustomize $(KUSTOMIZE)
-	go test -run '^$$' -bench '$(CLUSTER_BENCH)' -benchtime 1x -timeout 60m $(CLUSTER_BENCH_PKGS)
+	go test -run '^$$' -bench '$(CLUSTER_BENCH)' -skip '$(OPERATOR_BENCH)' -benchtime 1x -timeout 60m $(CLUSTER_BENCH_PKGS)
+	$(if $(OPERATOR_BENCH),go test -run '^$$' -bench '$(OPERATOR_BENCH)' -benchtime 1x -timeout 60m ./reconciler/ $(OPERATOR_BENCH_FLAGS))
 
 .PHONY: demo
 demo: build testenv kwok ## Run sparkcd's main job on a local control plane: commits → SparkJobs → runs → cleanup.

@@ -148,6 +148,27 @@ func hasGate(pod *corev1.Pod) bool {
 	return false
 }
 
+// dependentsMade reports whether the run's ConfigMap and Service both
+// exist: the loop creates them at the same time, so a loop that died
+// right after one of them may or may not have made the other.
+func dependentsMade(t *testing.T, ns string, run runid.Identity) bool {
+	t.Helper()
+	e := env.Env(t)
+	for _, dep := range []client.Object{
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: runid.ConfigMapName(run.Name)}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: runid.ServiceName(run.Name, run.AppID)}},
+	} {
+		err := e.Client.Get(t.Context(), client.ObjectKeyFromObject(dep), dep)
+		if apierrors.IsNotFound(err) {
+			return false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return true
+}
+
 // waitCompleteDriver waits until run has exactly one driver among the
 // job's, released, with its ConfigMap and Service owned by it.
 func waitCompleteDriver(t *testing.T, ns, job, run string) {
@@ -187,12 +208,13 @@ func waitCompleteDriver(t *testing.T, ns, job, run string) {
 // again, with the same spec and with a spec changed meanwhile. Outcomes:
 //
 //	same spec: the run is completed, released and recorded: one driver.
-//	spec changed, dependents missing (driver, configmap): the gated driver
-//	  is deleted, the run recorded Failed/Interrupted, the new spec's run
-//	  starts.
-//	spec changed, dependents made (service, release, status): the run is
-//	  released and recorded; the new spec's run waits for it
-//	  (concurrencyPolicy Forbid) and starts once it ends.
+//	spec changed, dependents missing (driver; configmap or service when
+//	  the other of the two, created at the same time, did not land): the
+//	  gated driver is deleted, the run recorded Failed/Interrupted, the new
+//	  spec's run starts.
+//	spec changed, dependents made (configmap or service when both landed;
+//	  release, status): the run is released and recorded; the new spec's
+//	  run waits for it (concurrencyPolicy Forbid) and starts once it ends.
 func TestCrashAfterEachWrite(t *testing.T) {
 	t.Parallel()
 	for _, changed := range []bool{false, true} {
@@ -214,12 +236,13 @@ func TestCrashAfterEachWrite(t *testing.T) {
 
 				crashLoop(t, ns, p, reconciler.JobOptions{})
 				gatedDrivers := checkNoHalfMadeDriver(t, ns)
+				made := dependentsMade(t, ns, first)
 				if changed {
 					updateJob(t, e, ns, job.Name, func(j *v1alpha1.SparkJob) { j.Spec.Arguments = []string{"200"} })
 				}
 				startLoop(t, e, reconciler.JobOptions{}, ns)
 
-				got := outcome(t, ns, job.Name, first, changed, p)
+				got := outcome(t, ns, job.Name, first, changed, made, p)
 				t.Logf("crash after the %s write (%d gated driver left), spec changed %v: %s", p.name, gatedDrivers, changed, got)
 			})
 		}
@@ -228,7 +251,7 @@ func TestCrashAfterEachWrite(t *testing.T) {
 
 // outcome waits for and checks what the restarted loop makes of the run
 // the crashed one left, and describes it.
-func outcome(t *testing.T, ns, name string, first runid.Identity, changed bool, p crashPoint) string {
+func outcome(t *testing.T, ns, name string, first runid.Identity, changed, made bool, p crashPoint) string {
 	t.Helper()
 	e := env.Env(t)
 	if !changed {
@@ -253,7 +276,7 @@ func outcome(t *testing.T, ns, name string, first runid.Identity, changed bool, 
 		return "completed and recorded, one driver, one RunStarted event"
 	}
 	second := runid.OfflineRun(getJob(t, e, ns, name), "")
-	if p.name == "driver" || p.name == "configmap" {
+	if !made {
 		job := waitJob(t, e, ns, name, "the new spec's run after the interrupted one", func(j *v1alpha1.SparkJob) bool {
 			return j.Status.LastRun != nil && j.Status.LastRun.Name == second.Name
 		})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,13 +64,26 @@ func (r *JobReconciler) release(ctx context.Context, pod *corev1.Pod) error {
 
 // createDependents creates the run's ConfigMap, Service and its optional
 // objects (UI service and Ingress, driverIngressOptions' Services and
-// Ingresses, the driver's PodDisruptionBudget); the ones that exist
-// already are left as they are.
+// Ingresses, the driver's PodDisruptionBudget) at once, each in its own
+// request: none depends on another, so a run's start waits for one round
+// trip instead of one per object. The ones that exist already are left as
+// they are. The driver stays gated until all exist, whatever order they
+// land in.
 func (r *JobReconciler) createDependents(ctx context.Context, objs *materialize.Objects) error {
-	for _, obj := range objs.Dependents() {
-		if err := r.client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("unable to create %s '%s/%s': %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
-		}
+	deps := objs.Dependents()
+	if len(deps) == 1 {
+		return r.createDependent(ctx, deps[0])
+	}
+	var g errgroup.Group
+	for _, obj := range deps {
+		g.Go(func() error { return r.createDependent(ctx, obj) })
+	}
+	return g.Wait()
+}
+
+func (r *JobReconciler) createDependent(ctx context.Context, obj materialize.Dependent) error {
+	if err := r.client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("unable to create %s '%s/%s': %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
 	}
 	return nil
 }

@@ -60,7 +60,7 @@ func DefaultJobOptions() JobOptions {
 	return JobOptions{
 		Materialize:             materialize.DefaultOptions(),
 		HistoryLimit:            10,
-		MaxConcurrentReconciles: 32,
+		MaxConcurrentReconciles: 64,
 		Clock:                   clock.RealClock{},
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"testing"
@@ -119,6 +121,7 @@ func BenchmarkSourceThousandJobs(b *testing.B) {
 		// informers, still busy with the thousand runs' status for a while:
 		// the median of five polls is the poll's own cost.
 		before := l.writes.Load()
+		stopProfile := pollProfile(b)
 		polls := make([]time.Duration, 5)
 		for i := range polls {
 			c0 := cpuTime(b)
@@ -127,6 +130,7 @@ func BenchmarkSourceThousandJobs(b *testing.B) {
 			}
 			polls[i] = cpuTime(b) - c0
 		}
+		stopProfile()
 		slices.Sort(polls)
 		cpu += polls[len(polls)/2]
 		writes += l.writes.Load() - before // over all five polls: any write shows
@@ -136,6 +140,9 @@ func BenchmarkSourceThousandJobs(b *testing.B) {
 	b.ReportMetric(total.Seconds()/float64(b.N), "apply-and-run-s")
 	b.ReportMetric(float64(writes)/float64(b.N), "poll-writes")
 	b.ReportMetric(ms(cpu)/float64(b.N), "poll-cpu-ms")
+	atMost(b, fmt.Sprintf("one commit of %d jobs → all runs started", n), total.Seconds()/float64(b.N), " s", 15)
+	atMost(b, fmt.Sprintf("no-change poll of a %d-job source, writes", n), float64(writes)/float64(b.N), "", 0)
+	atMost(b, fmt.Sprintf("no-change poll of a %d-job source, cpu", n), ms(cpu)/float64(b.N), " ms", 10)
 }
 
 // cpuTime is the process's user and system CPU time so far.
@@ -145,4 +152,27 @@ func cpuTime(b testing.TB) time.Duration {
 		b.Fatal(err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// pollProfile writes a cpu profile of the polls to
+// $SPARKCD_BENCH_POLL_PROFILE, when it is set, until the function it
+// returns is called.
+func pollProfile(b *testing.B) (stop func()) {
+	path := os.Getenv("SPARKCD_BENCH_POLL_PROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -50,11 +50,13 @@ type sourceReconciliation struct {
 	// read is the inventory as read, before this reconcile recorded new
 	// digests; digests are the ones this reconcile applied or found in
 	// sync (inventory.go).
-	read    []v1alpha1.InventoryRef
-	digests map[types.NamespacedName]string
-	applied []types.NamespacedName
-	pruned  []types.NamespacedName
-	drifted []driftNote
+	read []v1alpha1.InventoryRef
+	// readIndex finds an entry of read by its job (recorded).
+	readIndex map[types.NamespacedName]int
+	digests   map[types.NamespacedName]string
+	applied   []types.NamespacedName
+	pruned    []types.NamespacedName
+	drifted   []driftNote
 	// identity notes the writes refused to the source's identity.
 	identity identityNotes
 	// keptObjects is the supporting objects' inventory; appliedObjects
