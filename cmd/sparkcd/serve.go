@@ -173,8 +173,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	mopts.LeaderElectionNamespace = cmp.Or(mopts.LeaderElectionNamespace, os.Getenv("POD_NAMESPACE"), "sparkcd-system")
 	mopts.QPS, mopts.Burst = f.qps, f.burst
 	mopts.LeaseDuration, mopts.RenewDeadline, mopts.RetryPeriod = f.leaseDuration, f.renewDeadline, f.retryPeriod
-	mopts.Logger = log
-	f.shard.manager(&mopts)
+	mopts.Logger, mopts.WatchSelector = log, f.shard.parsed
 	mgr, err := reconciler.NewManager(cfg, mopts)
 	if err != nil {
 		return nil, err
@@ -192,8 +191,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	sopts.AllowRemoteBases = f.allowRemoteBases
 	sopts.InsecureSkipTLSVerify = f.insecureSkipTLSVerify
 	sopts.InsecureSkipHostKeyCheck = f.insecureSkipHostKeyCheck
-	sopts.Logger = slogger
-	f.shard.source(&sopts)
+	sopts.Logger, sopts.WatchSelector = slogger, f.shard.parsed
 	sopts.Identity, jopts.Identity = f.identity(), f.identity()
 	store, err := f.policyStore()
 	if err != nil {

@@ -19,7 +19,8 @@ import (
 type shardFlags struct {
 	selector string
 	shard    string
-	// parsed is the selector in force, nil for every object.
+	// parsed is the selector in force, nil for every object: the manager's
+	// caches, the source loop and the cleanup take it.
 	parsed labels.Selector
 }
 
@@ -52,12 +53,6 @@ func (s *shardFlags) complete(leaderID *string, given bool) error {
 	s.parsed = sel
 	return nil
 }
-
-// manager makes the manager's caches the shard's.
-func (s *shardFlags) manager(o *reconciler.ManagerOptions) { o.WatchSelector = s.parsed }
-
-// source makes the source loop reconcile the shard's JobSources only.
-func (s *shardFlags) source(o *reconciler.SourceOptions) { o.WatchSelector = s.parsed }
 
 // cleanup makes the cleanup delete the shard's jobs' drivers only.
 func (s *shardFlags) cleanup(o *cleanup.Options) { o.JobSelector = s.parsed }
