@@ -197,3 +197,41 @@ func shardJobYAML(t testing.TB, name, shard string) string {
 	s := strings.Replace(string(out), "  creationTimestamp: null\n", "", 1)
 	return strings.Replace(s, "status: {}\n", "", 1)
 }
+
+// TestShardsMoveActiveRun: a job relabelled from the main instance to
+// shard a while its run is active is followed by shard a to the run's
+// end: shard a finds the driver on the API server, moves it into its own
+// shard (label), and records the end the driver reports — no second run
+// starts, and the main instance no longer handles the job.
+func TestShardsMoveActiveRun(t *testing.T) {
+	e := env.Env(t)
+	ns := sparkNamespace(t, e)
+	main := startShard(t, e, "main", mainSelector, false, ns)
+	a := startShard(t, e, "a", shardASelector, false, ns)
+	createJob(t, e, labelledJob(t, ns, "moving", ""))
+	run := lastRunIn(t, e, ns, "moving", v1alpha1.RunPending, v1alpha1.RunRunning)
+	pods := drivers(t, e, ns, "moving")
+	if len(pods) != 1 {
+		t.Fatalf("%d drivers, want 1", len(pods))
+	}
+	setPodStatus(t, e, ns, pods[0].Name, running)
+	lastRunIn(t, e, ns, "moving", v1alpha1.RunRunning)
+
+	job := getJob(t, e, ns, "moving")
+	job.Labels = map[string]string{v1alpha1.LabelShard: "a"}
+	if err := e.Client.Update(t.Context(), job); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the driver moved to shard a", func() (bool, string) {
+		pod := getObject(t, e, &corev1.Pod{}, ns, pods[0].Name)
+		return pod.Labels[v1alpha1.LabelShard] == "a", fmt.Sprintf("labels %v", pod.Labels)
+	})
+	setPodStatus(t, e, ns, pods[0].Name, terminated(corev1.PodSucceeded, "Completed", 0))
+	if got := lastRunIn(t, e, ns, "moving", v1alpha1.RunSucceeded); got.Name != run.Name {
+		t.Errorf("last run %s, want %s", got.Name, run.Name)
+	}
+	if n := len(drivers(t, e, ns, "moving")); n != 1 {
+		t.Errorf("%d drivers, want 1", n)
+	}
+	checkSplit(t, e, ns, map[string]string{"moving": ""}, map[string][]*shard{"": {main}, "a": {a}})
+}
