@@ -89,6 +89,12 @@ var chartPairs = []struct {
 		values:            "podMonitor: {enabled: true}\nprometheusRule: {enabled: true}\ngrafanaDashboard: {enabled: true}",
 	},
 	{
+		name:              "shard",
+		kustomize:         []string{"default"},
+		overlayComponents: []string{"shard"},
+		values:            "shards: [shard1]",
+	},
+	{
 		name:       "supporting-objects",
 		kustomize:  []string{"default"},
 		components: map[string][]string{"spark-dev": {"supporting-objects"}, "team-a": {"supporting-objects"}},

@@ -56,6 +56,11 @@ type ManagerOptions struct {
 	// Logger is the manager's logger, handed to every reconcile through its
 	// context.
 	Logger logr.Logger
+	// WatchSelector, when set, makes this instance one shard: its caches
+	// hold only the SparkJobs it selects and the pods of those jobs
+	// (shard.go). Give the source loop the same selector
+	// (SourceOptions.WatchSelector).
+	WatchSelector labels.Selector
 }
 
 // DefaultManagerOptions returns the manager defaults: no metrics and no
@@ -107,6 +112,7 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 	if err != nil {
 		return nil, err
 	}
+	shardCache(&copts, opts.WatchSelector)
 	metricsAddr := opts.MetricsAddr
 	if metricsAddr == "" {
 		metricsAddr = "0"

@@ -127,6 +127,9 @@ func (r *JobReconciler) lost(ctx context.Context, rc *reconciliation, name strin
 	err := r.apiReader.Get(ctx, key, pod)
 	switch {
 	case err == nil && isOwnedBy(pod, rc.job):
+		if err := r.adoptMovedDriver(ctx, rc.job, pod); err != nil {
+			return err
+		}
 		rc.pods[name] = pod
 		return r.follow(ctx, rc, runid.FromPod(pod, rc.timestamp()))
 	case err != nil && !apierrors.IsNotFound(err):

@@ -210,6 +210,11 @@ func (r *SourceReconciler) patchRejected(ctx context.Context, live *v1alpha1.Spa
 func (r *SourceReconciler) liveJob(ctx context.Context, reader client.Reader, key types.NamespacedName, opts ...client.GetOption) (*v1alpha1.SparkJob, error) {
 	job := &v1alpha1.SparkJob{}
 	if err := reader.Get(ctx, key, job, opts...); err != nil {
+		if apierrors.IsNotFound(err) && reader == r.client && r.opts.WatchSelector != nil {
+			// A shard caches its own jobs only: a job of that name on
+			// another shard (a conflict, or one moving) is on the API.
+			return r.liveJob(ctx, r.apiReader, key)
+		}
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}

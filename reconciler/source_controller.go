@@ -68,8 +68,8 @@ func NewSourceReconciler(mgr manager.Manager, opts SourceOptions) (*SourceReconc
 	}
 	b := builder.ControllerManagedBy(mgr).
 		Named("jobsource").
-		For(&v1alpha1.JobSource{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, reconcileRequested{}))).
+		For(&v1alpha1.JobSource{}, builder.WithPredicates(shardPredicate(opts.WatchSelector), predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, reconcileRequested{}))).
 		WatchesRawSource(onPolicyChange(opts.Policies, r.allSources)).
 		// A SparkJob patched away from git is restored at once (drift_watch.go).
 		Watches(&v1alpha1.SparkJob{}, jobToSource(mgr.GetClient()), builder.WithPredicates(drifted{sources: mgr.GetClient()})).
@@ -99,6 +99,12 @@ func (r *SourceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (res
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("unable to get JobSource '%s': %w", req.NamespacedName, err)
+	}
+	// Another shard's source (shard.go): it may have been queued before it
+	// moved, or by one of this shard's jobs.
+	if !selected(r.opts.WatchSelector, src) {
+		r.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
 	}
 	// Deletion: see source_finalize.go.
 	if !src.DeletionTimestamp.IsZero() {

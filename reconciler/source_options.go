@@ -4,8 +4,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/sparkcd/sparkcd/admission"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/clock"
+
+	"github.com/sparkcd/sparkcd/admission"
 )
 
 // SourceOptions configure the source loop.
@@ -42,6 +44,11 @@ type SourceOptions struct {
 	// Logger receives the git client's logs (the reconciles log through
 	// the manager's logger); nil means slog.Default().
 	Logger *slog.Logger
+	// WatchSelector, when set, is the shard's selector: only the
+	// JobSources it selects are reconciled, and the jobs a source applies
+	// carry its sparkcd.io/shard label (shard.go). The manager's
+	// ManagerOptions.WatchSelector must be the same.
+	WatchSelector labels.Selector
 }
 
 // DefaultSourceOptions returns the source loop's defaults: a one-minute

@@ -181,6 +181,7 @@ func desiredObject(j *build.Job, src *v1alpha1.JobSource) *v1alpha1.SparkJob {
 	}
 	job.Labels[v1alpha1.LabelManagedBy] = v1alpha1.ManagedByValue
 	job.Labels[v1alpha1.LabelSource] = sourceLabel(src)
+	inheritShard(job, src)
 	job.Annotations[AnnotationSource] = src.Namespace + "/" + src.Name
 	if j.Origin.File != "" {
 		job.Annotations[v1alpha1.AnnotationSourceFile] = j.Origin.File

@@ -21,6 +21,10 @@ const (
 	LabelRun = "sparkcd.io/run"
 	// LabelSource is "<namespace>.<name>" of the JobSource a SparkJob came from.
 	LabelSource = "sparkcd.io/source"
+	// LabelShard names the sparkcd instance (`serve --shard`) that handles
+	// a JobSource or SparkJob; the jobs a source applies and the objects of
+	// a job's runs carry their source's and job's value (docs/scaling.md).
+	LabelShard = "sparkcd.io/shard"
 
 	// AnnotationRevision is the source revision of a run's spec.
 	AnnotationRevision = "sparkcd.io/revision"

@@ -29,6 +29,7 @@ type serveFlags struct {
 	cluster clusterFlags
 	log     logFlags
 	cleanup cleanupFlags
+	shard   shardFlags
 
 	namespaces              []string
 	metricsAddr             string
@@ -100,6 +101,7 @@ command line wins.`,
 	f.cluster.bind(cmd, false)
 	f.log.bind(cmd)
 	f.cleanup.bind(cmd)
+	f.shard.bind(cmd)
 	fl := cmd.Flags()
 	d := reconciler.DefaultManagerOptions()
 	fl.StringSliceVar(&f.namespaces, "namespaces", nil, "namespaces to watch and act in, comma separated (default: all)")
@@ -147,7 +149,7 @@ func (f *serveFlags) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	log.Info("starting sparkcd", "version", version, "namespaces", f.namespaces, "leaderElection", f.leaderElect)
+	log.Info("starting sparkcd", "version", version, "namespaces", f.namespaces, "leaderElection", f.leaderElect, "watchLabelSelector", f.shard.parsed)
 	if err := mgr.Start(cmd.Context()); err != nil && !errors.Is(err, cmd.Context().Err()) {
 		return fmt.Errorf("the reconciler stopped: %w", err)
 	}
@@ -171,7 +173,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	mopts.LeaderElectionNamespace = cmp.Or(mopts.LeaderElectionNamespace, os.Getenv("POD_NAMESPACE"), "sparkcd-system")
 	mopts.QPS, mopts.Burst = f.qps, f.burst
 	mopts.LeaseDuration, mopts.RenewDeadline, mopts.RetryPeriod = f.leaseDuration, f.renewDeadline, f.retryPeriod
-	mopts.Logger = log
+	mopts.Logger, mopts.WatchSelector = log, f.shard.parsed
 	mgr, err := reconciler.NewManager(cfg, mopts)
 	if err != nil {
 		return nil, err
@@ -189,7 +191,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	sopts.AllowRemoteBases = f.allowRemoteBases
 	sopts.InsecureSkipTLSVerify = f.insecureSkipTLSVerify
 	sopts.InsecureSkipHostKeyCheck = f.insecureSkipHostKeyCheck
-	sopts.Logger = slogger
+	sopts.Logger, sopts.WatchSelector = slogger, f.shard.parsed
 	sopts.Identity, jopts.Identity = f.identity(), f.identity()
 	store, err := f.policyStore()
 	if err != nil {
@@ -216,6 +218,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 			return nil, err
 		}
 		copts.HistoryLimit = jopts.HistoryLimit
+		f.shard.cleanup(&copts)
 		if _, err := cleanup.NewForManager(mgr, copts); err != nil {
 			return nil, err
 		}
@@ -289,6 +292,9 @@ func (f *serveFlags) complete(cmd *cobra.Command) error {
 		return err
 	}
 	f.allowCrossNamespaceTargetsSet = cmd.Flags().Changed("allow-cross-namespace-targets")
+	if err := f.shard.complete(&f.leaderElectionID, cmd.Flags().Changed("leader-election-id")); err != nil {
+		return err
+	}
 	if n := f.defaultSourceServiceAccount; n != "" {
 		if errs := validation.IsDNS1123Subdomain(n); len(errs) > 0 {
 			return inputError(fmt.Errorf("--default-source-service-account '%s' is not a service account name: %s", n, strings.Join(errs, "; ")))

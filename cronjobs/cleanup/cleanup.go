@@ -147,6 +147,10 @@ func (c *Cleanup) decide(drivers []candidate, jobs map[types.UID]jobLimits, now 
 			byJob[d.job] = append(byJob[d.job], d)
 			continue
 		}
+		if d.job != "" && c.opts.JobSelector != nil {
+			// Another shard's job (Options.JobSelector).
+			continue
+		}
 		if r, ok := c.expired(d, nil, now); ok {
 			removals = append(removals, r)
 		} else {

@@ -71,7 +71,11 @@ func namespacesOrAll(namespaces []string) []string {
 func (c *Cleanup) listJobs(ctx context.Context) (map[types.UID]jobLimits, error) {
 	jobs := map[types.UID]jobLimits{}
 	for _, ns := range namespacesOrAll(c.opts.Namespaces) {
-		opts := []client.ListOption{client.InNamespace(ns), client.Limit(c.opts.PageSize)}
+		base := []client.ListOption{client.InNamespace(ns), client.Limit(c.opts.PageSize)}
+		if c.opts.JobSelector != nil {
+			base = append(base, client.MatchingLabelsSelector{Selector: c.opts.JobSelector})
+		}
+		opts := base
 		for {
 			// A fresh list per page: decoding into the last page's items
 			// could carry its fields over.
@@ -89,7 +93,7 @@ func (c *Cleanup) listJobs(ctx context.Context) (map[types.UID]jobLimits, error)
 			if list.Continue == "" {
 				break
 			}
-			opts = []client.ListOption{client.InNamespace(ns), client.Limit(c.opts.PageSize), client.Continue(list.Continue)}
+			opts = append(base[:len(base):len(base)], client.Continue(list.Continue))
 		}
 	}
 	return jobs, nil

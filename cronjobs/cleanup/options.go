@@ -51,6 +51,12 @@ type Options struct {
 	// is required with Selector, so that widening the scope is always a
 	// decision per namespace.
 	SelectorNamespaces []string
+	// JobSelector, when set, makes the pass one shard's (`serve
+	// --watch-label-selector`): it reads only the SparkJobs it selects, and
+	// of the managed drivers deletes only theirs. A driver of any other
+	// SparkJob is left to that job's shard (or, when the job is gone, to
+	// the garbage collector, through its ownerReference).
+	JobSelector labels.Selector
 	// DryRun deletes nothing and writes nothing: the report lists what a
 	// pass would delete, and why.
 	DryRun bool

@@ -201,13 +201,19 @@ func SetDriverOwner(objs *Objects, pod *corev1.Pod) {
 }
 
 // runLabels are the labels every object of the run carries.
+// A job's shard label goes onto them too, so that a shard's pod cache
+// holds its own jobs' pods only (docs/scaling.md).
 func (m *materializer) runLabels() map[string]string {
-	return map[string]string{
+	l := map[string]string{
 		v1alpha1.LabelSparkAppSelector: m.id.AppID,
 		v1alpha1.LabelManagedBy:        v1alpha1.ManagedByValue,
 		v1alpha1.LabelJob:              m.job.Name,
 		v1alpha1.LabelRun:              m.id.Name,
 	}
+	if shard, ok := m.job.Labels[v1alpha1.LabelShard]; ok {
+		l[v1alpha1.LabelShard] = shard
+	}
+	return l
 }
 
 // runAnnotations say where the run came from.

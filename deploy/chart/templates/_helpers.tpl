@@ -33,6 +33,16 @@ app.kubernetes.io/component: controller
 {{- end }}
 
 {{/*
+The labels of a shard's pods (.Values.shards; takes the shard's name),
+which its Deployment, Service and PodDisruptionBudget select.
+*/}}
+{{- define "sparkcd.shardSelectorLabels" -}}
+app.kubernetes.io/name: sparkcd
+app.kubernetes.io/component: shard
+sparkcd.io/shard: {{ . | quote }}
+{{- end }}
+
+{{/*
 metadata: of an object. Takes a dict: ctx (the root), name, namespace
 (omitted when empty), labels (the object's own, as deploy/ writes them),
 annotations (its own). Helm's labels and the common labels and
