@@ -129,6 +129,7 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 	if err != nil {
 		return nil, err
 	}
+	m.scheduleExecutors(template) // materialize_scheduler.go
 	if err := m.monitorPod(template, monitoringExposed(&j.Spec, false)); err != nil {
 		return nil, err
 	}
@@ -147,6 +148,10 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 	if err != nil {
 		return nil, err
 	}
+	podGroup, err := m.scheduleDriver(pod, executor)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := m.service()
 	if err != nil {
 		return nil, fmt.Errorf("unable to build the driver service of run '%s': %w", id.Name, err)
@@ -156,6 +161,7 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 		ConfigMap: m.configMap(templateYAML),
 		Service:   svc,
 		Executor:  executor,
+		PodGroup:  podGroup,
 	}
 	if err := m.expose(objs); err != nil {
 		return nil, err
