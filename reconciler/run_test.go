@@ -28,7 +28,7 @@ import (
 func TestRunObjects(t *testing.T) {
 	t.Parallel()
 	e := env.Env(t)
-	for _, file := range []string{"pi.yaml", "ui.yaml", "exposed.yaml"} {
+	for _, file := range []string{"pi.yaml", "ui.yaml", "exposed.yaml", "volcano.yaml", "coscheduling.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			ns := sparkNamespace(t, e)
 			startLoop(t, e, reconciler.JobOptions{}, ns)
@@ -65,6 +65,9 @@ func TestRunObjects(t *testing.T) {
 			deps, keys := dependentsOf(objs)
 			if file == "exposed.yaml" && len(deps) != 7 {
 				t.Errorf("%d dependents, want 7: ConfigMap, Service, UI service, UI Ingress, driver service and Ingress, PDB", len(deps))
+			}
+			if (file == "volcano.yaml" || file == "coscheduling.yaml") && (len(deps) != 3 || deps[2].GetObjectKind().GroupVersionKind().Kind != "PodGroup") {
+				t.Errorf("%d dependents, want 3: ConfigMap, Service, PodGroup", len(deps))
 			}
 			for i, dep := range deps {
 				if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: keys[i]}, dep); err != nil {
