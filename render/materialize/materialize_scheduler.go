@@ -174,13 +174,9 @@ func (m *materializer) gang(driver *corev1.Pod) (Gang, error) {
 	if err != nil {
 		return Gang{}, fmt.Errorf("unable to size the executors of job '%s': %w", m.job.Name, err)
 	}
-	g := Gang{Scheduler: m.batchScheduler(), Queue: m.queue(), InitialExecutors: a.StaticInstances,
+	return Gang{Scheduler: m.batchScheduler(), Queue: m.queue(), InitialExecutors: a.StartExecutors(),
 		Driver:   resourcehelper.PodRequests(driver, resourcehelper.PodResourcesOptions{}),
-		Executor: podResources(er, nil).Requests}
-	if a.Dynamic {
-		g.InitialExecutors = a.InitialExecutors
-	}
-	return g, nil
+		Executor: podResources(er, nil).Requests}, nil
 }
 
 // volcanoPodGroup is the Operator's cluster-mode PodGroup: minMember 1, so
