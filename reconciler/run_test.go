@@ -63,12 +63,7 @@ func TestRunObjects(t *testing.T) {
 			}
 
 			deps, keys := dependentsOf(objs)
-			if file == "exposed.yaml" && len(deps) != 7 {
-				t.Errorf("%d dependents, want 7: ConfigMap, Service, UI service, UI Ingress, driver service and Ingress, PDB", len(deps))
-			}
-			if (file == "volcano.yaml" || file == "coscheduling.yaml") && (len(deps) != 3 || deps[2].GetObjectKind().GroupVersionKind().Kind != "PodGroup") {
-				t.Errorf("%d dependents, want 3: ConfigMap, Service, PodGroup", len(deps))
-			}
+			checkDependentCount(t, file, deps)
 			for i, dep := range deps {
 				if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: keys[i]}, dep); err != nil {
 					t.Fatalf("get %T %q: %v", dep, keys[i], err)
@@ -104,6 +99,22 @@ func TestRunObjects(t *testing.T) {
 				t.Errorf("%d driver pods after the delete: a deleted driver must not start a new run", n)
 			}
 		})
+	}
+}
+
+// checkDependentCount checks the dependents of the runs of the files
+// with more than a ConfigMap and a Service.
+func checkDependentCount(t *testing.T, file string, deps []client.Object) {
+	t.Helper()
+	switch file {
+	case "exposed.yaml":
+		if len(deps) != 7 {
+			t.Errorf("%d dependents, want 7: ConfigMap, Service, UI service, UI Ingress, driver service and Ingress, PDB", len(deps))
+		}
+	case "volcano.yaml", "coscheduling.yaml":
+		if len(deps) != 3 || deps[2].GetObjectKind().GroupVersionKind().Kind != "PodGroup" {
+			t.Errorf("%d dependents, want 3: ConfigMap, Service, PodGroup", len(deps))
+		}
 	}
 }
 
