@@ -51,13 +51,9 @@ type yunikornTaskGroup struct {
 	Labels       map[string]string   `json:"labels,omitempty"`
 }
 
-// Gang is what a batch scheduler is told about a run before it starts:
+// runGang is what a batch scheduler is told about a run before it starts:
 // the driver and the executors Spark asks for at once.
-type Gang struct {
-	// Scheduler is the job's batchScheduler ("" for none).
-	Scheduler v1alpha1.BatchScheduler
-	// Queue is batchSchedulerOptions.queue, "" when unset.
-	Queue string
+type runGang struct {
 	// InitialExecutors is how many executors the driver asks for first:
 	// executor.instances (default 2) without dynamic allocation, the
 	// largest of instances, initialExecutors and minExecutors with it.
@@ -66,12 +62,8 @@ type Gang struct {
 	Driver, Executor corev1.ResourceList
 }
 
-// Size is the number of pods of the gang: the driver and its initial
-// executors.
-func (g Gang) Size() int32 { return 1 + g.InitialExecutors }
-
 // Total is the gang's requests, driver and initial executors together.
-func (g Gang) Total() corev1.ResourceList {
+func (g runGang) Total() corev1.ResourceList {
 	out := g.Driver.DeepCopy()
 	for i := int32(0); i < g.InitialExecutors; i++ {
 		addResources(out, g.Executor)
@@ -87,7 +79,7 @@ func addResources(into, add corev1.ResourceList) {
 	}
 }
 
-// schedulerExecutors marks the executor pod template for the job's batch
+// scheduleExecutors marks the executor pod template for the job's batch
 // scheduler: Spark copies the template's scheduler name, labels and
 // annotations to every executor. The Operator does the same through the
 // application's executor spec.
@@ -165,16 +157,16 @@ func (m *materializer) podGroupName() string { return runid.PodGroupName(m.id.Na
 
 // gang sizes the run from the rendered driver pod (its effective requests,
 // sidecars and init containers included) and Spark's executor sizing.
-func (m *materializer) gang(driver *corev1.Pod) (Gang, error) {
+func (m *materializer) gang(driver *corev1.Pod) (runGang, error) {
 	a, err := sparkconf.EffectiveAllocation(m.job)
 	if err != nil {
-		return Gang{}, fmt.Errorf("unable to size the gang of job '%s': %w", m.job.Name, err)
+		return runGang{}, fmt.Errorf("unable to size the gang of job '%s': %w", m.job.Name, err)
 	}
 	er, err := sparkconf.ExecutorResources(m.job)
 	if err != nil {
-		return Gang{}, fmt.Errorf("unable to size the executors of job '%s': %w", m.job.Name, err)
+		return runGang{}, fmt.Errorf("unable to size the executors of job '%s': %w", m.job.Name, err)
 	}
-	return Gang{Scheduler: m.batchScheduler(), Queue: m.queue(), InitialExecutors: a.StartExecutors(),
+	return runGang{InitialExecutors: a.StartExecutors(),
 		Driver:   resourcehelper.PodRequests(driver, resourcehelper.PodResourcesOptions{}),
 		Executor: podResources(er, nil).Requests}, nil
 }
@@ -184,7 +176,7 @@ func (m *materializer) gang(driver *corev1.Pod) (Gang, error) {
 // minResources the driver and its initial executors (or
 // batchSchedulerOptions.resources), which Volcano reserves in the queue
 // before it admits the group.
-func (m *materializer) volcanoPodGroup(g Gang) *unstructured.Unstructured {
+func (m *materializer) volcanoPodGroup(g runGang) *unstructured.Unstructured {
 	minResources := g.Total()
 	spec := map[string]any{"minMember": int64(1)}
 	if o := m.job.Spec.BatchSchedulerOptions; o != nil {
@@ -204,7 +196,7 @@ func (m *materializer) volcanoPodGroup(g Gang) *unstructured.Unstructured {
 
 // coschedulingPodGroup is the Operator's scheduler-plugins PodGroup:
 // minMember 1 and minResources the driver and its initial executors.
-func (m *materializer) coschedulingPodGroup(g Gang) *unstructured.Unstructured {
+func (m *materializer) coschedulingPodGroup(g runGang) *unstructured.Unstructured {
 	return m.podGroup(coschedulingAPIVersion, map[string]any{"minMember": int64(1), "minResources": resourceMap(g.Total())})
 }
 
@@ -230,7 +222,7 @@ func resourceMap(r corev1.ResourceList) map[string]any {
 // minMember 0 is invalid), an executor gang of the initial executors. Each
 // group's placeholders get one pod's requests and the pods' placement, so
 // YuniKorn reserves room where the real pods will go.
-func (m *materializer) yunikornDriver(pod, executor *corev1.Pod, g Gang) error {
+func (m *materializer) yunikornDriver(pod, executor *corev1.Pod, g runGang) error {
 	groups := []yunikornTaskGroup{taskGroup(YuniKornDriverTaskGroup, 1, g.Driver, pod, m.job.Spec.Driver.Labels)}
 	if g.InitialExecutors > 0 {
 		groups = append(groups, taskGroup(YuniKornExecutorTaskGroup, g.InitialExecutors, g.Executor, executor, m.job.Spec.Executor.Labels))

@@ -27,8 +27,8 @@ type schedulerExample struct {
 	// podGroup is the PodGroup's apiVersion and spec; "" for none.
 	podGroupAPI  string
 	podGroupSpec map[string]any
-	// driverMeta and executorMeta are annotations and labels the pods
-	// must carry (the pod group's name is filled in for "{pg}").
+	// The annotations and labels the pods must carry; "{pg}" is the pod
+	// group's name, "{app}" the run's spark.app.id.
 	driverAnnotations, executorAnnotations map[string]string
 	driverLabels, executorLabels           map[string]string
 }
@@ -46,14 +46,15 @@ var schedulerExamples = []schedulerExample{
 	},
 	{
 		// yunikorn: Schedule — task-group-name on both, the task groups on
-		// the driver, the queue label on both; no object.
+		// the driver, the queue label on both; no object. The application
+		// id is the spark-app-selector label both pods carry.
 		file: "kubeflow-spark-operator_v2.5.2_examples_spark-pi-yunikorn.yaml", schedulerName: "yunikorn",
 		driverAnnotations: map[string]string{"yunikorn.apache.org/task-group-name": "spark-driver",
 			"yunikorn.apache.org/task-groups": `[{"name":"spark-driver","minMember":1,"minResource":{"cpu":"1","memory":"896Mi"}},` +
 				`{"name":"spark-executor","minMember":2,"minResource":{"cpu":"1","memory":"896Mi"}}]`},
 		executorAnnotations: map[string]string{"yunikorn.apache.org/task-group-name": "spark-executor"},
-		driverLabels:        map[string]string{"queue": "root.default"},
-		executorLabels:      map[string]string{"queue": "root.default"},
+		driverLabels:        map[string]string{"queue": "root.default", "spark-app-selector": "{app}"},
+		executorLabels:      map[string]string{"queue": "root.default", "spark-app-selector": "{app}"},
 	},
 	{
 		// kube-scheduler: Schedule — minMember 1, minResources driver +
@@ -92,8 +93,8 @@ func TestBatchSchedulerExamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			pg := runid.PodGroupName(run.Name, run.AppID)
-			checkSchedulerPod(t, "driver", objs.Pod, ex.schedulerName, fill(ex.driverAnnotations, pg), fill(ex.driverLabels, pg))
-			checkSchedulerPod(t, "executor", objs.Executor, ex.schedulerName, fill(ex.executorAnnotations, pg), fill(ex.executorLabels, pg))
+			checkSchedulerPod(t, "driver", objs.Pod, ex.schedulerName, fill(ex.driverAnnotations, pg, run.AppID), fill(ex.driverLabels, pg, run.AppID))
+			checkSchedulerPod(t, "executor", objs.Executor, ex.schedulerName, fill(ex.executorAnnotations, pg, run.AppID), fill(ex.executorLabels, pg, run.AppID))
 			checkPodGroup(t, objs.PodGroup, ex)
 
 			ctx := t.Context()
@@ -118,11 +119,14 @@ func TestBatchSchedulerExamples(t *testing.T) {
 	}
 }
 
-func fill(m map[string]string, pg string) map[string]string {
+func fill(m map[string]string, pg, appID string) map[string]string {
 	out := map[string]string{}
 	for k, v := range m {
-		if v == "{pg}" {
+		switch v {
+		case "{pg}":
 			v = pg
+		case "{app}":
+			v = appID
 		}
 		out[k] = v
 	}
