@@ -3,6 +3,7 @@ package reconciler_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -73,6 +74,7 @@ func TestRunObjects(t *testing.T) {
 					t.Errorf("%T %q controller = %+v, want the driver pod %s", dep, keys[i], ref, pod.UID)
 				}
 			}
+			checkPodGroupFirst(t, deps)
 			cm := deps[0].(*corev1.ConfigMap)
 			if diff := cmp.Diff(objs.ConfigMap.Data, cm.Data); diff != "" {
 				t.Errorf("ConfigMap data (-want +got):\n%s", diff)
@@ -115,6 +117,21 @@ func checkDependentCount(t *testing.T, file string, deps []client.Object) {
 		if len(deps) != 3 || deps[2].GetObjectKind().GroupVersionKind().Kind != "PodGroup" {
 			t.Errorf("%d dependents, want 3: ConfigMap, Service, PodGroup", len(deps))
 		}
+	}
+}
+
+// checkPodGroupFirst checks that a run's PodGroup was written before its
+// ConfigMap (createDependents), by the etcd revisions the API server gives
+// as resourceVersions: a driver whose ConfigMap exists has its group.
+func checkPodGroupFirst(t *testing.T, deps []client.Object) {
+	t.Helper()
+	if len(deps) < 3 || deps[len(deps)-1].GetObjectKind().GroupVersionKind().Kind != "PodGroup" {
+		return
+	}
+	pg, err1 := strconv.ParseInt(deps[len(deps)-1].GetResourceVersion(), 10, 64)
+	cm, err2 := strconv.ParseInt(deps[0].GetResourceVersion(), 10, 64)
+	if err1 != nil || err2 != nil || pg >= cm {
+		t.Errorf("PodGroup written at revision %d, ConfigMap at %d: want the PodGroup first (%v, %v)", pg, cm, err1, err2)
 	}
 }
 
