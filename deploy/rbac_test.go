@@ -43,6 +43,8 @@ var wantRules = map[string][]rule{
 			usedBy: "job loop: createDependents of a job with a sparkUIOptions ingress or driverIngressOptions"},
 		{groups: []string{"policy"}, resources: []string{"poddisruptionbudgets"}, verbs: []string{"create"},
 			usedBy: "job loop: createDependents of a job with driverPodDisruptionBudget"},
+		{groups: []string{"scheduling.volcano.sh", "scheduling.x-k8s.io"}, resources: []string{"podgroups"}, verbs: []string{"create"},
+			usedBy: "job loop: createDependents of a job with batchScheduler volcano or kube-scheduler"},
 		{groups: []string{""}, resources: []string{"serviceaccounts"}, verbs: []string{"list", "watch"},
 			usedBy: "job loop: WatchesMetadata(ServiceAccount), accessReview.check"},
 		{groups: []string{""}, resources: []string{"serviceaccounts"}, verbs: []string{"impersonate"},

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
@@ -64,13 +65,23 @@ func (r *JobReconciler) release(ctx context.Context, pod *corev1.Pod) error {
 
 // createDependents creates the run's ConfigMap, Service and its optional
 // objects (UI service and Ingress, driverIngressOptions' Services and
-// Ingresses, the driver's PodDisruptionBudget) at once, each in its own
-// request: none depends on another, so a run's start waits for one round
-// trip instead of one per object. The ones that exist already are left as
-// they are. The driver stays gated until all exist, whatever order they
-// land in.
+// Ingresses, the driver's PodDisruptionBudget, the batch scheduler's
+// PodGroup); the ones that exist already are left as they are. The
+// PodGroup goes first, on its own: a driver whose ConfigMap and Service
+// exist then has its PodGroup too, which complete relies on when it
+// releases a driver whose spec changed since (its scheduler would hold a
+// grouped driver without its group for ever). The others go at once, each
+// in its own request: none depends on another, so a run's start waits for
+// one round trip instead of one per object. The driver stays gated until
+// all exist, whatever order they land in.
 func (r *JobReconciler) createDependents(ctx context.Context, objs *materialize.Objects) error {
 	deps := objs.Dependents()
+	if pg := objs.PodGroup; pg != nil {
+		if err := r.createDependent(ctx, pg); err != nil {
+			return err
+		}
+		deps = slices.DeleteFunc(deps, func(d materialize.Dependent) bool { return d == materialize.Dependent(pg) })
+	}
 	if len(deps) == 1 {
 		return r.createDependent(ctx, deps[0])
 	}

@@ -152,6 +152,15 @@ type SparkJobSpec struct {
 	DriverIngressOptions []DriverIngressConfiguration `json:"driverIngressOptions,omitempty"`
 	// DriverPodDisruptionBudget, when true, protects a running driver from eviction.
 	DriverPodDisruptionBudget *bool `json:"driverPodDisruptionBudget,omitempty"`
+	// BatchScheduler places the run's driver and executors as a gang or
+	// behind a queue, as the Spark Operator's batchScheduler does
+	// (docs/queueing.md). Unset: the default scheduler, pod by pod.
+	// +optional
+	BatchScheduler *BatchScheduler `json:"batchScheduler,omitempty"`
+	// BatchSchedulerOptions sets the queue, priority class and minimum
+	// resources the batch scheduler gets.
+	// +optional
+	BatchSchedulerOptions *BatchSchedulerConfiguration `json:"batchSchedulerOptions,omitempty"`
 
 	// Schedule is a cron schedule (five fields, or a descriptor such as
 	// @daily or @every 1h). Without it the job runs once per distinct spec.

@@ -127,11 +127,15 @@ func (c *converter) spec(s *sparkApplicationSpec) v1alpha1.SparkJobSpec {
 	// (spark.kubernetes.pyspark.pythonVersion); admission refuses "2" where
 	// the job's Spark does.
 	out.RestartPolicy = c.restartPolicy(s)
+	// batchScheduler carries over under the same name; the CRD's enum (and
+	// admission, for a value the Operator does not know) judges it.
 	if s.BatchScheduler != nil {
-		c.drop(v1alpha1.SeverityWarning, "batchScheduler", "pods use the default scheduler unless driver/executor schedulerName says otherwise")
+		bs := v1alpha1.BatchScheduler(*s.BatchScheduler)
+		out.BatchScheduler = &bs
 	}
-	if s.BatchSchedulerOptions != nil {
-		c.drop(v1alpha1.SeverityWarning, "batchSchedulerOptions", "there is no batch scheduler integration")
+	if o := s.BatchSchedulerOptions; o != nil {
+		out.BatchSchedulerOptions = &v1alpha1.BatchSchedulerConfiguration{
+			Queue: o.Queue, PriorityClassName: o.PriorityClassName, Resources: o.Resources}
 	}
 	return out
 }

@@ -176,7 +176,6 @@ func TestConvertFindings(t *testing.T) {
 			name: "harmless settings",
 			spec: "type: Scala\nbatchScheduler: volcano\ndriver: {podName: my-driver, ports: [{name: m, protocol: TCP, containerPort: 9090}]}\n" +
 				"sparkUIOptions: {serviceType: NodePort}\n",
-			want: []string{"warning spec.batchScheduler"},
 		},
 		{
 			name: "behaviour-changing settings",

@@ -38,14 +38,6 @@ type expectation struct {
 }
 
 var expected = []expectation{
-	{rule: ruleUnsupported, field: "spec.batchScheduler", severity: v1alpha1.SeverityWarning,
-		why: "batch schedulers (Volcano, YuniKorn, scheduler plugins) are the next issue's subject, not #13's"},
-	{rule: ruleUnsupported, field: "spec.batchSchedulerOptions", severity: v1alpha1.SeverityWarning,
-		why: "batch scheduler options: the next issue, with spec.batchScheduler"},
-	{rule: ruleUnsupported, field: "spec.template.batchScheduler", severity: v1alpha1.SeverityWarning,
-		why: "spec.batchScheduler of a ScheduledSparkApplication"},
-	{rule: ruleUnsupported, field: "spec.template.batchSchedulerOptions", severity: v1alpha1.SeverityWarning,
-		why: "spec.batchSchedulerOptions of a ScheduledSparkApplication"},
 	{file: "awslabs-data-on-eks_spark-operator-benchmarks_spark-app-without-webhook.yaml",
 		rule: admission.RuleInvalidToleration, field: "spec.executor.template.spec.tolerations[0].key", severity: v1alpha1.SeverityError,
 		why: `the upstream file's executor toleration key ends in '"' (a typo): the API server refuses every executor pod the driver creates, so sparkcd refuses the job`},
