@@ -32,6 +32,8 @@ type plannedRun struct {
 	retry   *retryPlan
 	attempt int32
 	retryOf string
+	// queue is how the run is queued in Kueue; nil when it is not.
+	queue *queuePlan
 }
 
 // plan decides which run, if any, is due: one for a spec hash no run has
@@ -117,6 +119,9 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 		return nil, reconcile.TerminalError(fmt.Errorf("%w: %w", ErrInvalidSpec, err))
 	}
 	p.objs = objs
+	if p.queue, err = r.planQueue(rc.admitted); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -68,6 +68,7 @@ type options struct {
 	controllers       []string
 	logDir            string
 	kwokConfig        string
+	kueue             bool
 }
 
 // WithControllerManager also starts kube-controller-manager, running only
@@ -207,6 +208,11 @@ func (e *Env) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if e.opts.kueue {
+		if err := e.startKueue(ctx); err != nil {
+			return err
+		}
+	}
 	if e.opts.kwokConfig != "" {
 		if err := e.startKWOK(ctx); err != nil {
 			return err
@@ -287,6 +293,9 @@ func (e *Env) checkBinaries() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %q not in '%s': run 'make testenv' (and 'make kwok' for kwok), or set %s", ErrBinariesMissing, missing, e.BinaryDir, DirEnv)
+	}
+	if e.opts.kueue {
+		return checkKueue()
 	}
 	return nil
 }
