@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -61,11 +62,16 @@ func kueueServed(mgr manager.Manager) (bool, error) {
 	return true, nil
 }
 
-// queuePlan is how a due run is queued: its LocalQueue and the executor
-// count its Workload reserves.
+// queuePlan is how a due run is queued: its LocalQueue, and the executor
+// count and the size of one executor its Workload reserves, from the
+// job's envelope (policies.ComputeEnvelope sizes pods as Spark does: the
+// executor pod sparkcd renders has only its template's resources, Spark
+// adds cores and memory + overhead when it creates it).
 type queuePlan struct {
-	queue     string
-	executors int32
+	queue          string
+	executors      int32
+	executorCPU    resource.Quantity
+	executorMemory resource.Quantity
 }
 
 // planQueue reads how a job's runs are queued; nil for a job without
@@ -92,7 +98,12 @@ func (r *JobReconciler) planQueue(job *v1alpha1.SparkJob) (*queuePlan, error) {
 	if env.PeakExecutors == nil {
 		return nil, invalid("spec.dynamicAllocation.maxExecutors", "batchScheduler kueue reserves the run's peak executor count: set maxExecutors")
 	}
-	return &queuePlan{queue: *opts.Queue, executors: *env.PeakExecutors}, nil
+	return &queuePlan{
+		queue:          *opts.Queue,
+		executors:      *env.PeakExecutors,
+		executorCPU:    env.ExecutorCPU,
+		executorMemory: *resource.NewQuantity(env.ExecutorMemoryMiB<<20, resource.BinarySI),
+	}, nil
 }
 
 // holdForQueue gates a driver pod about to be created until its queue
@@ -134,9 +145,30 @@ func newWorkload(driver, executor *corev1.Pod, q *queuePlan) *kueue.Workload {
 		},
 	}
 	if q.executors > 0 {
-		wl.Spec.PodSets = append(wl.Spec.PodSets, kueue.PodSet{Name: podSetExecutor, Count: q.executors, Template: podSetTemplate(executor)})
+		tmpl := podSetTemplate(executor)
+		sizeExecutor(&tmpl.Spec, q)
+		wl.Spec.PodSets = append(wl.Spec.PodSets, kueue.PodSet{Name: podSetExecutor, Count: q.executors, Template: tmpl})
 	}
 	return wl
+}
+
+// sizeExecutor gives the executor's container what Spark asks for it: a
+// cpu request of its cores and memory + overhead as request and limit.
+// Other resources of the template (GPUs) stay.
+func sizeExecutor(spec *corev1.PodSpec, q *queuePlan) {
+	if len(spec.Containers) == 0 {
+		return
+	}
+	r := &spec.Containers[0].Resources
+	if r.Requests == nil {
+		r.Requests = corev1.ResourceList{}
+	}
+	if r.Limits == nil {
+		r.Limits = corev1.ResourceList{}
+	}
+	r.Requests[corev1.ResourceCPU] = q.executorCPU
+	r.Requests[corev1.ResourceMemory] = q.executorMemory
+	r.Limits[corev1.ResourceMemory] = q.executorMemory
 }
 
 // podSetTemplate is a pod's spec as Kueue sizes it: what the pod asks
