@@ -105,9 +105,15 @@ func (e *Env) startKueue(ctx context.Context) error {
 	if err := e.installKueueWebhooks(ctx, webhookURL, certs.caPEM); err != nil {
 		return err
 	}
+	// In a cluster the Secret is mounted at the webhook's cert directory;
+	// the rotator only checks that the files are there.
+	certDir := filepath.Join(e.dir, "kueue-certs")
+	if err := certs.write(certDir); err != nil {
+		return err
+	}
 	probe := "127.0.0.1:" + strconv.Itoa(ports[1])
 	config := filepath.Join(e.dir, "kueue-config.yaml")
-	if err := os.WriteFile(config, []byte(kueueConfig(ports[0], probe, filepath.Join(e.dir, "kueue-certs"))), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(kueueConfig(ports[0], probe, certDir)), 0o600); err != nil {
 		return fmt.Errorf("unable to write Kueue's configuration: %w", err)
 	}
 	args := []string{"--config=" + config, "--kubeconfig=" + e.Kubeconfig, "--feature-gates=VisibilityOnDemand=false"}

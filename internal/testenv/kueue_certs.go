@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -75,4 +77,17 @@ func newKueueCerts(dnsName string) (*kueueCerts, error) {
 		certPEM:  pemCert(der),
 		keyPEM:   pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
 	}, nil
+}
+
+// write puts the Secret's files into dir, as a mounted Secret would.
+func (c *kueueCerts) write(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("unable to create '%s': %w", dir, err)
+	}
+	for name, data := range map[string][]byte{"ca.crt": c.caPEM, "tls.crt": c.certPEM, "tls.key": c.keyPEM} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return fmt.Errorf("unable to write '%s': %w", name, err)
+		}
+	}
+	return nil
 }
