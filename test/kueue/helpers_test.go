@@ -120,8 +120,11 @@ func kwokNode(t testing.TB, e *testenv.Env, name, cpu, memory string) {
 		},
 	}
 	create(t, e, node)
-	node.Status = corev1.NodeStatus{Capacity: capacity, Allocatable: capacity}
-	if err := e.Client.Status().Update(context.Background(), node); err != nil {
+	// A merge patch: KWOK may be writing the node's conditions meanwhile,
+	// and keeps the capacity it finds.
+	patch := client.MergeFrom(node.DeepCopy())
+	node.Status.Capacity, node.Status.Allocatable = capacity, capacity
+	if err := e.Client.Status().Patch(context.Background(), node, patch); err != nil {
 		t.Fatalf("set the capacity of node '%s': %v", name, err)
 	}
 }
