@@ -56,6 +56,9 @@ type Env struct {
 	dir   string
 	pki   *pki
 	procs []*process
+	// stops end what runs in the test process itself (Kueue's proxy),
+	// after the processes.
+	stops []func() error
 }
 
 // Option configures a control plane.
@@ -251,6 +254,12 @@ func (e *Env) Stop() error {
 		}
 	}
 	e.procs = nil
+	for _, stop := range e.stops {
+		if err := stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	e.stops = nil
 	if e.dir != "" {
 		if err := os.RemoveAll(e.dir); err != nil {
 			errs = append(errs, fmt.Errorf("unable to remove '%s': %w", e.dir, err))

@@ -116,7 +116,11 @@ func (e *Env) startKueue(ctx context.Context) error {
 	if err := os.WriteFile(config, []byte(kueueConfig(ports[0], probe, certDir)), 0o600); err != nil {
 		return fmt.Errorf("unable to write Kueue's configuration: %w", err)
 	}
-	args := []string{"--config=" + config, "--kubeconfig=" + e.Kubeconfig, "--feature-gates=VisibilityOnDemand=false"}
+	kubeconfig, err := e.startVersionProxy()
+	if err != nil {
+		return err
+	}
+	args := []string{"--config=" + config, "--kubeconfig=" + kubeconfig, "--feature-gates=VisibilityOnDemand=false"}
 	p, err := startProcess("kueue", filepath.Join(DefaultKueueDir(), "kueue"), args, e.logPath("kueue"))
 	if err != nil {
 		return err
