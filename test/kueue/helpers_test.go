@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
@@ -216,7 +217,7 @@ func startExecutors(t testing.TB, e *testenv.Env, driver *corev1.Pod, n int) {
 					v1alpha1.LabelSparkRole: v1alpha1.RoleExecutor, v1alpha1.LabelSparkAppSelector: driver.Labels[v1alpha1.LabelSparkAppSelector],
 					v1alpha1.LabelJob: driver.Labels[v1alpha1.LabelJob], "spark-exec-id": fmt.Sprint(i),
 				},
-				OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: driver.Name, UID: driver.UID, Controller: ptr(true)}},
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: driver.Name, UID: driver.UID, Controller: ptr.To(true)}},
 			},
 			Spec: corev1.PodSpec{
 				RestartPolicy: corev1.RestartPolicyNever,
@@ -229,8 +230,6 @@ func startExecutors(t testing.TB, e *testenv.Env, driver *corev1.Pod, n int) {
 		create(t, e, pod)
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // succeed ends a driver as a kubelet reports a successful one; Spark has
 // deleted its executors by then.
