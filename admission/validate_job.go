@@ -90,6 +90,7 @@ func validateApplication(f *findings, job *v1alpha1.SparkJob) {
 		}
 	}
 	validateImages(f, s)
+	validateBatchScheduler(f, s) // validate_scheduler.go
 }
 
 // validateImages requires an image for the driver and the executors and

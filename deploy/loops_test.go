@@ -224,6 +224,15 @@ spec:
   executor: {instances: 2, cores: 1, memory: 1g}
 `
 
+// podGroup is an empty Volcano PodGroup named name, to get into.
+func podGroup(name string) *unstructured.Unstructured {
+	pg := &unstructured.Unstructured{}
+	pg.SetAPIVersion("scheduling.volcano.sh/v1beta1")
+	pg.SetKind("PodGroup")
+	pg.SetName(name)
+	return pg
+}
+
 // exerciseJobLoop creates a SparkJob and follows its run as a kubelet
 // would move the driver: the driver pod, its ConfigMap and Service appear,
 // and the job's status and events follow the driver to Succeeded.
@@ -234,9 +243,11 @@ func exerciseJobLoop(t *testing.T, e *testenv.Env, ns string) {
 		t.Fatal(err)
 	}
 	job.Namespace = ns
-	// The optional dependents too: the UI's own service and Ingress, the PDB.
-	yes, nodePort := true, corev1.ServiceTypeNodePort
+	// The optional dependents too: the UI's own service and Ingress, the
+	// PDB, Volcano's PodGroup.
+	yes, nodePort, volcano := true, corev1.ServiceTypeNodePort, v1alpha1.VolcanoScheduler
 	job.Spec.DriverPodDisruptionBudget = &yes
+	job.Spec.BatchScheduler = &volcano
 	job.Spec.SparkUIOptions = &v1alpha1.SparkUIConfiguration{ServiceType: &nodePort, IngressURLFormat: "spark.example.com/{{$appName}}"}
 	if err := e.Client.Create(ctx, job); err != nil {
 		t.Fatal(err)
@@ -250,6 +261,7 @@ func exerciseJobLoop(t *testing.T, e *testenv.Env, ns string) {
 		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: run + "-ui-svc"}},
 		&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: runid.IngressName(run)}},
 		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: driver.Name}},
+		podGroup(runid.PodGroupName(run, appID)),
 	} {
 		eventually(t, fmt.Sprintf("%T '%s'", obj, obj.GetName()), func() (bool, string) {
 			err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: obj.GetName()}, obj)

@@ -34,8 +34,10 @@ import (
 // env is the package's control plane. No garbage collector: nothing here
 // depends on a cascade. kube-controller-manager runs only the ClusterRole
 // aggregation, which fills view, edit and admin from sparkcd-view and
-// sparkcd-edit as in a cluster.
-var env = testenv.NewShared(testenv.WithControllers("clusterrole-aggregation-controller"))
+// sparkcd-edit as in a cluster. Volcano's and scheduler-plugins' CRDs
+// (test/schedulers) are installed beside sparkcd's, for the runs' PodGroups.
+var env = testenv.NewShared(testenv.WithControllers("clusterrole-aggregation-controller"),
+	testenv.WithCRDPaths("crds", "../test/schedulers"))
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(logr.Discard())

@@ -26,6 +26,7 @@ func applyDefaults(job *v1alpha1.SparkJob, d *v1alpha1.PolicyDefaults) {
 	}
 	fillPlacement(&job.Spec.Driver.SparkPodSpec, job.Spec.NodeSelector, d.Driver)
 	fillPlacement(&job.Spec.Executor.SparkPodSpec, job.Spec.NodeSelector, d.Executor)
+	fillBatchScheduler(job, d) // rules_scheduler.go
 }
 
 // fillDynamicAllocation fills each typed dynamicAllocation field the job

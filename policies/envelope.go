@@ -32,6 +32,13 @@ type Envelope struct {
 	// PeakMemoryMiB is DriverMemoryMiB + PeakExecutors × ExecutorMemoryMiB;
 	// null when unbounded.
 	PeakMemoryMiB *int64 `json:"peakMemoryMiB"`
+	// BatchScheduler and Queue are the job's batchScheduler and
+	// batchSchedulerOptions.queue after defaults, "" when unset.
+	BatchScheduler string `json:"batchScheduler,omitempty"`
+	Queue          string `json:"queue,omitempty"`
+	// GangSize is, with a batch scheduler, the pods it places as the run
+	// starts: the driver and the executors it asks for at once.
+	GangSize int32 `json:"gangSize,omitempty"`
 }
 
 // ComputeEnvelope works out a job's resource envelope from its effective
@@ -48,7 +55,14 @@ func ComputeEnvelope(job *v1alpha1.SparkJob) (Envelope, error) {
 	if err != nil {
 		return Envelope{}, fmt.Errorf("unable to read the executor allocation of '%s': %w", job.Name, err)
 	}
-	return envelopeOf(d, e, a), nil
+	env := envelopeOf(d, e, a)
+	if bs := job.Spec.BatchScheduler; bs != nil && *bs != "" {
+		env.BatchScheduler, env.GangSize = string(*bs), 1+a.StartExecutors()
+		if o := job.Spec.BatchSchedulerOptions; o != nil && o.Queue != nil {
+			env.Queue = *o.Queue
+		}
+	}
+	return env, nil
 }
 
 // envelopeOf adds up a job's envelope.
@@ -76,7 +90,20 @@ func (e Envelope) String() string {
 	s := fmt.Sprintf("driver %s cpu %dMi, executors %s cpu %dMi x ",
 		e.DriverCPU.String(), e.DriverMemoryMiB, e.ExecutorCPU.String(), e.ExecutorMemoryMiB)
 	if e.PeakExecutors == nil || e.PeakCPU == nil || e.PeakMemoryMiB == nil {
-		return s + "unbounded, peak unbounded"
+		return s + "unbounded, peak unbounded" + e.Gang("; ")
 	}
-	return s + fmt.Sprintf("%d, peak %s cpu %dMi", *e.PeakExecutors, e.PeakCPU.String(), *e.PeakMemoryMiB)
+	return s + fmt.Sprintf("%d, peak %s cpu %dMi", *e.PeakExecutors, e.PeakCPU.String(), *e.PeakMemoryMiB) + e.Gang("; ")
+}
+
+// Gang prints how the job is queued, after sep: "gang of 3 pods by
+// volcano in queue 'spark'"; "" without a batch scheduler.
+func (e Envelope) Gang(sep string) string {
+	if e.BatchScheduler == "" {
+		return ""
+	}
+	s := fmt.Sprintf("%sgang of %d pods by %s", sep, e.GangSize, e.BatchScheduler)
+	if e.Queue != "" {
+		s += fmt.Sprintf(" in queue '%s'", e.Queue)
+	}
+	return s
 }

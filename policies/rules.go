@@ -74,6 +74,8 @@ var ruleTable = [...]rule{
 	{RuleHostNetworkForbidden, func(c *compiled) bool { return podRules(c).ForbidHostNetwork }, checkHostNetwork},
 	{RulePrivilegedForbidden, func(c *compiled) bool { return podRules(c).ForbidPrivileged }, checkPrivileged},
 	{RuleImageRegistry, func(c *compiled) bool { return len(podRules(c).AllowedImageRegistries) > 0 }, checkImageRegistry},
+	{RuleBatchScheduler, hasBatchSchedulerRule, checkBatchScheduler}, // rules_scheduler.go
+	{RuleQueue, hasQueueRule, checkQueue},
 }
 
 // one is a single violation.

@@ -58,6 +58,7 @@ func validatePolicy(p *v1alpha1.AllocationPolicy) []*PolicyError {
 		v.podRules(r.Pods)
 	}
 	v.podSecurity(p.Spec.PodSecurity)
+	v.batchScheduler(p.Spec.Defaults, p.Spec.Rules) // rules_scheduler.go
 	return v.errs
 }
 

@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -63,10 +64,19 @@ func (r *JobReconciler) release(ctx context.Context, pod *corev1.Pod) error {
 
 // createDependents creates the run's ConfigMap, Service and its optional
 // objects (UI service and Ingress, driverIngressOptions' Services and
-// Ingresses, the driver's PodDisruptionBudget); the ones that exist
-// already are left as they are.
+// Ingresses, the driver's PodDisruptionBudget, the batch scheduler's
+// PodGroup); the ones that exist already are left as they are. The
+// PodGroup goes first: a driver whose ConfigMap and Service exist then
+// has its PodGroup too, which complete relies on when it releases a driver
+// whose spec changed since (its scheduler would hold a grouped driver
+// without its group for ever).
 func (r *JobReconciler) createDependents(ctx context.Context, objs *materialize.Objects) error {
-	for _, obj := range objs.Dependents() {
+	deps := objs.Dependents()
+	if pg := objs.PodGroup; pg != nil {
+		deps = slices.DeleteFunc(deps, func(d materialize.Dependent) bool { return d == materialize.Dependent(pg) })
+		deps = append([]materialize.Dependent{pg}, deps...)
+	}
+	for _, obj := range deps {
 		if err := r.client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("unable to create %s '%s/%s': %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName(), err)
 		}

@@ -29,8 +29,10 @@ import (
 	"github.com/sparkcd/sparkcd/reconciler"
 )
 
-// env is the package's control plane, with the garbage collector.
-var env = testenv.NewShared(testenv.WithControllerManager())
+// env is the package's control plane, with the garbage collector, and the
+// batch schedulers' CRDs (test/schedulers) beside sparkcd's, for the runs'
+// PodGroups.
+var env = testenv.NewShared(testenv.WithControllerManager(), testenv.WithCRDPaths("../deploy/crds", "../test/schedulers"))
 
 func TestMain(m *testing.M) {
 	// The loops log through their manager's logger; controller-runtime's

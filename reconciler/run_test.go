@@ -3,6 +3,7 @@ package reconciler_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -28,7 +29,7 @@ import (
 func TestRunObjects(t *testing.T) {
 	t.Parallel()
 	e := env.Env(t)
-	for _, file := range []string{"pi.yaml", "ui.yaml", "exposed.yaml"} {
+	for _, file := range []string{"pi.yaml", "ui.yaml", "exposed.yaml", "volcano.yaml", "coscheduling.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			ns := sparkNamespace(t, e)
 			startLoop(t, e, reconciler.JobOptions{}, ns)
@@ -63,9 +64,7 @@ func TestRunObjects(t *testing.T) {
 			}
 
 			deps, keys := dependentsOf(objs)
-			if file == "exposed.yaml" && len(deps) != 7 {
-				t.Errorf("%d dependents, want 7: ConfigMap, Service, UI service, UI Ingress, driver service and Ingress, PDB", len(deps))
-			}
+			checkDependentCount(t, file, deps)
 			for i, dep := range deps {
 				if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: keys[i]}, dep); err != nil {
 					t.Fatalf("get %T %q: %v", dep, keys[i], err)
@@ -75,6 +74,7 @@ func TestRunObjects(t *testing.T) {
 					t.Errorf("%T %q controller = %+v, want the driver pod %s", dep, keys[i], ref, pod.UID)
 				}
 			}
+			checkPodGroupFirst(t, deps)
 			cm := deps[0].(*corev1.ConfigMap)
 			if diff := cmp.Diff(objs.ConfigMap.Data, cm.Data); diff != "" {
 				t.Errorf("ConfigMap data (-want +got):\n%s", diff)
@@ -101,6 +101,37 @@ func TestRunObjects(t *testing.T) {
 				t.Errorf("%d driver pods after the delete: a deleted driver must not start a new run", n)
 			}
 		})
+	}
+}
+
+// checkDependentCount checks the dependents of the runs of the files
+// with more than a ConfigMap and a Service.
+func checkDependentCount(t *testing.T, file string, deps []client.Object) {
+	t.Helper()
+	switch file {
+	case "exposed.yaml":
+		if len(deps) != 7 {
+			t.Errorf("%d dependents, want 7: ConfigMap, Service, UI service, UI Ingress, driver service and Ingress, PDB", len(deps))
+		}
+	case "volcano.yaml", "coscheduling.yaml":
+		if len(deps) != 3 || deps[2].GetObjectKind().GroupVersionKind().Kind != "PodGroup" {
+			t.Errorf("%d dependents, want 3: ConfigMap, Service, PodGroup", len(deps))
+		}
+	}
+}
+
+// checkPodGroupFirst checks that a run's PodGroup was written before its
+// ConfigMap (createDependents), by the etcd revisions the API server gives
+// as resourceVersions: a driver whose ConfigMap exists has its group.
+func checkPodGroupFirst(t *testing.T, deps []client.Object) {
+	t.Helper()
+	if len(deps) < 3 || deps[len(deps)-1].GetObjectKind().GroupVersionKind().Kind != "PodGroup" {
+		return
+	}
+	pg, err1 := strconv.ParseInt(deps[len(deps)-1].GetResourceVersion(), 10, 64)
+	cm, err2 := strconv.ParseInt(deps[0].GetResourceVersion(), 10, 64)
+	if err1 != nil || err2 != nil || pg >= cm {
+		t.Errorf("PodGroup written at revision %d, ConfigMap at %d: want the PodGroup first (%v, %v)", pg, cm, err1, err2)
 	}
 }
 

@@ -51,6 +51,7 @@ const (
 	driverServiceSuffix = "-driver-svc"
 	configMapSuffix     = "-conf"
 	ingressSuffix       = "-ui"
+	podGroupSuffix      = "-pg"
 )
 
 // RunName returns the run name "<job>-<suffix>", a valid DNS-1035 label of
@@ -120,6 +121,22 @@ func DriverPodName(run string) string { return run + driverPodSuffix }
 
 // ConfigMapName returns the name of the run's ConfigMap.
 func ConfigMapName(run string) string { return run + configMapSuffix }
+
+// PodGroupName returns the name of the run's batch-scheduler pod group,
+// "<run>-pg", or, past 63 characters (the group's name is also a label
+// value on the pods), "spark-<id>-pg" with an id from the app id, as
+// ServiceName falls back.
+func PodGroupName(run, appID string) string {
+	name := run + podGroupSuffix
+	if len(name) <= MaxDNSLabelLength {
+		return name
+	}
+	id := strings.TrimPrefix(appID, "spark-")
+	if len(id) > 16 {
+		id = id[:16]
+	}
+	return "spark-" + id + podGroupSuffix
+}
 
 // IngressName returns the name of the run's UI Ingress.
 func IngressName(run string) string { return run + ingressSuffix }

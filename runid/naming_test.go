@@ -138,3 +138,13 @@ func TestRunNameLongJobs(t *testing.T) {
 		}
 	}
 }
+
+func TestPodGroupNameFallback(t *testing.T) {
+	if got := PodGroupName("pi-0123abcd", "spark-0123456789abcdef0123456789abcdef"); got != "pi-0123abcd-pg" {
+		t.Errorf("PodGroupName() = %q", got)
+	}
+	got := PodGroupName(strings.Repeat("r", 62), "spark-0123456789abcdef0123456789abcdef")
+	if want := "spark-0123456789abcdef-pg"; got != want {
+		t.Errorf("PodGroupName() = %q, want %q", got, want)
+	}
+}

@@ -44,6 +44,13 @@ type PolicyDefaults struct {
 	Driver *PlacementDefaults `json:"driver,omitempty"`
 	// +optional
 	Executor *PlacementDefaults `json:"executor,omitempty"`
+	// BatchScheduler is the batchScheduler of a job that names none, and
+	// BatchSchedulerOptions the queue, priorityClassName and resources of
+	// one that leaves them unset (docs/queueing.md).
+	// +optional
+	BatchScheduler *BatchScheduler `json:"batchScheduler,omitempty"`
+	// +optional
+	BatchSchedulerOptions *BatchSchedulerConfiguration `json:"batchSchedulerOptions,omitempty"`
 }
 
 // RatioRange bounds executorAllocationRatio.
@@ -130,6 +137,10 @@ type PolicyRules struct {
 	// they may run.
 	// +optional
 	Pods *PodRules `json:"pods,omitempty"`
+	// BatchScheduler requires a batch scheduler and a queue of the jobs
+	// (rules batch-scheduler and queue, docs/queueing.md).
+	// +optional
+	BatchScheduler *BatchSchedulerRules `json:"batchScheduler,omitempty"`
 	// MaxRunDuration bounds how long one run may take, from its driver's
 	// creation (rule max-run-duration). The job loop judges the running
 	// run: Audit reports it, Enforce stops the run (docs/run-insight.md).

@@ -45,3 +45,19 @@ type BatchSchedulerConfiguration struct {
 	// +optional
 	Resources corev1.ResourceList `json:"resources,omitempty"`
 }
+
+// BatchSchedulerRules are an AllocationPolicy's rules on how a job is
+// queued and gang-scheduled.
+type BatchSchedulerRules struct {
+	// Allowed lists the batch schedulers a job may name; a job naming none
+	// of them, or none at all, breaks rule batch-scheduler.
+	// +optional
+	Allowed []BatchScheduler `json:"allowed,omitempty"`
+	// RequireQueue: a job must set batchSchedulerOptions.queue (rule
+	// queue).
+	// +optional
+	RequireQueue bool `json:"requireQueue,omitempty"`
+	// AllowedQueues lists the queues a job may name (rule queue).
+	// +optional
+	AllowedQueues []string `json:"allowedQueues,omitempty"`
+}

@@ -149,7 +149,8 @@ func newRenderCommand() *cobra.Command {
 one file, or a glob of per-job kustomization directories such as
 'jobs/*/overlays/prod') with no cluster, and prints, per job in name order, the
 SparkJob after defaults (and policy defaults with --policies), then the
-ConfigMap, Service, Pod and Ingress of the run it would start, named
+ConfigMap, Service, Pod and every other object of the run it would start
+(Ingresses, PodDisruptionBudget, a batch scheduler's PodGroup), named
 <job>-<first 8 hex of its spec hash>.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -49,5 +49,6 @@ func envelopeDelta(from, to *policies.Envelope) string {
 	add("executor", fe, te)
 	add("peak executors", fp, tp)
 	add("peak", fk, tk)
+	add("gang", orDash(from.Gang("")), orDash(to.Gang("")))
 	return strings.Join(parts, "; ")
 }

@@ -146,7 +146,7 @@ func (r *Report) writeText(w io.Writer, wide bool) error {
 		}
 		if j.Envelope != nil {
 			d, e, p, pk := envelopeCells(j.Envelope)
-			fmt.Fprintf(w, "     envelope: driver %s; executor %s; peak %s executors, %s\n", d, e, p, pk)
+			fmt.Fprintf(w, "     envelope: driver %s; executor %s; peak %s executors, %s%s\n", d, e, p, pk, j.Envelope.Gang("; "))
 		}
 	}
 	r.writeObjectsText(w)

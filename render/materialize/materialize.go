@@ -84,17 +84,8 @@ type materializer struct {
 // the UI Ingress. The same inputs always give byte-identical objects. The
 // dependents carry no ownerReference yet: see SetDriverOwner.
 func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Objects, error) {
-	if job == nil {
-		return nil, errors.New("no job to materialize")
-	}
-	if job.Namespace == "" {
-		return nil, fmt.Errorf("job '%s' has no namespace: spark.driver.host needs one", job.Name)
-	}
-	if id.Name == "" || len(id.Name) > runid.MaxRunNameLength {
-		return nil, fmt.Errorf("run name '%s' must be 1 to %d characters", id.Name, runid.MaxRunNameLength)
-	}
-	if !appIDPattern.MatchString(id.AppID) {
-		return nil, fmt.Errorf("run '%s' has app id '%s': expected 'spark-' and 32 lowercase hex characters", id.Name, id.AppID)
+	if err := checkRun(job, id); err != nil {
+		return nil, err
 	}
 	if opts.MasterURL == "" {
 		opts.MasterURL = DefaultMasterURL
@@ -129,6 +120,7 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 	if err != nil {
 		return nil, err
 	}
+	m.scheduleExecutors(template) // materialize_scheduler.go
 	if err := m.monitorPod(template, monitoringExposed(&j.Spec, false)); err != nil {
 		return nil, err
 	}
@@ -147,6 +139,10 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 	if err != nil {
 		return nil, err
 	}
+	podGroup, err := m.scheduleDriver(pod, executor)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := m.service()
 	if err != nil {
 		return nil, fmt.Errorf("unable to build the driver service of run '%s': %w", id.Name, err)
@@ -156,11 +152,27 @@ func Materialize(job *v1alpha1.SparkJob, id runid.Identity, opts Options) (*Obje
 		ConfigMap: m.configMap(templateYAML),
 		Service:   svc,
 		Executor:  executor,
+		PodGroup:  podGroup,
 	}
 	if err := m.expose(objs); err != nil {
 		return nil, err
 	}
 	return objs, nil
+}
+
+// checkRun refuses a job and run identity no run can be made of.
+func checkRun(job *v1alpha1.SparkJob, id runid.Identity) error {
+	switch {
+	case job == nil:
+		return errors.New("no job to materialize")
+	case job.Namespace == "":
+		return fmt.Errorf("job '%s' has no namespace: spark.driver.host needs one", job.Name)
+	case id.Name == "" || len(id.Name) > runid.MaxRunNameLength:
+		return fmt.Errorf("run name '%s' must be 1 to %d characters", id.Name, runid.MaxRunNameLength)
+	case !appIDPattern.MatchString(id.AppID):
+		return fmt.Errorf("run '%s' has app id '%s': expected 'spark-' and 32 lowercase hex characters", id.Name, id.AppID)
+	}
+	return nil
 }
 
 // templateYAML writes the executor pod template as YAML with sorted keys and

@@ -7,6 +7,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -28,6 +29,9 @@ type Objects struct {
 	// PodDisruptionBudget keeps the driver from eviction, when the job sets
 	// driverPodDisruptionBudget.
 	PodDisruptionBudget *policyv1.PodDisruptionBudget
+	// PodGroup is the run's Volcano or scheduler-plugins PodGroup, nil
+	// unless the job's batchScheduler needs one.
+	PodGroup *unstructured.Unstructured
 	// Executor is an executor pod as the driver will create it from the
 	// template: sparkcd never creates it, admission judges it (Pod
 	// Security). It is no dependent.
@@ -41,7 +45,8 @@ type Dependent interface {
 }
 
 // Dependents are the objects the run creates after its driver pod and the
-// pod owns: the ConfigMap, the Service, then the optional ones.
+// pod owns: the ConfigMap, the Service, then the optional ones, the
+// batch scheduler's PodGroup last.
 func (o *Objects) Dependents() []Dependent {
 	var out []Dependent
 	if o.ConfigMap != nil {
@@ -64,6 +69,9 @@ func (o *Objects) Dependents() []Dependent {
 	}
 	if o.PodDisruptionBudget != nil {
 		out = append(out, o.PodDisruptionBudget)
+	}
+	if o.PodGroup != nil {
+		out = append(out, o.PodGroup)
 	}
 	return out
 }

@@ -49,6 +49,17 @@ type Allocation struct {
 	PeakExecutors *int32
 }
 
+// StartExecutors is how many executors the driver asks for as it starts:
+// InitialExecutors with dynamic allocation, StaticInstances without. A
+// batch scheduler's gang is the driver and these (as the Spark Operator's
+// GetInitialExecutorNumber counts them).
+func (a Allocation) StartExecutors() int32 {
+	if a.Dynamic {
+		return a.InitialExecutors
+	}
+	return a.StaticInstances
+}
+
 // ShuffleMechanism reports whether dynamic allocation has a way to keep
 // shuffle data when it releases executors: shuffle tracking, the external
 // shuffle service or decommissioning with shuffle-block migration. Spark
