@@ -15,6 +15,10 @@ KUSTOMIZE := $(BIN)/kustomize-$(KUSTOMIZE_VERSION)
 # The pinned control plane the tests and the demo run (hack/build-testenv.sh).
 SPARKCD_TESTENV_DIR ?= $(HOME)/.cache/sparkcd/testenv/v1.36.3-etcdv3.6.8
 export SPARKCD_TESTENV_DIR
+# Kueue (hack/build-kueue.sh), for the queueing tests: a cache directory of
+# its own, so the control plane's stays as it is.
+SPARKCD_KUEUE_DIR ?= $(HOME)/.cache/sparkcd/kueue/v0.17.0
+export SPARKCD_KUEUE_DIR
 
 # The helm CLI the chart tests run (hack/build-helm.sh), built from its own
 # module, never a dependency of sparkcd's.
@@ -68,8 +72,10 @@ verify: fmt generate ## Fail when formatting or generated files are stale.
 	@git diff --exit-code -- . ':!go.sum' || { echo "generated or formatted files are stale: run 'make fmt generate' and commit"; exit 1; }
 
 .PHONY: testenv
-testenv: ## Build the pinned kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and etcd into the cache.
+testenv: ## Build the pinned kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok and Kueue into the cache.
 	hack/build-testenv.sh "$(SPARKCD_TESTENV_DIR)"
+	hack/build-kwok.sh "$(SPARKCD_TESTENV_DIR)"
+	hack/build-kueue.sh "$(SPARKCD_KUEUE_DIR)"
 
 # Every parser's fuzz target, run for FUZZTIME each by make test.
 FUZZ_TARGETS := render/build:FuzzDecodeJob policies:FuzzLoadDocument reconciler:FuzzWebhook \

@@ -43,6 +43,8 @@ var wantRules = map[string][]rule{
 			usedBy: "job loop: createDependents of a job with a sparkUIOptions ingress or driverIngressOptions"},
 		{groups: []string{"policy"}, resources: []string{"poddisruptionbudgets"}, verbs: []string{"create"},
 			usedBy: "job loop: createDependents of a job with driverPodDisruptionBudget"},
+		{groups: []string{"kueue.x-k8s.io"}, resources: []string{"workloads"}, verbs: []string{"get", "list", "watch", "create", "patch", "delete"},
+			usedBy: "job loop: createWorkload, followQueue (get, patch spec.active), dequeue (delete), the Workload watch (queue.go)"},
 		{groups: []string{"scheduling.volcano.sh", "scheduling.x-k8s.io"}, resources: []string{"podgroups"}, verbs: []string{"create"},
 			usedBy: "job loop: createDependents of a job with batchScheduler volcano or kube-scheduler"},
 		{groups: []string{""}, resources: []string{"serviceaccounts"}, verbs: []string{"list", "watch"},

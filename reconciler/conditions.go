@@ -9,6 +9,7 @@ import (
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/message"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // Condition reasons of a SparkJob, besides fluxcd's generic ones
@@ -191,6 +192,14 @@ func summarizeLastRun(job *v1alpha1.SparkJob, rc *reconciliation) {
 			reason, what = ReasonRunRunning, fmt.Sprintf("running with %d executors", run.Executors)
 		}
 		msg := fmt.Sprintf("run '%s' is %s", run.Name, what)
+		if run.Reason == runid.ReasonQueued {
+			// Waiting for the queue's admission is work under way, not a
+			// stuck driver (docs/queueing-kueue.md).
+			msg = boundMessage(fmt.Sprintf("run '%s' is queued: %s", run.Name, run.Message))
+			conditions.MarkUnknown(job, meta.ReadyCondition, runid.ReasonQueued, "%s", msg)
+			conditions.MarkReconciling(job, runid.ReasonQueued, "%s", msg)
+			return
+		}
 		if run.Reason != "" {
 			msg += ": " + run.Reason
 			if run.Message != "" {

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 )
@@ -56,6 +57,9 @@ type JobReconciler struct {
 	// sources reads JobSources (their inventories) from the cache.
 	sources client.Reader
 	opts    JobOptions
+	// kueue is set when the cluster serves Kueue's Workload API: runs of
+	// jobs with batchScheduler kueue are queued (queue.go).
+	kueue bool
 }
 
 // NewJobReconciler adds the job loop to mgr: informers on SparkJobs, on the
@@ -85,6 +89,11 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 	if err := indexInventories(ctx, mgr); err != nil {
 		return nil, err
 	}
+	kueueOn, err := kueueServed(mgr)
+	if err != nil {
+		return nil, err
+	}
+	r.kueue = kueueOn
 	b := builder.ControllerManagedBy(mgr).
 		Named("sparkjob").
 		// Status writes, sparkcd's own, change none of these. A label
@@ -100,10 +109,14 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 			MaxConcurrentReconciles: opts.MaxConcurrentReconciles,
 			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](minRetryDelay, maxRetryDelay),
 		})
+	// A Workload's admission wakes its job (queue.go).
+	if r.kueue {
+		b = b.Watches(&kueue.Workload{}, handler.EnqueueRequestsFromMapFunc(workloadToJob))
+	}
 	// ServiceAccount and RBAC changes wake the jobs waiting for their
 	// driver's access (access_watch.go); a namespace's Pod Security
 	// labels, its jobs (podsecurity_watch.go).
-	err := r.access.watch(watchRelabels(b, r.jobsIn)).Complete(r)
+	err = r.access.watch(watchRelabels(b, r.jobsIn)).Complete(r)
 	if err != nil {
 		return nil, fmt.Errorf("unable to build the job loop: %w", err)
 	}

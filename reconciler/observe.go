@@ -38,6 +38,9 @@ func (r *JobReconciler) observe(ctx context.Context, rc *reconciliation) error {
 			}
 			continue
 		}
+		if err := r.queueStep(ctx, rc, pod); err != nil {
+			return err
+		}
 		run := runid.FromPod(pod, rc.timestamp())
 		rc.markStopped(pod, run)
 		if !rc.recorded[name] {

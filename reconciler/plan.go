@@ -32,6 +32,8 @@ type plannedRun struct {
 	retry   *retryPlan
 	attempt int32
 	retryOf string
+	// queue is how the run is queued in Kueue; nil when it is not.
+	queue *queuePlan
 }
 
 // plan decides which run, if any, is due: one for a spec hash no run has
@@ -112,12 +114,22 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 	if rc.holdSubmission(prevAttempt, p, name) {
 		return nil, nil
 	}
+	if err := r.render(rc, p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// render makes the due run's objects, and how it is queued when its job
+// uses Kueue (queue.go).
+func (r *JobReconciler) render(rc *reconciliation, p *plannedRun) error {
 	objs, err := materialize.Materialize(rc.admitted, p.run, r.opts.Materialize)
 	if err != nil {
-		return nil, reconcile.TerminalError(fmt.Errorf("%w: %w", ErrInvalidSpec, err))
+		return reconcile.TerminalError(fmt.Errorf("%w: %w", ErrInvalidSpec, err))
 	}
 	p.objs = objs
-	return p, nil
+	p.queue, err = r.planQueue(rc.admitted)
+	return err
 }
 
 // runName names the due run, and says whether it was already started. A

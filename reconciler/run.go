@@ -41,6 +41,9 @@ func (r *JobReconciler) start(ctx context.Context, rc *reconciliation, p *planne
 	pod := p.objs.Pod
 	setJobOwner(pod, rc.job)
 	gateDriver(pod)
+	if p.queue != nil {
+		holdForQueue(pod, p.queue)
+	}
 	annotateAttempt(pod, p)
 	created, err := r.createDriver(ctx, rc.job, pod)
 	if err != nil {
@@ -54,6 +57,11 @@ func (r *JobReconciler) start(ctx context.Context, rc *reconciliation, p *planne
 	materialize.SetDriverOwner(p.objs, pod)
 	if err := r.createDependents(ctx, p.objs); err != nil {
 		return err
+	}
+	if p.queue != nil {
+		if err := r.createWorkload(ctx, pod, p.objs.Executor, p.queue); err != nil {
+			return err
+		}
 	}
 	if err := r.release(ctx, pod); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,6 +32,9 @@ const (
 	ReasonStopped = "Stopped"
 	// ReasonUnschedulable: no node fits the driver.
 	ReasonUnschedulable = "Unschedulable"
+	// ReasonQueued: the run waits for Kueue to admit it
+	// (batchScheduler kueue); its driver is held back from the scheduler.
+	ReasonQueued = "Queued"
 )
 
 // benignWaiting are container waiting reasons of a healthy start.
@@ -55,7 +59,40 @@ func FromPod(pod *corev1.Pod, now *metav1.Time) *v1alpha1.RunStatus {
 	if Finished(run) {
 		run.CompletionTime = completionTime(pod, now)
 	}
+	foldQueue(pod, run)
 	return run
+}
+
+// foldQueue records the Kueue queue of a run and how long it waited there:
+// a pending driver still held by sparkcd.io/queue is Queued, and the
+// sparkcd.io/admitted-at annotation written when it was let go gives the
+// queueing time.
+func foldQueue(pod *corev1.Pod, run *v1alpha1.RunStatus) {
+	queue := pod.Annotations[v1alpha1.AnnotationQueue]
+	if queue == "" {
+		return
+	}
+	run.Queue = queue
+	if at, err := time.Parse(time.RFC3339, pod.Annotations[v1alpha1.AnnotationAdmittedAt]); err == nil {
+		secs := int64(max(at.Sub(pod.CreationTimestamp.Time), 0) / time.Second)
+		run.QueuedSeconds = &secs
+		return
+	}
+	if run.Phase == v1alpha1.RunPending && QueueGated(pod) {
+		run.Reason = ReasonQueued
+		run.Message = fmt.Sprintf("waiting for admission in Kueue LocalQueue '%s'", queue)
+	}
+}
+
+// QueueGated reports whether a driver pod is still held back for its
+// queue's admission.
+func QueueGated(pod *corev1.Pod) bool {
+	for _, g := range pod.Spec.SchedulingGates {
+		if g.Name == v1alpha1.SchedulingGateQueue {
+			return true
+		}
+	}
+	return false
 }
 
 // AttemptOf is the attempt number a driver pod's sparkcd.io/attempt

@@ -56,6 +56,16 @@ const (
 	// scheduler, and so from every kubelet, until the ConfigMap, Service
 	// and Ingress it needs exist; sparkcd removes it once they do.
 	SchedulingGateDependents = "sparkcd.io/dependents"
+	// SchedulingGateQueue holds the driver pod of a run queued in Kueue
+	// back from the scheduler until Kueue admits the run's Workload
+	// (docs/queueing-kueue.md); sparkcd removes it then.
+	SchedulingGateQueue = "sparkcd.io/queue"
+	// AnnotationQueue on a driver pod names the Kueue LocalQueue its run
+	// waits in or was admitted from.
+	AnnotationQueue = "sparkcd.io/queue"
+	// AnnotationAdmittedAt on a driver pod is when Kueue admitted its run
+	// (RFC 3339), written with the removal of SchedulingGateQueue.
+	AnnotationAdmittedAt = "sparkcd.io/admitted-at"
 
 	// RoleDriver is the spark-role of a driver pod.
 	RoleDriver = "driver"

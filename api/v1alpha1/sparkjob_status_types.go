@@ -66,6 +66,14 @@ type RunStatus struct {
 	// RetryOf is the run whose end started this attempt.
 	// +optional
 	RetryOf string `json:"retryOf,omitempty"`
+	// Queue is the Kueue LocalQueue the run was queued in
+	// (batchScheduler kueue).
+	// +optional
+	Queue string `json:"queue,omitempty"`
+	// QueuedSeconds is how long the run waited in its queue for
+	// admission, once admitted.
+	// +optional
+	QueuedSeconds *int64 `json:"queuedSeconds,omitempty"`
 	// Insight is the run's executor timeline and reserved resources
 	// (docs/run-insight.md).
 	// +optional

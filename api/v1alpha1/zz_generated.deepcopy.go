@@ -1265,6 +1265,11 @@ func (in *RunStatus) DeepCopyInto(out *RunStatus) {
 		in, out := &in.CompletionTime, &out.CompletionTime
 		*out = (*in).DeepCopy()
 	}
+	if in.QueuedSeconds != nil {
+		in, out := &in.QueuedSeconds, &out.QueuedSeconds
+		*out = new(int64)
+		**out = **in
+	}
 	if in.Insight != nil {
 		in, out := &in.Insight, &out.Insight
 		*out = new(RunInsight)

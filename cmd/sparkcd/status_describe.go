@@ -78,7 +78,7 @@ func describeJob(w io.Writer, j *v1alpha1.SparkJob, now time.Time) {
 			phase += " (" + r.Reason + ")"
 		}
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.Name, orDash(string(r.Trigger)), phase, max(r.Attempt, 1),
-			ago(r.StartTime, now), ago(r.CompletionTime, now), orDash(cleanMessage(r.Message)))
+			ago(r.StartTime, now), ago(r.CompletionTime, now), orDash(runMessage(r)))
 	}
 	describeInsight(w, j, now)
 }
@@ -107,4 +107,18 @@ func ago(t *metav1.Time, now time.Time) string {
 		return "-"
 	}
 	return age(*t, now) + " ago"
+}
+
+// runMessage is a run's message, after how long it waited in its Kueue
+// queue once admitted (docs/queueing-kueue.md).
+func runMessage(r v1alpha1.RunStatus) string {
+	msg := cleanMessage(r.Message)
+	if r.QueuedSeconds == nil {
+		return msg
+	}
+	queued := fmt.Sprintf("queued %s in '%s'", time.Duration(*r.QueuedSeconds)*time.Second, r.Queue)
+	if msg == "" {
+		return queued
+	}
+	return queued + "; " + msg
 }

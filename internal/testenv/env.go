@@ -56,6 +56,9 @@ type Env struct {
 	dir   string
 	pki   *pki
 	procs []*process
+	// stops end what runs in the test process itself (Kueue's proxy),
+	// after the processes.
+	stops []func() error
 }
 
 // Option configures a control plane.
@@ -68,6 +71,7 @@ type options struct {
 	controllers       []string
 	logDir            string
 	kwokConfig        string
+	kueue             bool
 }
 
 // WithControllerManager also starts kube-controller-manager, running only
@@ -207,6 +211,11 @@ func (e *Env) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if e.opts.kueue {
+		if err := e.startKueue(ctx); err != nil {
+			return err
+		}
+	}
 	if e.opts.kwokConfig != "" {
 		if err := e.startKWOK(ctx); err != nil {
 			return err
@@ -245,6 +254,12 @@ func (e *Env) Stop() error {
 		}
 	}
 	e.procs = nil
+	for _, stop := range e.stops {
+		if err := stop(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	e.stops = nil
 	if e.dir != "" {
 		if err := os.RemoveAll(e.dir); err != nil {
 			errs = append(errs, fmt.Errorf("unable to remove '%s': %w", e.dir, err))
@@ -287,6 +302,9 @@ func (e *Env) checkBinaries() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("%w: %q not in '%s': run 'make testenv' (and 'make kwok' for kwok), or set %s", ErrBinariesMissing, missing, e.BinaryDir, DirEnv)
+	}
+	if e.opts.kueue {
+		return checkKueue()
 	}
 	return nil
 }
