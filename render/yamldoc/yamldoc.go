@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"strconv"
 
 	yamlv2 "go.yaml.in/yaml/v2"
