@@ -79,7 +79,8 @@ testenv: ## Build the pinned kube-apiserver, kube-controller-manager, kube-sched
 
 # Every parser's fuzz target, run for FUZZTIME each by make test.
 FUZZ_TARGETS := render/build:FuzzDecodeJob policies:FuzzLoadDocument reconciler:FuzzWebhook \
-	cronjobs/schedule:FuzzParseSchedule render/sparkconf:FuzzParseMemoryMiB render/sparkconf:FuzzParseDuration
+	cronjobs/schedule:FuzzParseSchedule render/sparkconf:FuzzParseMemoryMiB render/sparkconf:FuzzParseDuration \
+	render/yamldoc:FuzzDecodeAsSigsYAML
 FUZZTIME ?= 10s
 
 # The browser the ui test drives (cmd/sparkcd TestUIBrowser): Debian's chromium.

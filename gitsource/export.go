@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
@@ -37,26 +36,43 @@ func (r Revision) String() string {
 // must exist. Submodules are not followed; symlinks are written as symlinks,
 // so a rooted reader still sees one that points out of the tree.
 func Export(repoDir, rev, dst string) (Revision, error) {
-	repo, err := git.PlainOpenWithOptions(repoDir, &git.PlainOpenOptions{DetectDotGit: true})
+	repo, err := openRepo(repoDir)
 	if err != nil {
-		return Revision{}, fmt.Errorf("unable to open git repository '%s': %w", repoDir, err)
+		return Revision{}, err
 	}
-	hash, err := repo.ResolveRevision(plumbing.Revision(rev))
+	tree, r, err := revisionTree(repo, repoDir, rev)
 	if err != nil {
-		return Revision{}, fmt.Errorf("unable to resolve revision '%s' in '%s': %w", rev, repoDir, err)
-	}
-	commit, err := repo.CommitObject(*hash)
-	if err != nil {
-		return Revision{}, fmt.Errorf("revision '%s' is not a commit: %w", rev, err)
-	}
-	tree, err := commit.Tree()
-	if err != nil {
-		return Revision{}, fmt.Errorf("unable to read the tree of '%s': %w", rev, err)
+		return Revision{}, err
 	}
 	if err := writeTree(tree, dst); err != nil {
 		return Revision{}, fmt.Errorf("unable to write revision '%s': %w", rev, err)
 	}
-	return Revision{Ref: rev, Hash: *hash}, nil
+	return r, nil
+}
+
+func openRepo(repoDir string) (*git.Repository, error) {
+	repo, err := git.PlainOpenWithOptions(repoDir, &git.PlainOpenOptions{DetectDotGit: true})
+	if err != nil {
+		return nil, fmt.Errorf("unable to open git repository '%s': %w", repoDir, err)
+	}
+	return repo, nil
+}
+
+// revisionTree resolves rev to its commit's tree.
+func revisionTree(repo *git.Repository, repoDir, rev string) (*object.Tree, Revision, error) {
+	hash, err := repo.ResolveRevision(plumbing.Revision(rev))
+	if err != nil {
+		return nil, Revision{}, fmt.Errorf("unable to resolve revision '%s' in '%s': %w", rev, repoDir, err)
+	}
+	commit, err := repo.CommitObject(*hash)
+	if err != nil {
+		return nil, Revision{}, fmt.Errorf("revision '%s' is not a commit: %w", rev, err)
+	}
+	tree, err := commit.Tree()
+	if err != nil {
+		return nil, Revision{}, fmt.Errorf("unable to read the tree of '%s': %w", rev, err)
+	}
+	return tree, Revision{Ref: rev, Hash: *hash}, nil
 }
 
 func writeTree(tree *object.Tree, dst string) error {
@@ -70,8 +86,8 @@ func writeTree(tree *object.Tree, dst string) error {
 		if err != nil {
 			return err
 		}
-		if strings.HasPrefix(name, "/") || strings.Contains("/"+name+"/", "/../") {
-			return fmt.Errorf("tree entry '%s' escapes the checkout", name)
+		if err := checkEntryName(name); err != nil {
+			return err
 		}
 		target := filepath.Join(dst, filepath.FromSlash(name))
 		switch entry.Mode {

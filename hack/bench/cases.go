@@ -68,12 +68,12 @@ func (e *env) commandCases(kustomizeRef string) []benchCase {
 		{
 			name: fmt.Sprintf("sparkcd render, one overlay, %s", e.label(e.jobs)),
 			run:  e.command(e.sparkcd, e.single(), "render", "overlays/prod"),
-			ref:  kustomizeRef, target: 1.1,
+			ref:  kustomizeRef, target: 0.8,
 		},
 		{
 			name: sparkcdPerJob,
 			run:  e.command(e.sparkcd, e.perJob(), "render", perJobPath),
-			ref:  kustomizeRef, target: 0.7,
+			ref:  kustomizeRef, target: 0.5,
 		},
 		{
 			name:  fmt.Sprintf("sparkcd render, one overlay per job, %s", e.label(5*e.jobs)),
@@ -90,7 +90,7 @@ func (e *env) commandCases(kustomizeRef string) []benchCase {
 			name:  fmt.Sprintf("sparkcd diff of two revisions differing in one job, one overlay per job, %s", e.label(e.jobs)),
 			setup: func(ctx context.Context) error { return gitTwoRevisions(ctx, e.perJob(), e.perJobGit()) },
 			run:   e.review(e.perJobGit(), "diff", "--from", "HEAD~1", "--to", "HEAD", perJobPath, "--policies", e.policies),
-			ref:   sparkcdPerJob, target: 2.5,
+			ref:   sparkcdPerJob, target: 1.2,
 		},
 	}
 }
@@ -120,7 +120,7 @@ func (e *env) buildCases(kustomizeRef string) []benchCase {
 			setup:   warm(perJobCache, e.perJob(), perJobPath),
 			prepare: e.changeOneJob,
 			run:     cached(perJobCache, e.perJob(), perJobPath),
-			ref:     coldPerJob, target: 0.02,
+			ref:     coldPerJob, target: 0.01,
 		},
 		{
 			name:  fmt.Sprintf("in-process re-render, one overlay per job, %s, nothing changed", e.label(e.jobs)),

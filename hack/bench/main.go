@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"syscall"
 	"text/tabwriter"
 	"time"
 )
@@ -24,10 +25,12 @@ func main() {
 	}
 }
 
-// outcome is a case's median time, or why it has none.
+// outcome is a case's median time, or why it has none. cpu is the median
+// processor time (user and system) of the bench process and the commands
+// it ran: on a shared machine its ratios move far less than wall time's.
 type outcome struct {
-	wall time.Duration
-	err  error
+	wall, cpu time.Duration
+	err       error
 }
 
 func run() error {
@@ -108,33 +111,48 @@ func measure(ctx context.Context, c benchCase, repeat int) outcome {
 			return outcome{err: fmt.Errorf("setup: %w", err)}
 		}
 	}
-	var times []time.Duration
+	var times, cpus []time.Duration
 	for rep := range repeat {
 		if c.prepare != nil {
 			if err := c.prepare(rep); err != nil {
 				return outcome{err: fmt.Errorf("prepare: %w", err)}
 			}
 		}
-		start := time.Now()
+		cpu0, start := cpuTime(), time.Now()
 		if err := c.run(ctx); err != nil {
 			return outcome{err: err}
 		}
 		times = append(times, time.Since(start))
+		cpus = append(cpus, cpuTime()-cpu0)
 	}
 	slices.Sort(times)
-	return outcome{wall: times[len(times)/2]}
+	slices.Sort(cpus)
+	return outcome{wall: times[len(times)/2], cpu: cpus[len(cpus)/2]}
+}
+
+// cpuTime is the processor time used so far by this process and the
+// children it waited for.
+func cpuTime() time.Duration {
+	var total time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			total += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	return total
 }
 
 func printTable(cases []benchCase, results map[string]outcome) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "case\twall\tratio\ttarget\tresult")
+	fmt.Fprintln(w, "case\twall\tratio\tcpu\tcpu ratio\ttarget\tresult")
 	for _, c := range cases {
 		r := results[c.name]
 		if r.err != nil {
-			fmt.Fprintf(w, "%s\t-\t-\t%s\tERROR: %v\n", c.name, targetText(c), r.err)
+			fmt.Fprintf(w, "%s\t-\t-\t-\t-\t%s\tERROR: %v\n", c.name, targetText(c), r.err)
 			continue
 		}
-		ratio, verdict := "-", "reference"
+		ratio, cpuRatio, verdict := "-", "-", "reference"
 		if c.ref != "" {
 			verdict = "-"
 			if ref := results[c.ref]; ref.err == nil && ref.wall > 0 {
@@ -144,9 +162,13 @@ func printTable(cases []benchCase, results map[string]outcome) {
 				if x > c.target {
 					verdict = "MISS"
 				}
+				if ref.cpu > 0 {
+					cpuRatio = fmt.Sprintf("%.3f", float64(r.cpu)/float64(ref.cpu))
+				}
 			}
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", c.name, r.wall.Round(time.Millisecond), ratio, targetText(c), verdict)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.name, r.wall.Round(time.Millisecond), ratio,
+			r.cpu.Round(time.Millisecond), cpuRatio, targetText(c), verdict)
 	}
 	w.Flush()
 }

@@ -94,11 +94,26 @@ func Diff(ctx context.Context, repoDir, from, to, path string, opts Options) (*D
 	// both holding nothing is a path that does not name the jobs.
 	allowEmpty := opts.AllowEmpty
 	opts.AllowEmpty = true
-	fromReport, fromRev, err := checkRevision(ctx, repoDir, from, path, opts)
+	dir, err := os.MkdirTemp("", "sparkcd-diff-")
 	if err != nil {
 		return nil, err
 	}
-	toReport, toRev, err := checkRevision(ctx, repoDir, to, path, opts)
+	defer os.RemoveAll(dir)
+	fromRev, err := gitsource.Export(repoDir, from, dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
+	}
+	fromReport, err := checkRevision(ctx, repoDir, dir, from, path, opts)
+	if err != nil {
+		return nil, err
+	}
+	// The second revision is written over the first: only the files that
+	// differ change, and the cache rebuilds only the units that read them.
+	toRev, err := gitsource.ExportChange(repoDir, fromRev, to, dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBuild, err)
+	}
+	toReport, err := checkRevision(ctx, repoDir, dir, to, path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -129,24 +144,14 @@ func Diff(ctx context.Context, repoDir, from, to, path string, opts Options) (*D
 	return d, nil
 }
 
-// checkRevision writes one revision's tree to a temporary directory and
-// checks path inside it.
-func checkRevision(ctx context.Context, repoDir, rev, path string, opts Options) (*Report, gitsource.Revision, error) {
-	dir, err := os.MkdirTemp("", "sparkcd-diff-")
-	if err != nil {
-		return nil, gitsource.Revision{}, err
-	}
-	defer os.RemoveAll(dir)
-	r, err := gitsource.Export(repoDir, rev, dir)
-	if err != nil {
-		return nil, r, fmt.Errorf("%w: %w", ErrBuild, err)
-	}
+// checkRevision checks path inside dir, which holds the tree of rev.
+func checkRevision(ctx context.Context, repoDir, dir, rev, path string, opts Options) (*Report, error) {
 	report, err := Check(ctx, dir, path, opts)
 	if err != nil {
-		return nil, r, fmt.Errorf("at revision '%s': %w", rev, err)
+		return nil, fmt.Errorf("at revision '%s': %w", rev, err)
 	}
 	report.Root = repoDir
-	return report, r, nil
+	return report, nil
 }
 
 func indexJobs(r *Report) map[string]*JobReport {

@@ -9,10 +9,10 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/yaml"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/render/materialize"
+	"github.com/sparkcd/sparkcd/render/yamldoc"
 	"github.com/sparkcd/sparkcd/runid"
 )
 
@@ -89,15 +89,13 @@ func WriteObjectsMarked(w io.Writer, objs []kruntime.Object, format string, mark
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, o := range objs {
 		g.Go(func() error {
-			m, err := cleanObject(o)
-			if err != nil {
+			if format != "json" {
+				var err error
+				docs[i], err = objectYAML(o)
 				return err
 			}
-			if format == "json" {
-				items[i] = m
-				return nil
-			}
-			docs[i], err = yaml.Marshal(m)
+			m, err := cleanObject(o)
+			items[i] = m
 			return err
 		})
 	}
@@ -150,6 +148,30 @@ func cleanObject(o kruntime.Object) (map[string]any, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
 	}
+	dropEmptyFields(m)
+	return m, nil
+}
+
+// objectYAML is cleanObject written as YAML: the text sigs.k8s.io/yaml
+// gives for cleanObject's map, without its second JSON round trip.
+func objectYAML(o kruntime.Object) ([]byte, error) {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := yamldoc.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	if m, ok := doc.(map[string]any); ok {
+		dropEmptyFields(m)
+	}
+	return yamldoc.Encode(doc)
+}
+
+// dropEmptyFields removes what a typed object carries before it reaches a
+// server: a null creationTimestamp and the status.
+func dropEmptyFields(m map[string]any) {
 	if md, ok := m["metadata"].(map[string]any); ok {
 		if md["creationTimestamp"] == nil {
 			delete(md, "creationTimestamp")
@@ -159,5 +181,4 @@ func cleanObject(o kruntime.Object) (map[string]any, error) {
 	// controllers write it (a PodDisruptionBudget's zero counters are not
 	// sparkcd's to show).
 	delete(m, "status")
-	return m, nil
 }

@@ -8,10 +8,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/render/sparkconf"
+	"github.com/sparkcd/sparkcd/render/yamldoc"
 	"github.com/sparkcd/sparkcd/runid"
 )
 
@@ -182,12 +182,14 @@ func templateYAML(pod *corev1.Pod) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var doc map[string]any
-	if err := json.Unmarshal(b, &doc); err != nil {
+	doc, err := yamldoc.Decode(b)
+	if err != nil {
 		return "", err
 	}
-	delete(doc, "status")
-	out, err := yaml.Marshal(doc)
+	if m, ok := doc.(map[string]any); ok {
+		delete(m, "status")
+	}
+	out, err := yamldoc.Encode(doc)
 	return string(out), err
 }
 
