@@ -57,13 +57,9 @@ func newPKI(dir string) (*pki, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	caDER, ca, err := selfSign(caTmpl, &caKey.PublicKey, caKey)
 	if err != nil {
-		return nil, fmt.Errorf("unable to sign the CA certificate: %w", err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, fmt.Errorf("unable to parse the CA certificate: %w", err)
+		return nil, err
 	}
 	p.caPEM = pemCert(caDER)
 	if err := writeCertAndKey(p.caCert, p.caKey, caDER, caKey); err != nil {
@@ -164,4 +160,18 @@ func writePEM(path, blockType string, der []byte) error {
 
 func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// selfSign signs the CA template tmpl with its own key and parses the
+// result.
+func selfSign(tmpl *x509.Certificate, pub, priv any) ([]byte, *x509.Certificate, error) {
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, priv)
+	if err != nil {
+		return nil, nil, fmt.Errorf("unable to sign the CA certificate '%s': %w", tmpl.Subject.CommonName, err)
+	}
+	ca, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("unable to parse the CA certificate '%s': %w", tmpl.Subject.CommonName, err)
+	}
+	return der, ca, nil
 }
