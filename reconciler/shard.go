@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -42,19 +43,36 @@ import (
 //     and its jobs land on the same shard.
 
 // shardCache restricts the SparkJob and Pod caches of opts to the shard
-// sel selects; a nil or empty selector changes nothing.
+// sel selects; a nil or empty selector changes nothing. The pod cache
+// keeps the selector it had (app.kubernetes.io/managed-by=sparkcd) and
+// gains the shard's requirements.
 func shardCache(opts *cache.Options, sel labels.Selector) {
 	if sel == nil || sel.Empty() {
 		return
 	}
-	opts.ByObject[&v1alpha1.SparkJob{}] = cache.ByObject{Label: sel}
-	pods := opts.ByObject[&corev1.Pod{}]
+	opts.ByObject[byObjectKey(opts, &v1alpha1.SparkJob{})] = cache.ByObject{Label: sel}
+	key := byObjectKey(opts, &corev1.Pod{})
+	pods := opts.ByObject[key]
 	podSel := pods.Label
 	if podSel == nil {
 		podSel = labels.Everything()
 	}
 	pods.Label = podSel.Add(shardRequirements(sel)...)
-	opts.ByObject[&corev1.Pod{}] = pods
+	opts.ByObject[key] = pods
+}
+
+// byObjectKey is the key of opts.ByObject that stands for obj's type, or
+// obj when there is none. The map is keyed by pointer: a fresh
+// &corev1.Pod{} is a key of its own, never the one already there, and of
+// two keys of one type controller-runtime keeps whichever its range over
+// the map visits last — a different one from run to run.
+func byObjectKey(opts *cache.Options, obj client.Object) client.Object {
+	for k := range opts.ByObject {
+		if reflect.TypeOf(k) == reflect.TypeOf(obj) {
+			return k
+		}
+	}
+	return obj
 }
 
 // shardRequirements are sel's requirements on the sparkcd.io/shard key.
