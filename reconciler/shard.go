@@ -3,8 +3,10 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,19 +44,36 @@ import (
 //     and its jobs land on the same shard.
 
 // shardCache restricts the SparkJob and Pod caches of opts to the shard
-// sel selects; a nil or empty selector changes nothing.
+// sel selects; a nil or empty selector changes nothing. The pod cache
+// keeps the selector it had (app.kubernetes.io/managed-by=sparkcd) and
+// gains the shard's requirements.
 func shardCache(opts *cache.Options, sel labels.Selector) {
 	if sel == nil || sel.Empty() {
 		return
 	}
-	opts.ByObject[&v1alpha1.SparkJob{}] = cache.ByObject{Label: sel}
-	pods := opts.ByObject[&corev1.Pod{}]
+	opts.ByObject[byObjectKey(opts, &v1alpha1.SparkJob{})] = cache.ByObject{Label: sel}
+	key := byObjectKey(opts, &corev1.Pod{})
+	pods := opts.ByObject[key]
 	podSel := pods.Label
 	if podSel == nil {
 		podSel = labels.Everything()
 	}
 	pods.Label = podSel.Add(shardRequirements(sel)...)
-	opts.ByObject[&corev1.Pod{}] = pods
+	opts.ByObject[key] = pods
+}
+
+// byObjectKey is the key of opts.ByObject that stands for obj's type, or
+// obj when there is none. The map is keyed by pointer: a fresh
+// &corev1.Pod{} is a key of its own, never the one already there, and of
+// two keys of one type controller-runtime keeps whichever its range over
+// the map visits last — a different one from run to run.
+func byObjectKey(opts *cache.Options, obj client.Object) client.Object {
+	for k := range opts.ByObject {
+		if reflect.TypeOf(k) == reflect.TypeOf(obj) {
+			return k
+		}
+	}
+	return obj
 }
 
 // shardRequirements are sel's requirements on the sparkcd.io/shard key.
@@ -110,11 +129,25 @@ func inheritShard(job *v1alpha1.SparkJob, src *v1alpha1.JobSource) {
 // still carries the old shard's label. Relabelled, it enters this shard's
 // pod cache, whose events then follow the run to its end. Its executors
 // keep the old label: the run's executor count reads 0 (docs/scaling.md).
+//
+// The shard is the one the API server gives the job, not the cache: the
+// old shard, whose job cache has not yet seen the job leave when its pod
+// cache sees the driver go, would otherwise move the driver back.
 func (r *JobReconciler) adoptMovedDriver(ctx context.Context, job *v1alpha1.SparkJob, pod *corev1.Pod) error {
-	want, ok := job.Labels[v1alpha1.LabelShard]
-	if have, had := pod.Labels[v1alpha1.LabelShard]; have == want && had == ok {
+	if sameShard(job, pod) {
 		return nil
 	}
+	live := &v1alpha1.SparkJob{}
+	if err := r.apiReader.Get(ctx, client.ObjectKeyFromObject(job), live); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("unable to get SparkJob '%s/%s': %w", job.Namespace, job.Name, err)
+	}
+	if live.UID != job.UID || sameShard(live, pod) {
+		return nil
+	}
+	want, ok := live.Labels[v1alpha1.LabelShard]
 	patch := client.MergeFrom(pod.DeepCopy())
 	if pod.Labels == nil {
 		pod.Labels = map[string]string{}
@@ -128,4 +161,12 @@ func (r *JobReconciler) adoptMovedDriver(ctx context.Context, job *v1alpha1.Spar
 		return fmt.Errorf("unable to move driver pod '%s/%s' to the job's shard: %w", pod.Namespace, pod.Name, err)
 	}
 	return nil
+}
+
+// sameShard reports whether pod carries job's sparkcd.io/shard label, or
+// neither has one.
+func sameShard(job *v1alpha1.SparkJob, pod *corev1.Pod) bool {
+	want, ok := job.Labels[v1alpha1.LabelShard]
+	have, had := pod.Labels[v1alpha1.LabelShard]
+	return have == want && had == ok
 }
