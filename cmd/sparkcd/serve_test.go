@@ -94,13 +94,15 @@ func TestServeGitOps(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	waitDrivers(t, e, ns, 2, logs)
-	src := &v1alpha1.JobSource{}
-	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "jobs"}, src); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasSuffix(src.Status.LastAppliedRevision, rev) {
-		t.Errorf("lastAppliedRevision %q, want the pushed commit %s", src.Status.LastAppliedRevision, rev)
-	}
+	// The new job's run may start before the source loop writes the
+	// status of the apply that made it: the status says so soon after.
+	testenv.Eventually(t, time.Minute, "lastAppliedRevision the pushed commit "+rev, func() (bool, string) {
+		src := &v1alpha1.JobSource{}
+		if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "jobs"}, src); err != nil {
+			t.Fatal(err)
+		}
+		return strings.HasSuffix(src.Status.LastAppliedRevision, rev), "lastAppliedRevision " + src.Status.LastAppliedRevision
+	})
 }
 
 // TestLeaderElection starts two `sparkcd serve` processes with leader
