@@ -69,11 +69,10 @@ func (r *JobReconciler) release(ctx context.Context, pod *corev1.Pod) error {
 // they are. The PodGroup goes first: a driver whose ConfigMap and Service
 // exist then has its PodGroup too, which complete relies on when it
 // releases a driver whose spec changed since (its scheduler would hold a
-// grouped driver without its group for ever). They are not sent at once:
-// a run left with a ConfigMap but no Service whose job changed since can
-// only fail as Interrupted, and the fault suite saw that once with
-// concurrent creates behind its cutting proxy (TestSlowFlakyAPIServer,
-// seed 1796311519068710484), never in its soaks with these in order.
+// grouped driver without its group for ever). In order, not at once: a
+// run left with a ConfigMap but no Service whose job changed since can
+// only fail as Interrupted, and the order keeps that state to one point
+// of the start (docs/scaling.md).
 func (r *JobReconciler) createDependents(ctx context.Context, objs *materialize.Objects) error {
 	deps := objs.Dependents()
 	if pg := objs.PodGroup; pg != nil {
