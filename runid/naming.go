@@ -126,17 +126,7 @@ func ConfigMapName(run string) string { return run + configMapSuffix }
 // "<run>-pg", or, past 63 characters (the group's name is also a label
 // value on the pods), "spark-<id>-pg" with an id from the app id, as
 // ServiceName falls back.
-func PodGroupName(run, appID string) string {
-	name := run + podGroupSuffix
-	if len(name) <= MaxDNSLabelLength {
-		return name
-	}
-	id := strings.TrimPrefix(appID, "spark-")
-	if len(id) > 16 {
-		id = id[:16]
-	}
-	return "spark-" + id + podGroupSuffix
-}
+func PodGroupName(run, appID string) string { return shortName(run, appID, podGroupSuffix) }
 
 // IngressName returns the name of the run's UI Ingress.
 func IngressName(run string) string { return run + ingressSuffix }
@@ -145,8 +135,12 @@ func IngressName(run string) string { return run + ingressSuffix }
 // "<run>-driver-svc", or, past 63 characters, Spark's fallback form
 // "spark-<id>-driver-svc" with an id derived from the app id instead of
 // Spark's random one, so the name is deterministic.
-func ServiceName(run, appID string) string {
-	name := run + driverServiceSuffix
+func ServiceName(run, appID string) string { return shortName(run, appID, driverServiceSuffix) }
+
+// shortName is run+suffix, or, past 63 characters, "spark-<id>"+suffix
+// with the first 16 characters of the app id's own id.
+func shortName(run, appID, suffix string) string {
+	name := run + suffix
 	if len(name) <= MaxDNSLabelLength {
 		return name
 	}
@@ -154,5 +148,5 @@ func ServiceName(run, appID string) string {
 	if len(id) > 16 {
 		id = id[:16]
 	}
-	return "spark-" + id + driverServiceSuffix
+	return "spark-" + id + suffix
 }
