@@ -66,8 +66,12 @@ func (d *demo) queueAct(ctx context.Context, w *watcher) error {
 		return err
 	}
 	step("What the user sees: sparkcd status -n spark-dev (" + waiting + " waits for the quota)")
-	if err := d.printStatus(ctx, "-n", jobsNamespace); err != nil {
+	out, err = d.printStatus(ctx, "-n", jobsNamespace)
+	if err != nil {
 		return err
+	}
+	if !statusShowsQueued(out, waiting) {
+		return fmt.Errorf("sparkcd status does not show SparkJob %s Queued:\n%s", waiting, out)
 	}
 	if err := w.waitFor(ctx, "a run to end and "+waiting+" to be admitted, then all three to succeed", func(ctx context.Context) (bool, error) {
 		return d.queuedRunsDone(ctx, rev)
@@ -75,7 +79,7 @@ func (d *demo) queueAct(ctx context.Context, w *watcher) error {
 		return err
 	}
 	step("The queueing time stays in the history: sparkcd status " + waiting)
-	if err := d.printStatus(ctx, "-n", jobsNamespace, waiting); err != nil {
+	if _, err := d.printStatus(ctx, "-n", jobsNamespace, waiting); err != nil {
 		return err
 	}
 	return d.checkQueuedSeconds(ctx, waiting)
@@ -173,15 +177,28 @@ func (d *demo) checkQueuedSeconds(ctx context.Context, name string) error {
 	return fmt.Errorf("SparkJob %s waited Queued, yet its history records no queueing time in '%s': %+v", name, demoQueue, j.Status.History)
 }
 
-// printStatus runs `sparkcd status` with args and prints its output.
-func (d *demo) printStatus(ctx context.Context, args ...string) error {
+// printStatus runs `sparkcd status` with args, prints its output and
+// returns it.
+func (d *demo) printStatus(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, d.opts.sparkcd, append([]string{"status", "--kubeconfig", d.env.Kubeconfig}, args...)...)
 	out, err := cmd.CombinedOutput()
 	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 		info("%s", line)
 	}
 	if err != nil {
-		return fmt.Errorf("sparkcd status %s: %w", strings.Join(args, " "), err)
+		return out, fmt.Errorf("sparkcd status %s: %w", strings.Join(args, " "), err)
 	}
-	return nil
+	return out, nil
+}
+
+// statusShowsQueued reports whether the table of `sparkcd status` has the
+// job's row with reason Queued.
+func statusShowsQueued(out []byte, job string) bool {
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[0] == jobsNamespace+"/"+job && f[2] == runid.ReasonQueued {
+			return true
+		}
+	}
+	return false
 }
