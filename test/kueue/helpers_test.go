@@ -59,6 +59,12 @@ func eventually(t testing.TB, what string, cond func() (bool, string)) {
 // startLoop runs sparkcd's job loop on ns until the test ends.
 func startLoop(t testing.TB, e *testenv.Env, ns string) {
 	t.Helper()
+	startLoopWith(t, e, ns, reconciler.JobOptions{})
+}
+
+// startLoopWith runs the job loop on ns with opts until the test ends.
+func startLoopWith(t testing.TB, e *testenv.Env, ns string, opts reconciler.JobOptions) {
+	t.Helper()
 	mopts := reconciler.DefaultManagerOptions()
 	mopts.Namespaces = []string{ns}
 	mopts.QPS, mopts.Burst = 1000, 2000
@@ -66,7 +72,7 @@ func startLoop(t testing.TB, e *testenv.Env, ns string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reconciler.NewJobReconciler(mgr, reconciler.JobOptions{}); err != nil {
+	if _, err := reconciler.NewJobReconciler(mgr, opts); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
