@@ -116,7 +116,7 @@ func runInsightPass(b *testing.B, e *testenv.Env, n int, insight bool) insightPa
 	ns := sparkNamespace(b, e)
 	loop := startLoopProcess(b, e, ns, insight)
 	defer loop.stop()
-	wait := watchServices(b, e, ns, n)
+	wait := watchReleased(b, e, ns, n)
 	createJobs(b, e, ns, n)
 	wait()
 	drivers := runningDrivers(b, e, ns, n)
