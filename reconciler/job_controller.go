@@ -168,7 +168,13 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	defer func() {
 		rc.writeRuns(r.opts.HistoryLimit)
 		r.summarize(rc, retErr)
-		patched, err := r.patchStatus(ctx, rc)
+		var patched bool
+		var err error
+		if wait := r.paced(rc, retErr); wait > 0 {
+			result.RequeueAfter = sooner(result.RequeueAfter, wait)
+		} else {
+			patched, err = r.patchStatus(ctx, rc)
+		}
 		if err != nil {
 			// A status that did not land is written again: its failure is
 			// never terminal, even beside a terminal verdict (a policy

@@ -33,6 +33,8 @@ const staleCacheRecheck = 5 * time.Second
 type writtenStatus struct {
 	mu sync.Mutex
 	m  map[types.NamespacedName]*statusWrite
+	// last is when each job's status was last written (status_pace.go).
+	last map[types.NamespacedName]time.Time
 }
 
 type statusWrite struct {
@@ -43,7 +45,7 @@ type statusWrite struct {
 }
 
 func newWrittenStatus() *writtenStatus {
-	return &writtenStatus{m: map[types.NamespacedName]*statusWrite{}}
+	return &writtenStatus{m: map[types.NamespacedName]*statusWrite{}, last: map[types.NamespacedName]time.Time{}}
 }
 
 // wrote notes a status write that replaced the version replaced.
@@ -51,6 +53,15 @@ func (w *writtenStatus) wrote(key types.NamespacedName, replaced string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.m[key] = &statusWrite{replaced: replaced}
+	w.last[key] = time.Now()
+}
+
+// lastWrite is when the loop last wrote the job's status.
+func (w *writtenStatus) lastWrite(key types.NamespacedName) (time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t, ok := w.last[key]
+	return t, ok
 }
 
 // stale reports whether job, read from the cache, is the version the
@@ -78,6 +89,7 @@ func (w *writtenStatus) forget(key types.NamespacedName) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	delete(w.m, key)
+	delete(w.last, key)
 }
 
 // wakePredicate passes the update of a job a deferred reconcile waits for.
