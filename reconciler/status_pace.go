@@ -12,10 +12,10 @@ import (
 
 // executorWritePace is the least time between two status writes of a job
 // when the second would change only its runs' executor counts and
-// insight. A driver asks for its executors in batches (Spark's
-// spark.kubernetes.allocation.batch.size, 5 every second by default) and
-// each executor pod wakes the job: written as they came, the executors
-// of one run cost four of its seven status writes
+// insight. A driver asks for its executors in batches, one a second
+// (spark.kubernetes.allocation.batch.size: 5 pods in Spark 3.5, 10 from
+// Spark 4.0), and each executor pod wakes the job: written as they came,
+// the executors of a run of ten cost four of its seven status writes
 // (BenchmarkRunWrites, docs/scaling.md). Held back, they go with the next
 // write, at most this much later.
 const executorWritePace = 2 * time.Second
