@@ -187,11 +187,10 @@ func summarizeLastRun(job *v1alpha1.SparkJob, rc *reconciliation) {
 		conditions.MarkStalled(job, ReasonRunFailed, "%s", msg)
 		conditions.MarkFalse(job, meta.ReadyCondition, reason, "%s", msg)
 	default:
-		reason, what := ReasonRunPending, "pending"
+		reason, msg := ReasonRunPending, fmt.Sprintf("run '%s' is pending", run.Name)
 		if run.Phase == v1alpha1.RunRunning {
-			reason, what = ReasonRunRunning, fmt.Sprintf("running with %d executors", run.Executors)
+			reason, msg = ReasonRunRunning, runningMessage(run)
 		}
-		msg := fmt.Sprintf("run '%s' is %s", run.Name, what)
 		if run.Reason == runid.ReasonQueued {
 			// Waiting for the queue's admission is work under way, not a
 			// stuck driver (docs/queueing-kueue.md).
@@ -277,4 +276,10 @@ func markReady(obj conditions.Setter, reason, msg string) {
 	conditions.MarkTrue(obj, meta.ReadyCondition, reason, "%s", boundMessage(msg))
 	conditions.Delete(obj, meta.ReconcilingCondition)
 	conditions.Delete(obj, meta.StalledCondition)
+}
+
+// runningMessage is the Ready and Reconciling message of a running run,
+// which names its executor count (status_pace.go sets the count aside).
+func runningMessage(run *v1alpha1.RunStatus) string {
+	return fmt.Sprintf("run '%s' is running with %d executors", run.Name, run.Executors)
 }

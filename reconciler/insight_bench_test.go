@@ -116,7 +116,7 @@ func runInsightPass(b *testing.B, e *testenv.Env, n int, insight bool) insightPa
 	ns := sparkNamespace(b, e)
 	loop := startLoopProcess(b, e, ns, insight)
 	defer loop.stop()
-	wait := watchServices(b, e, ns, n)
+	wait := watchReleased(b, e, ns, n)
 	createJobs(b, e, ns, n)
 	wait()
 	drivers := runningDrivers(b, e, ns, n)
@@ -155,6 +155,16 @@ func insightEnded(in *v1alpha1.RunInsight) bool {
 // runningDrivers marks the driver of every job's run Running, as a kubelet
 // does, waits until every status shows it, and returns the drivers.
 func runningDrivers(b *testing.B, e *testenv.Env, ns string, n int) []*corev1.Pod {
+	drivers := markDrivers(b, e, ns, n, running)
+	waitAllJobs(b, e, ns, n, "every run Running", func(j *v1alpha1.SparkJob) bool {
+		return j.Status.LastRun.Phase == v1alpha1.RunRunning
+	})
+	return drivers
+}
+
+// markDrivers changes the status of the n driver pods in ns as a kubelet
+// does, 32 at a time, and returns the drivers.
+func markDrivers(b *testing.B, e *testenv.Env, ns string, n int, mutate func(*corev1.PodStatus)) []*corev1.Pod {
 	pods := &corev1.PodList{}
 	if err := e.Client.List(context.Background(), pods, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelSparkRole: v1alpha1.RoleDriver}); err != nil {
 		b.Fatal(err)
@@ -168,12 +178,9 @@ func runningDrivers(b *testing.B, e *testenv.Env, ns string, n int) []*corev1.Po
 			if err := e.Client.Get(context.Background(), client.ObjectKeyFromObject(p), p); err != nil {
 				return err
 			}
-			running(&p.Status)
+			mutate(&p.Status)
 			return e.Client.Status().Update(context.Background(), p)
 		})
-	})
-	waitAllJobs(b, e, ns, n, "every run Running", func(j *v1alpha1.SparkJob) bool {
-		return j.Status.LastRun.Phase == v1alpha1.RunRunning
 	})
 	drivers := make([]*corev1.Pod, n)
 	for i := range pods.Items {

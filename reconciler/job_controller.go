@@ -52,6 +52,9 @@ type JobReconciler struct {
 	access    *accessReview
 	verdicts  *verdicts
 	digests   *digests
+	// written defers a reconcile until the cache has the loop's last
+	// status write (status_written.go).
+	written *writtenStatus
 	// executors follows the runs' executor pods (insight.go).
 	executors *executors
 	// starting remembers the specs of the runs being started (starting.go).
@@ -77,6 +80,7 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 		access:    newAccessReview(c, !opts.SkipDriverAccessReview, opts.Clock),
 		verdicts:  newVerdicts(),
 		digests:   newDigests(),
+		written:   newWrittenStatus(),
 		executors: newExecutors(opts.Clock, !opts.DisableRunInsight),
 		starting:  newStarting(),
 		sources:   mgr.GetClient(),
@@ -100,9 +104,12 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 	b := builder.ControllerManagedBy(mgr).
 		Named("sparkjob").
 		// Status writes, sparkcd's own, change none of these. A label
-		// change moves no generation, and a label goes onto the pods.
+		// change moves no generation, and a label goes onto the pods. A
+		// reconcile deferred until the cache has its status write waits
+		// for that update (status_written.go).
 		For(&v1alpha1.SparkJob{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{},
+			r.written.wakePredicate()))).
 		// Executor events are recorded as they come (insight.go).
 		Watches(&corev1.Pod{}, r.executors.handler(handler.EnqueueRequestsFromMapFunc(podToJob)), builder.WithPredicates(notDriverCreate())).
 		WatchesRawSource(onPolicyChange(opts.Policies, r.allJobs)).
@@ -132,8 +139,19 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	start := time.Now()
 	log := ctrl.LoggerFrom(ctx)
 	job := &v1alpha1.SparkJob{}
-	if err := r.client.Get(ctx, req.NamespacedName, job); err != nil {
+	err := r.client.Get(ctx, req.NamespacedName, job)
+	if err == nil && r.written.stale(job) {
+		// An update that came between the read and the mark woke
+		// nobody: read again.
+		err = r.client.Get(ctx, req.NamespacedName, job)
+		if err == nil && r.written.stale(job) {
+			log.V(1).Info("waiting for the cache to show the last status write")
+			return ctrl.Result{RequeueAfter: staleCacheRecheck}, nil
+		}
+	}
+	if err != nil {
 		if apierrors.IsNotFound(err) {
+			r.written.forget(req.NamespacedName)
 			forgetJob(req.Namespace, req.Name)
 			r.executors.forgetJob(req.Namespace, req.Name)
 			r.access.done(req.NamespacedName)
@@ -154,7 +172,13 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 	defer func() {
 		rc.writeRuns(r.opts.HistoryLimit)
 		r.summarize(rc, retErr)
-		patched, err := r.patchStatus(ctx, rc)
+		var patched bool
+		var err error
+		if wait := r.paced(rc, retErr); wait > 0 {
+			result.RequeueAfter = sooner(result.RequeueAfter, wait)
+		} else {
+			patched, err = r.patchStatus(ctx, rc)
+		}
 		if err != nil {
 			// A status that did not land is written again: its failure is
 			// never terminal, even beside a terminal verdict (a policy
@@ -238,6 +262,7 @@ func (r *JobReconciler) patchStatus(ctx context.Context, rc *reconciliation) (bo
 	err := r.client.Status().Patch(ctx, rc.job, patch)
 	switch {
 	case err == nil:
+		r.written.wrote(client.ObjectKeyFromObject(rc.job), rc.base.ResourceVersion)
 		return true, nil
 	case apierrors.IsNotFound(err):
 		return false, nil

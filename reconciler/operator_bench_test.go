@@ -15,10 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/testenv"
@@ -229,32 +226,15 @@ type driverWatch struct {
 	stop    func()
 }
 
-// watchDrivers watches the driver pods of namespaces; the watch resumes
-// where it was when the API server closes it.
+// watchDrivers watches the driver pods of namespaces (watchPods).
 func watchDrivers(b *testing.B, e *testenv.Env, namespaces []string) *driverWatch {
-	selector := v1alpha1.LabelSparkRole + "=" + v1alpha1.RoleDriver
-	pods := e.Clientset.CoreV1().Pods("")
-	list, err := pods.List(context.Background(), metav1.ListOptions{LabelSelector: selector})
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := watchtools.NewRetryWatcherWithContext(context.Background(), list.ResourceVersion, &cache.ListWatch{
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			o.LabelSelector = selector
-			return pods.Watch(ctx, o)
-		},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	d := &driverWatch{seen: map[string]driverTimes{}, stop: w.Stop}
-	go func() {
-		for ev := range w.ResultChan() {
-			if pod, ok := ev.Object.(*corev1.Pod); ok && slices.Contains(namespaces, pod.Namespace) {
-				d.observe(pod, time.Now())
-			}
+	d := &driverWatch{seen: map[string]driverTimes{}}
+	d.stop, _ = watchPods(b, e, "", v1alpha1.LabelSparkRole+"="+v1alpha1.RoleDriver, func(pod *corev1.Pod) bool {
+		if slices.Contains(namespaces, pod.Namespace) {
+			d.observe(pod, time.Now())
 		}
-	}()
+		return false
+	})
 	return d
 }
 

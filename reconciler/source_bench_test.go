@@ -103,7 +103,7 @@ func BenchmarkSourceThousandJobs(b *testing.B) {
 			repo.WriteFile(b, "jobs/"+name+"/job.yaml", jobYAML(b, name))
 		}
 		repo.CommitAndPush(b, "many jobs")
-		wait := watchServices(b, e, ns, n)
+		wait := watchReleased(b, e, ns, n)
 		b.StartTimer()
 		start := time.Now()
 		if err := reconciler.RequestReconcile(b.Context(), e.Client, types.NamespacedName{Namespace: ns, Name: "jobs"}, start); err != nil {
