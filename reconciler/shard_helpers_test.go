@@ -190,20 +190,22 @@ func waitDrivers(t testing.TB, e *testenv.Env, ns string, jobs map[string]string
 // shard's name ("" for main) to its instances, in the order they ran.
 func checkSplit(t testing.TB, e *testenv.Env, ns string, jobs map[string]string, shards map[string][]*shard) {
 	t.Helper()
-	createdBy := map[string][]string{}
-	for name, instances := range shards {
-		for _, s := range instances {
-			for pod, n := range s.sent.created() {
-				if !strings.HasPrefix(pod, ns+"/") {
-					continue
-				}
-				for range n {
-					createdBy[pod] = append(createdBy[pod], name)
+	// A driver can be listed before the transport of the shard that
+	// created it has recorded the create's answer: wait for every record.
+	var createdBy map[string][]string
+	byJob := driversByJob(t, e, ns)
+	eventually(t, "every driver's create recorded", func() (bool, string) {
+		createdBy = shardCreates(ns, shards)
+		for job, drivers := range byJob {
+			for _, d := range drivers {
+				if _, ok := jobs[job]; ok && len(createdBy[d]) == 0 {
+					return false, "no create recorded for driver " + d
 				}
 			}
 		}
-	}
-	for job, drivers := range driversByJob(t, e, ns) {
+		return true, ""
+	})
+	for job, drivers := range byJob {
 		want, ok := jobs[job]
 		if !ok {
 			continue
@@ -217,6 +219,25 @@ func checkSplit(t testing.TB, e *testenv.Env, ns string, jobs map[string]string,
 			}
 		}
 	}
+}
+
+// shardCreates lists, for each driver pod of ns, the shards whose
+// transports recorded its create, once per create.
+func shardCreates(ns string, shards map[string][]*shard) map[string][]string {
+	createdBy := map[string][]string{}
+	for name, instances := range shards {
+		for _, s := range instances {
+			for pod, n := range s.sent.created() {
+				if !strings.HasPrefix(pod, ns+"/") {
+					continue
+				}
+				for range n {
+					createdBy[pod] = append(createdBy[pod], name)
+				}
+			}
+		}
+	}
+	return createdBy
 }
 
 // createJob creates job.
