@@ -131,8 +131,8 @@ func (p *passResult) report(b *testing.B, n, fit int) {
 	b.Logf("  of the %d runs admitted after every run was queued: p50 %.1f ms, p99 %.1f ms", len(p.inTurn), ms(turnP50), ms(turnP99))
 	b.Logf("Kueue admission → driver bound to a node, p50: %.1f ms, p99: %.1f ms (no target: kube-scheduler's part included)",
 		ms(bindP50), ms(bindP99))
-	b.Logf("for reference, one pod patch's round trip from the benchmark during the passes (%d writes), p50: %.1f ms, p99: %.1f ms",
-		len(p.probe), ms(probeP50), ms(probeP99))
+	b.Logf("for reference, one pod patch's round trip from the benchmark during the passes (%d writes), p50: %.1f ms, p99: %.1f ms; release p50 / pod patch p50: %.2f",
+		len(p.probe), ms(probeP50), ms(probeP99), ms(relP50)/ms(probeP50))
 }
 
 func percentiles(d []time.Duration) (p50, p99 time.Duration) {
