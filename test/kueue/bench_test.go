@@ -72,13 +72,14 @@ func BenchmarkKueueAdmission(b *testing.B) {
 			create(b, e, piJob(b, ns, fmt.Sprintf("pi-%04d", i)))
 		}
 		tr.wait(b, passTimeout)
+		wall := time.Since(start)
 		b.StopTimer()
 		tr.stop()
 		probe.stop()
 		if probe.err != nil {
 			b.Fatalf("the write probe: %v", probe.err)
 		}
-		p := tr.result(b, time.Since(start))
+		p := tr.result(b, wall)
 		p.probe = probe.rtts
 		if p.peakHeld > fit {
 			b.Errorf("Kueue held %d runs admitted at once, more than the %d its quota fits", p.peakHeld, fit)
