@@ -136,8 +136,8 @@ bench: build $(KUSTOMIZE) testenv kwok ## Run the benchmarks and print their tab
 	$(if $(OPERATOR_BENCH),go test -run '^$$' -bench '$(OPERATOR_BENCH)' -benchtime 1x -timeout 60m ./reconciler/ $(OPERATOR_BENCH_FLAGS))
 
 .PHONY: demo
-demo: build testenv kwok ## Run sparkcd's main job on a local control plane: commits → SparkJobs → runs → cleanup.
-	go run ./hack/demo -sparkcd $(BIN)/sparkcd $(if $(HOLD),-hold)
+demo: build testenv kwok ## Run sparkcd's main job on a local control plane: commits → SparkJobs → runs → cleanup (QUEUE=kueue: and a Kueue queue).
+	go run ./hack/demo -sparkcd $(BIN)/sparkcd $(if $(HOLD),-hold) $(if $(QUEUE),-queue $(QUEUE))
 
 .PHONY: helm
 helm: ## Build the helm CLI the chart tests run (deploy/chart) into the cache.

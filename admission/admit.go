@@ -49,6 +49,9 @@ type Options struct {
 	// Decryption, when set, is what decryption.Decrypt found in the same
 	// build: a job that reads an object it could not decrypt is held back.
 	Decryption *decryption.Outcome
+	// Memo, when set, reuses the verdict of a job judged before with
+	// these Options (memo.go).
+	Memo *Memo
 }
 
 // Verdict is what admission says of one job, or of one unit that did not
@@ -138,7 +141,12 @@ func Built(j *build.Job, opts Options) Verdict {
 		sortFindings(v.Findings)
 		return v
 	}
-	v := Job(j.Object, opts)
+	var v Verdict
+	if opts.Memo != nil {
+		v = opts.Memo.job(j.Object, opts)
+	} else {
+		v = Job(j.Object, opts)
+	}
 	v.Origin = j.Origin
 	v.Findings = append(slices.Clone(j.Findings), v.Findings...)
 	v.Findings = append(v.Findings, UndecryptedReferences(j.Object, j.Namespace, opts.Decryption)...)

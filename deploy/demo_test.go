@@ -8,7 +8,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
 	"sigs.k8s.io/yaml"
+
+	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/policies"
 )
 
 // TestKwokDemo checks the demo's fake node and kwok Stages: the node
@@ -118,4 +124,80 @@ func testKwokStages(t *testing.T) {
 	if d := driver.Spec.Delay; d == nil || d.DurationMilliseconds < 5000 || d.JitterDurationMilliseconds < d.DurationMilliseconds || d.JitterDurationMilliseconds > 30000 {
 		t.Errorf("pod-complete-driver delay = %+v, want about ten seconds", d)
 	}
+}
+
+// TestKueueDemo checks the files of the demo's queueing act (make demo
+// QUEUE=kueue): the queues decode strictly as Kueue's types, the jobs as
+// SparkJobs naming the LocalQueue, and the ClusterQueue's quota holds two
+// of the jobs' runs at their peak — what each run's Workload reserves —
+// and not three.
+func TestKueueDemo(t *testing.T) {
+	s := runtime.NewScheme()
+	if err := kueue.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	dec := serializer.NewCodecFactory(s, serializer.EnableStrict).UniversalDeserializer()
+	var cq *kueue.ClusterQueue
+	var lq *kueue.LocalQueue
+	for _, doc := range yamlDocs(t, "demo/kueue/queues.yaml") {
+		obj, _, err := dec.Decode(doc, nil, nil)
+		if err != nil {
+			t.Fatalf("queues.yaml: %v", err)
+		}
+		switch o := obj.(type) {
+		case *kueue.ClusterQueue:
+			cq = o
+		case *kueue.LocalQueue:
+			lq = o
+		}
+	}
+	if cq == nil || lq == nil || string(lq.Spec.ClusterQueue) != cq.Name || lq.Namespace != "spark-dev" {
+		t.Fatalf("queues.yaml: want a LocalQueue in spark-dev pointing at its ClusterQueue, got %+v and %+v", lq, cq)
+	}
+	quota := corev1.ResourceList{}
+	for _, fq := range cq.Spec.ResourceGroups[0].Flavors {
+		for _, r := range fq.Resources {
+			quota[r.Name] = r.NominalQuota
+		}
+	}
+	docs := yamlDocs(t, "demo/kueue/jobs.yaml")
+	if len(docs) != 3 {
+		t.Fatalf("jobs.yaml holds %d jobs, want 3", len(docs))
+	}
+	for _, doc := range docs {
+		job := &v1alpha1.SparkJob{}
+		if err := yaml.UnmarshalStrict(doc, job); err != nil {
+			t.Fatalf("jobs.yaml: %v", err)
+		}
+		opts := job.Spec.BatchSchedulerOptions
+		if job.Spec.BatchScheduler == nil || *job.Spec.BatchScheduler != v1alpha1.KueueScheduler || opts == nil || opts.Queue == nil || *opts.Queue != lq.Name {
+			t.Errorf("job '%s' is not queued in LocalQueue '%s'", job.Name, lq.Name)
+		}
+		env, err := policies.ComputeEnvelope(job)
+		if err != nil || env.PeakCPU == nil {
+			t.Fatalf("job '%s': envelope %+v, %v", job.Name, env, err)
+		}
+		cpu, mem := env.PeakCPU.MilliValue(), *env.PeakMemoryMiB<<20
+		qcpu, qmem := quota.Cpu().MilliValue(), quota.Memory().Value()
+		if 2*cpu > qcpu || 2*mem > qmem || 3*cpu <= qcpu && 3*mem <= qmem {
+			t.Errorf("job '%s' peaks at %dm cpu, %dMi: the quota %dm cpu, %dMi must fit two runs and not three",
+				job.Name, cpu, mem>>20, qcpu, qmem>>20)
+		}
+	}
+}
+
+// yamlDocs splits a YAML file into its documents.
+func yamlDocs(t *testing.T, path string) [][]byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs [][]byte
+	for _, doc := range bytes.Split(b, []byte("\n---\n")) {
+		if len(bytes.TrimSpace(doc)) > 0 {
+			docs = append(docs, doc)
+		}
+	}
+	return docs
 }

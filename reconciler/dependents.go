@@ -90,16 +90,22 @@ func (r *JobReconciler) createDependents(ctx context.Context, objs *materialize.
 // complete finishes a run a stopped loop left half-made: a driver still
 // gated, or — made by a sparkcd from before the gate — a driver missing
 // its dependents. From the spec it was rendered from, the missing
-// dependents are created and the driver released. When the spec changed
-// since, they cannot be rendered again: a driver whose ConfigMap and
-// Service exist is released; one without them never runs, and its run
-// fails as Interrupted.
+// dependents are created and the driver released. That spec is the job's
+// while it did not change, or the one this process remembers starting
+// the run from (starting.go). Otherwise it cannot be rendered again: a
+// driver whose ConfigMap and Service exist is released; one without them
+// never runs, and its run fails as Interrupted.
 func (r *JobReconciler) complete(ctx context.Context, rc *reconciliation, pod *corev1.Pod, run *v1alpha1.RunStatus) error {
 	if runid.Finished(run) {
 		return nil
 	}
-	if run.SpecHash == rc.hash {
-		objs, err := materialize.Materialize(rc.admitted, runIdentity(run), r.opts.Materialize)
+	job := client.ObjectKeyFromObject(rc.job)
+	admitted := rc.admitted
+	if run.SpecHash != rc.hash {
+		admitted = r.starting.recall(job, pod.Name, run.SpecHash)
+	}
+	if admitted != nil {
+		objs, err := materialize.Materialize(admitted, runIdentity(run), r.opts.Materialize)
 		if err != nil {
 			return fmt.Errorf("unable to render run '%s': %w", run.Name, err)
 		}
@@ -107,7 +113,11 @@ func (r *JobReconciler) complete(ctx context.Context, rc *reconciliation, pod *c
 		if err := r.createDependents(ctx, objs); err != nil {
 			return err
 		}
-		return r.release(ctx, pod)
+		if err := r.release(ctx, pod); err != nil {
+			return err
+		}
+		r.starting.done(job, pod.Name)
+		return nil
 	}
 	exist, err := r.dependentsExist(ctx, rc.job.Namespace, run)
 	if err != nil {

@@ -54,6 +54,8 @@ type JobReconciler struct {
 	digests   *digests
 	// executors follows the runs' executor pods (insight.go).
 	executors *executors
+	// starting remembers the specs of the runs being started (starting.go).
+	starting *starting
 	// sources reads JobSources (their inventories) from the cache.
 	sources client.Reader
 	opts    JobOptions
@@ -76,6 +78,7 @@ func NewJobReconciler(mgr manager.Manager, opts JobOptions) (*JobReconciler, err
 		verdicts:  newVerdicts(),
 		digests:   newDigests(),
 		executors: newExecutors(opts.Clock, !opts.DisableRunInsight),
+		starting:  newStarting(),
 		sources:   mgr.GetClient(),
 		opts:      opts,
 	}
@@ -136,6 +139,7 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 			r.access.done(req.NamespacedName)
 			r.verdicts.forget(req.NamespacedName)
 			r.digests.forget(req.NamespacedName)
+			r.starting.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("unable to get SparkJob '%s': %w", req.NamespacedName, err)

@@ -220,17 +220,23 @@ func (r *JobReconciler) followQueue(ctx context.Context, rc *reconciliation, pod
 
 // requeueRun makes the Workload of a queued run whose Workload is missing:
 // a loop stopped between the driver's create and the Workload's. A run of
-// another spec than the admitted one is left to complete (dependents.go).
+// another spec than the admitted one is queued from the spec this process
+// remembers starting it from (starting.go), or else left to complete
+// (dependents.go).
 func (r *JobReconciler) requeueRun(ctx context.Context, rc *reconciliation, pod *corev1.Pod) error {
 	run := runid.FromPod(pod, rc.timestamp())
+	admitted := rc.admitted
 	if run.SpecHash != rc.hash {
+		admitted = r.starting.recall(client.ObjectKeyFromObject(rc.job), pod.Name, run.SpecHash)
+	}
+	if admitted == nil {
 		return nil
 	}
-	q, err := r.planQueue(rc.admitted)
+	q, err := r.planQueue(admitted)
 	if err != nil || q == nil {
 		return err
 	}
-	objs, err := materialize.Materialize(rc.admitted, runIdentity(run), r.opts.Materialize)
+	objs, err := materialize.Materialize(admitted, runIdentity(run), r.opts.Materialize)
 	if err != nil {
 		return fmt.Errorf("unable to render run '%s': %w", run.Name, err)
 	}

@@ -45,6 +45,10 @@ func (r *JobReconciler) start(ctx context.Context, rc *reconciliation, p *planne
 		holdForQueue(pod, p.queue)
 	}
 	annotateAttempt(pod, p)
+	// Remembered before the create: a create that fails after the API
+	// server acted leaves a gated driver all the same.
+	job := client.ObjectKeyFromObject(rc.job)
+	r.starting.remember(job, pod.Name, rc.hash, rc.admitted)
 	created, err := r.createDriver(ctx, rc.job, pod)
 	if err != nil {
 		if refused(err) && rc.admitted.Spec.RestartPolicy.Kind() != v1alpha1.RestartNever {
@@ -66,6 +70,7 @@ func (r *JobReconciler) start(ctx context.Context, rc *reconciliation, p *planne
 	if err := r.release(ctx, pod); err != nil {
 		return err
 	}
+	r.starting.done(job, pod.Name)
 
 	run := runid.FromPod(pod, rc.timestamp())
 	r.foldInsight(rc, run, pod)

@@ -40,6 +40,7 @@ type demo struct {
 	env  *testenv.Env
 
 	repo      string // the work clone commits are made in
+	commits   int    // how many commits the repository has
 	gitServer *http.Server
 	gitURL    string
 
@@ -63,12 +64,18 @@ func (d *demo) startCluster(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	env, err := testenv.StartProcess(ctx,
+	opts := []testenv.Option{
 		testenv.WithControllerManager(),
 		testenv.WithKWOK(filepath.Join(root, "deploy", "demo", "kwok", "stages.yaml")),
 		testenv.WithLogDir(d.path("logs")),
 		testenv.WithCRDPaths(filepath.Join(root, "deploy", "crds")),
-	)
+	}
+	// Kueue before sparkcd serve: sparkcd looks for its Workload API once,
+	// at start.
+	if d.opts.queue == queueKueue {
+		opts = append(opts, testenv.WithKueue())
+	}
+	env, err := testenv.StartProcess(ctx, opts...)
 	if err != nil {
 		return err
 	}
@@ -112,6 +119,7 @@ func (d *demo) startGit(ctx context.Context) error {
 	if _, err := d.git(ctx, "remote", "add", "origin", d.path("git", "jobs.git")); err != nil {
 		return err
 	}
+	d.commits = 1
 	gitBin, err := exec.LookPath("git")
 	if err != nil {
 		return fmt.Errorf("the demo needs git: install it (apt-get install git): %w", err)
@@ -249,7 +257,11 @@ func (d *demo) stopAll() {
 		if err := d.env.Stop(); err != nil {
 			info("stopping the control plane: %v", err)
 		} else {
-			info("KWOK, kube-scheduler, kube-controller-manager, kube-apiserver and etcd stopped")
+			stopped := "KWOK, kube-scheduler, kube-controller-manager, kube-apiserver and etcd"
+			if d.opts.queue == queueKueue {
+				stopped = "Kueue, " + stopped
+			}
+			info("%s stopped", stopped)
 		}
 	}
 }

@@ -8,7 +8,11 @@
 // signed webhook, runs a cleanup pass, prints a summary, and stops
 // everything it started.
 //
-//	go run ./hack/demo -sparkcd bin/sparkcd
+// With -queue kueue (make demo QUEUE=kueue) it also starts Kueue and plays
+// a queueing act before the cleanup: three runs behind a ClusterQueue
+// whose quota fits two (queue.go).
+//
+//	go run ./hack/demo -sparkcd bin/sparkcd [-queue kueue]
 package main
 
 import (
@@ -20,6 +24,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/sparkcd/sparkcd/internal/testenv"
 )
 
 func main() {
@@ -29,7 +35,12 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up after this long")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work directory (logs, repository) after the demo")
 	flag.BoolVar(&o.hold, "hold", false, "after the summary, keep the cluster, sparkcd and its UI running until Ctrl-C")
+	flag.StringVar(&o.queue, "queue", "", "an optional queueing act: 'kueue' starts Kueue and queues three runs behind a quota that fits two")
 	flag.Parse()
+	if o.queue != "" && o.queue != queueKueue {
+		fmt.Fprintf(os.Stderr, "demo: -queue %q: the only queueing act is %q\n", o.queue, queueKueue)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -44,6 +55,8 @@ type options struct {
 	timeout  time.Duration
 	keep     bool
 	hold     bool
+	// queue names the queueing act to play ("" for none).
+	queue string
 }
 
 func run(parent context.Context, o options) (err error) {
@@ -101,6 +114,11 @@ func run(parent context.Context, o options) (err error) {
 	if err := d.printFindings(ctx); err != nil {
 		return err
 	}
+	if o.queue == queueKueue {
+		if err := d.queueAct(ctx, w); err != nil {
+			return err
+		}
+	}
 
 	step("sparkcd cleanup --once: finished drivers go, the garbage collector takes what they own")
 	if err := d.cleanup(ctx); err != nil {
@@ -120,7 +138,11 @@ func run(parent context.Context, o options) (err error) {
 // setUp starts the control plane, the namespace, the git server, sparkcd
 // serve with its JobSource and the UI.
 func (d *demo) setUp(ctx context.Context) error {
-	step("Local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK")
+	plane := "etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK"
+	if d.opts.queue == queueKueue {
+		plane += ", Kueue " + testenv.KueueVersion
+	}
+	step("Local control plane: " + plane)
 	if err := d.startCluster(ctx); err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 // watcher polls the cluster and prints each change once: the source's
@@ -117,6 +118,9 @@ func (w *watcher) pod(p *corev1.Pod) {
 	if p.Spec.NodeName != "" && phase == string(corev1.PodPending) {
 		phase += " on " + p.Spec.NodeName
 	}
+	if runid.QueueGated(p) {
+		phase += ", gated: waiting for admission in Kueue LocalQueue '" + p.Annotations[v1alpha1.AnnotationQueue] + "'"
+	}
 	if w.changed("pod/"+p.Name, phase) {
 		info("driver %s: %s", p.Name, phase)
 	}
@@ -199,12 +203,22 @@ func (d *demo) secondCommit(ctx context.Context) (string, error) {
 	if err := os.WriteFile(overlay, append(b, patch...), 0o644); err != nil {
 		return "", err
 	}
-	if _, err := d.git(ctx, "commit", "-q", "-am", "spark-pi: 5000 slices; sirene-count: 40 executors in dev"); err != nil {
+	return d.commit(ctx, "spark-pi: 5000 slices; sirene-count: 40 executors in dev")
+}
+
+// commit commits every change of the work clone with msg, pushes it,
+// prints its stat and returns its revision.
+func (d *demo) commit(ctx context.Context, msg string) (string, error) {
+	if _, err := d.git(ctx, "add", "-A"); err != nil {
+		return "", err
+	}
+	if _, err := d.git(ctx, "commit", "-q", "-m", msg); err != nil {
 		return "", err
 	}
 	if _, err := d.git(ctx, "push", "-q", "origin", "main"); err != nil {
 		return "", err
 	}
+	d.commits++
 	rev, err := d.git(ctx, "rev-parse", "HEAD")
 	if err != nil {
 		return "", err
@@ -335,7 +349,7 @@ func (d *demo) count(ctx context.Context) (runObjects, error) {
 func (d *demo) summary(_ context.Context, w *watcher, took time.Duration) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	info("%d SparkJobs applied from 2 commits, %d runs started, %d succeeded", len(w.jobs), len(w.runs), len(w.succeeded))
+	info("%d SparkJobs applied from %d commits, %d runs started, %d succeeded", len(w.jobs), d.commits, len(w.runs), len(w.succeeded))
 	info("cleanup removed %s, with the garbage collector", d.collected)
 	info("done in %s", took.Round(time.Second))
 	info("sparkcd ui was at %s (make demo HOLD=1 keeps it open; docs/images/ui-jobs.png shows it)", d.uiURL)

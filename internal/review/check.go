@@ -39,6 +39,9 @@ type Options struct {
 	// object; without it Check returns an *EmptyError, so a mistyped path
 	// fails in CI instead of passing with nothing checked.
 	AllowEmpty bool
+	// Verdicts, when set, keeps the jobs' verdicts across calls with the
+	// same options: Diff judges both revisions through one.
+	Verdicts *admission.Memo
 }
 
 // DefaultOptions returns the options `sparkcd check` starts from.
@@ -125,7 +128,7 @@ func Check(ctx context.Context, root, path string, opts Options) (*Report, error
 	}
 	report := &Report{Root: root, Path: path}
 	decrypted := decryption.Decrypt(root, res, decryption.Options{Keys: opts.DecryptionKeys, Mask: true})
-	aopts := admission.Options{Policies: opts.Policies, Materialize: materialize.DefaultOptions(), Decryption: decrypted}
+	aopts := admission.Options{Policies: opts.Policies, Materialize: materialize.DefaultOptions(), Decryption: decrypted, Memo: opts.Verdicts}
 	if lv := opts.PodSecurity; lv != nil {
 		aopts.PodSecurity = func(string) *admission.PodSecurityLevel { return lv }
 	}

@@ -85,10 +85,14 @@ func (d *DiffReport) IntroducedErrors() int {
 // Diff renders path at the revisions from and to of the git repository
 // holding repoDir — no cluster, no network — and compares them job by job.
 // One render cache serves both sides, so only the jobs whose files differ
-// are built twice.
+// are built twice, and one verdict memo, so only the jobs that differ are
+// judged twice.
 func Diff(ctx context.Context, repoDir, from, to, path string, opts Options) (*DiffReport, error) {
 	if opts.Build.Cache == nil {
 		opts.Build.Cache = build.NewCache()
+	}
+	if opts.Verdicts == nil {
+		opts.Verdicts = admission.NewMemo()
 	}
 	// One side may hold nothing (a change that adds or removes every job);
 	// both holding nothing is a path that does not name the jobs.

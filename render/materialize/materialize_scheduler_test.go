@@ -104,12 +104,45 @@ func TestCoschedulingSchedulerName(t *testing.T) {
 	}
 }
 
-// TestNoBatchScheduler: kueue and no scheduler leave the pods to others.
+// TestNoBatchScheduler: without a batch scheduler, and with kueue (whose
+// queue, read by the job loop, reaches only its reservation Workload), the
+// pods are left to the default scheduler: no PodGroup, no scheduler name,
+// and none of the labels or annotations a scheduler reads — Kueue's
+// plain-pod integration included, so that Kueue never claims a Spark pod.
 func TestNoBatchScheduler(t *testing.T) {
-	for _, j := range []*v1alpha1.SparkJob{templateTestJob(), scheduledJob(v1alpha1.KueueScheduler, nil)} {
-		objs, template := materializeTest(t, j)
-		if objs.PodGroup != nil || objs.Pod.Spec.SchedulerName != "" || template.Spec.SchedulerName != "" {
-			t.Errorf("%v: PodGroup %v, scheduler names %q, %q", j.Spec.BatchScheduler, objs.PodGroup, objs.Pod.Spec.SchedulerName, template.Spec.SchedulerName)
-		}
+	queued := func(j *v1alpha1.SparkJob) {
+		q, pc := "team", "batch-high"
+		j.Spec.BatchSchedulerOptions = &v1alpha1.BatchSchedulerConfiguration{Queue: &q, PriorityClassName: &pc}
+	}
+	tests := []struct {
+		name string
+		job  *v1alpha1.SparkJob
+	}{
+		{"none", templateTestJob()},
+		{"kueue", scheduledJob(v1alpha1.KueueScheduler, nil)},
+		{"kueue with a queue", scheduledJob(v1alpha1.KueueScheduler, queued)},
+	}
+	schedulerKeys := []string{VolcanoGroupAnnotation, CoschedulingGroupLabel, YuniKornTaskGroupNameAnnotation, YuniKornTaskGroupsAnnotation,
+		YuniKornQueueLabel, "kueue.x-k8s.io/queue-name", "kueue.x-k8s.io/pod-group-name", "kueue.x-k8s.io/pod-group-total-count", "kueue.x-k8s.io/managed"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			objs, template := materializeTest(t, tt.job)
+			if objs.PodGroup != nil || objs.Pod.Spec.SchedulerName != "" || template.Spec.SchedulerName != "" {
+				t.Errorf("PodGroup %v, scheduler names %q, %q", objs.PodGroup, objs.Pod.Spec.SchedulerName, template.Spec.SchedulerName)
+			}
+			for role, pod := range map[string]*corev1.Pod{"driver": objs.Pod, "executor template": template} {
+				for _, k := range schedulerKeys {
+					if v, ok := pod.Labels[k]; ok {
+						t.Errorf("%s has label %s=%q", role, k, v)
+					}
+					if v, ok := pod.Annotations[k]; ok {
+						t.Errorf("%s has annotation %s=%q", role, k, v)
+					}
+				}
+				if len(pod.Spec.SchedulingGates) > 0 {
+					t.Errorf("%s is rendered with scheduling gates %v: the job loop adds them", role, pod.Spec.SchedulingGates)
+				}
+			}
+		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/gittest"
@@ -155,8 +156,10 @@ func TestGitFaults(t *testing.T) {
 		{name: "slow past the fetch timeout",
 			inject: func() { faulty.mode.Store(gitSlow); git.Start() },
 			heal:   func() {}, says: "deadline exceeded"},
+		// A generous timeout: on a loaded machine a 2 s fetch can time out
+		// before the git server has sent the pack to damage.
 		{name: "corrupt pack",
-			inject: func() { faulty.mode.Store(gitCorrupt) },
+			inject: func() { setFetchTimeout(t, e, ns, time.Minute); faulty.mode.Store(gitCorrupt) },
 			heal:   func() { faulty.mode.Store(gitHealthy) }},
 	}
 	for _, f := range faults {
@@ -205,6 +208,22 @@ func checkFaultKeepsRevision(t *testing.T, e *testenv.Env, ns, name, says, good 
 	if after := viewCluster(t, e, ns); !equalViews(before, after) {
 		t.Errorf("%s: the cluster changed:\nbefore %+v\nafter  %+v", name, before, after)
 		fig.lost++
+	}
+}
+
+// setFetchTimeout sets the JobSource's spec.timeout.
+func setFetchTimeout(t *testing.T, e *testenv.Env, ns string, d time.Duration) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		src, err := getSource(t, e, ns)
+		if err != nil {
+			return err
+		}
+		src.Spec.Timeout = &metav1.Duration{Duration: d}
+		return e.Client.Update(context.Background(), src)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -31,11 +31,15 @@ import (
 )
 
 // The pause case: 8 jobs run twice, 4 more added while the leader is
-// stopped for three times its 4 s lease.
+// stopped for three times its 8 s lease. The lease's renew deadline (6 s)
+// is what a loaded machine must not exceed before the stop: with 4 s
+// (renew deadline 3 s) a leader lost its Lease to two lease requests that
+// timed out at a load average of 20, before the test stopped it (seed
+// 1796316372229829935).
 const (
 	pauseJobs  = 8
 	pauseAdded = 4
-	pauseLease = 4 * time.Second
+	pauseLease = 8 * time.Second
 	pauseFor   = 3 * pauseLease
 )
 

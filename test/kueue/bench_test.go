@@ -64,7 +64,7 @@ func BenchmarkKueueAdmission(b *testing.B) {
 			corev1.ResourceMemory: resource.MustParse("1Ti"),
 		})
 		tr := watchRuns(b, e, ns, n)
-		startLoopWith(b, e, ns, reconciler.DefaultManagerOptions())
+		startLoopManager(b, e, ns, reconciler.DefaultManagerOptions(), reconciler.DefaultJobOptions())
 		probe := startWriteProbe(b, e, ns)
 		b.StartTimer()
 		start := time.Now()

@@ -59,21 +59,27 @@ func eventually(t testing.TB, what string, cond func() (bool, string)) {
 // startLoop runs sparkcd's job loop on ns until the test ends.
 func startLoop(t testing.TB, e *testenv.Env, ns string) {
 	t.Helper()
-	mopts := reconciler.DefaultManagerOptions()
-	mopts.QPS, mopts.Burst = 1000, 2000
-	startLoopWith(t, e, ns, mopts)
+	startLoopWith(t, e, ns, reconciler.JobOptions{})
 }
 
-// startLoopWith runs sparkcd's job loop on ns with mopts until the test
-// ends.
-func startLoopWith(t testing.TB, e *testenv.Env, ns string, mopts reconciler.ManagerOptions) {
+// startLoopWith runs the job loop on ns with opts until the test ends.
+func startLoopWith(t testing.TB, e *testenv.Env, ns string, opts reconciler.JobOptions) {
+	t.Helper()
+	mopts := reconciler.DefaultManagerOptions()
+	mopts.QPS, mopts.Burst = 1000, 2000
+	startLoopManager(t, e, ns, mopts, opts)
+}
+
+// startLoopManager runs sparkcd's job loop on ns with mopts and opts
+// until the test ends.
+func startLoopManager(t testing.TB, e *testenv.Env, ns string, mopts reconciler.ManagerOptions, opts reconciler.JobOptions) {
 	t.Helper()
 	mopts.Namespaces = []string{ns}
 	mgr, err := reconciler.NewManager(e.Config, mopts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reconciler.NewJobReconciler(mgr, reconciler.JobOptions{}); err != nil {
+	if _, err := reconciler.NewJobReconciler(mgr, opts); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
