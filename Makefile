@@ -110,7 +110,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 10s).
 
 # Benchmarks that need the test control plane, one pass each (-benchtime 1x):
 # each reports its own ratios and targets as metrics.
-CLUSTER_BENCH_PKGS ?= ./reconciler/ ./cronjobs/...
+CLUSTER_BENCH_PKGS ?= ./reconciler/ ./cronjobs/... ./test/kueue/
 CLUSTER_BENCH ?= .
 # The Spark Operator's benchmark shape (BenchmarkOperatorShape, with KWOK
 # nodes) runs on its own, with its flags: SparkJobs per pass, the paced

@@ -66,8 +66,15 @@ func startLoop(t testing.TB, e *testenv.Env, ns string) {
 func startLoopWith(t testing.TB, e *testenv.Env, ns string, opts reconciler.JobOptions) {
 	t.Helper()
 	mopts := reconciler.DefaultManagerOptions()
-	mopts.Namespaces = []string{ns}
 	mopts.QPS, mopts.Burst = 1000, 2000
+	startLoopManager(t, e, ns, mopts, opts)
+}
+
+// startLoopManager runs sparkcd's job loop on ns with mopts and opts
+// until the test ends.
+func startLoopManager(t testing.TB, e *testenv.Env, ns string, mopts reconciler.ManagerOptions, opts reconciler.JobOptions) {
+	t.Helper()
+	mopts.Namespaces = []string{ns}
 	mgr, err := reconciler.NewManager(e.Config, mopts)
 	if err != nil {
 		t.Fatal(err)
@@ -241,10 +248,16 @@ func startExecutors(t testing.TB, e *testenv.Env, driver *corev1.Pod, n int) {
 // deleted its executors by then.
 func succeed(t testing.TB, e *testenv.Env, driver *corev1.Pod) {
 	t.Helper()
-	ctx := context.Background()
+	if err := endDriver(context.Background(), e, driver); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// endDriver is succeed's work, for goroutines other than the test's.
+func endDriver(ctx context.Context, e *testenv.Env, driver *corev1.Pod) error {
 	if err := e.Client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(driver.Namespace),
 		client.MatchingLabels{v1alpha1.LabelSparkAppSelector: driver.Labels[v1alpha1.LabelSparkAppSelector], v1alpha1.LabelSparkRole: v1alpha1.RoleExecutor}); err != nil {
-		t.Fatalf("delete the executors of '%s': %v", driver.Name, err)
+		return fmt.Errorf("delete the executors of '%s': %w", driver.Name, err)
 	}
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		pod := &corev1.Pod{}
@@ -260,8 +273,9 @@ func succeed(t testing.TB, e *testenv.Env, driver *corev1.Pod) {
 		return e.Client.Status().Update(ctx, pod)
 	})
 	if err != nil {
-		t.Fatalf("end driver '%s': %v", driver.Name, err)
+		return fmt.Errorf("end driver '%s': %w", driver.Name, err)
 	}
+	return nil
 }
 
 // usage samples, until stopped, the cpu the namespace's pods hold on
