@@ -34,7 +34,7 @@ var wantRules = map[string][]rule{
 		{groups: []string{"sparkcd.io"}, resources: []string{"allocationpolicies/status"}, verbs: []string{"patch"},
 			usedBy: "policy loop: PolicyReconciler.patchStatus"},
 		{groups: []string{""}, resources: []string{"pods"}, verbs: []string{"get", "list", "watch", "create", "patch", "delete"},
-			usedBy: "job loop: createDriver (create), release the scheduling gate (patch), apiReader.Get (get), pod cache (list, watch), deleteDriver (delete); source loop: orphan a driver on prune (patch); cleanup (list, delete)"},
+			usedBy: "job loop: createDriver (create), release the scheduling gate and mark a Kueue eviction (patch), apiReader.Get (get), pod cache (list, watch), deleteDriver (delete); source loop: orphan a driver on prune (patch); cleanup (list, delete)"},
 		{groups: []string{""}, resources: []string{"pods/finalizers"}, verbs: []string{"update"},
 			usedBy: "job loop: dependents' blockOwnerDeletion ownerReference to the driver, under OwnerReferencesPermissionEnforcement"},
 		{groups: []string{""}, resources: []string{"configmaps", "services"}, verbs: []string{"get", "create"},

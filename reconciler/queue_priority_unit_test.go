@@ -74,16 +74,3 @@ func TestQueueWorkloadPriority(t *testing.T) {
 		})
 	}
 }
-
-// TestQueueEvictionMessage names the Workload, its queues and Kueue's
-// reason and message.
-func TestQueueEvictionMessage(t *testing.T) {
-	wl := &kueue.Workload{ObjectMeta: metav1.ObjectMeta{Name: "pi-1a2b3c4d"}}
-	wl.Status.Admission = &kueue.Admission{ClusterQueue: "spark"}
-	c := &metav1.Condition{Type: kueue.WorkloadEvicted, Status: metav1.ConditionTrue, Reason: "Preempted", Message: "Preempted to accommodate a workload"}
-	got := evictionMessage(wl, "team", c)
-	want := "Kueue evicted Workload 'pi-1a2b3c4d' of LocalQueue 'team' (ClusterQueue 'spark'): Preempted: Preempted to accommodate a workload; the driver pod was deleted"
-	if got != want {
-		t.Errorf("message\n got %q\nwant %q", got, want)
-	}
-}

@@ -17,6 +17,8 @@ const DriverContainerName = "spark-kubernetes-driver"
 
 // Reasons of a run's phase that sparkcd sets itself; the others come from
 // the pod (Evicted, OOMKilled, ImagePullBackOff, CreateContainerConfigError…).
+// A kubelet's Evicted and ReasonEvicted share the word; the message tells
+// them apart.
 const (
 	// ReasonDriverPodDeleted: the driver pod went away before it ended.
 	ReasonDriverPodDeleted = "DriverPodDeleted"
