@@ -72,6 +72,9 @@ type queuePlan struct {
 	executors      int32
 	executorCPU    resource.Quantity
 	executorMemory resource.Quantity
+	// priorityClassName is batchSchedulerOptions.priorityClassName
+	// (queue_priority.go).
+	priorityClassName string
 }
 
 // planQueue reads how a job's runs are queued; nil for a job without
@@ -99,10 +102,11 @@ func (r *JobReconciler) planQueue(job *v1alpha1.SparkJob) (*queuePlan, error) {
 		return nil, invalid("spec.dynamicAllocation.maxExecutors", "batchScheduler kueue reserves the run's peak executor count: set maxExecutors")
 	}
 	return &queuePlan{
-		queue:          *opts.Queue,
-		executors:      *env.PeakExecutors,
-		executorCPU:    env.ExecutorCPU,
-		executorMemory: *resource.NewQuantity(env.ExecutorMemoryMiB<<20, resource.BinarySI),
+		queue:             *opts.Queue,
+		executors:         *env.PeakExecutors,
+		executorCPU:       env.ExecutorCPU,
+		executorMemory:    *resource.NewQuantity(env.ExecutorMemoryMiB<<20, resource.BinarySI),
+		priorityClassName: ptr.Deref(opts.PriorityClassName, ""),
 	}, nil
 }
 
@@ -184,6 +188,13 @@ func podSetTemplate(pod *corev1.Pod) corev1.PodTemplateSpec {
 // name is the same run's, queued before.
 func (r *JobReconciler) createWorkload(ctx context.Context, driver, executor *corev1.Pod, q *queuePlan) error {
 	wl := newWorkload(driver, executor, q)
+	ref, priority, err := r.workloadPriority(ctx, q.priorityClassName, driver, executor)
+	if err != nil {
+		return fmt.Errorf("unable to queue run '%s' in Kueue LocalQueue '%s': %w", wl.Name, q.queue, err)
+	}
+	if ref != nil {
+		wl.Spec.PriorityClassRef, wl.Spec.Priority = ref, &priority
+	}
 	if err := r.client.Create(ctx, wl); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("unable to queue run '%s' in Kueue LocalQueue '%s': %w", wl.Name, q.queue, err)
 	}
@@ -214,6 +225,9 @@ func (r *JobReconciler) followQueue(ctx context.Context, rc *reconciliation, pod
 	}
 	if suspended || !apimeta.IsStatusConditionTrue(wl.Status.Conditions, kueue.WorkloadAdmitted) {
 		return nil
+	}
+	if evictedCondition(wl) != nil {
+		return r.requeueEvicted(ctx, wl)
 	}
 	return r.admitDriver(ctx, pod, rc.now)
 }
@@ -291,7 +305,8 @@ func isOwnedByPod(obj client.Object, pod *corev1.Pod) bool {
 }
 
 // queueStep is observe's step for a driver pod of a queued run: an
-// active run waiting for admission is followed (followQueue), an ended
+// active run waiting for admission is followed (followQueue), a run let
+// go is stopped if Kueue evicted its Workload (queue_evict.go), an ended
 // run's Workload is deleted.
 func (r *JobReconciler) queueStep(ctx context.Context, rc *reconciliation, pod *corev1.Pod) error {
 	if !r.kueue || pod.Annotations[v1alpha1.AnnotationQueue] == "" {
@@ -302,6 +317,8 @@ func (r *JobReconciler) queueStep(ctx context.Context, rc *reconciliation, pod *
 		return r.dequeue(ctx, pod)
 	case runid.QueueGated(pod) && rc.admitted != nil:
 		return r.followQueue(ctx, rc, pod)
+	case !runid.QueueGated(pod):
+		return r.stopEvicted(ctx, pod)
 	}
 	return nil
 }

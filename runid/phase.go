@@ -17,6 +17,8 @@ const DriverContainerName = "spark-kubernetes-driver"
 
 // Reasons of a run's phase that sparkcd sets itself; the others come from
 // the pod (Evicted, OOMKilled, ImagePullBackOff, CreateContainerConfigError…).
+// A kubelet's Evicted and ReasonEvicted share the word; the message tells
+// them apart.
 const (
 	// ReasonDriverPodDeleted: the driver pod went away before it ended.
 	ReasonDriverPodDeleted = "DriverPodDeleted"
@@ -35,6 +37,10 @@ const (
 	// ReasonQueued: the run waits for Kueue to admit it
 	// (batchScheduler kueue); its driver is held back from the scheduler.
 	ReasonQueued = "Queued"
+	// ReasonEvicted: Kueue evicted the run's Workload (preempted by a
+	// higher-priority Workload, its ClusterQueue stopped…) after its driver
+	// was let go, and sparkcd deleted the driver (docs/queueing-kueue.md).
+	ReasonEvicted = "Evicted"
 )
 
 // benignWaiting are container waiting reasons of a healthy start.
@@ -56,6 +62,9 @@ func FromPod(pod *corev1.Pod, now *metav1.Time) *v1alpha1.RunStatus {
 		RetryOf:   pod.Annotations[v1alpha1.AnnotationRetryOf],
 	}
 	run.Phase, run.Reason, run.Message = DriverPhase(pod)
+	if msg, ok := pod.Annotations[v1alpha1.AnnotationEvicted]; ok && run.Phase != v1alpha1.RunSucceeded {
+		run.Phase, run.Reason, run.Message = v1alpha1.RunFailed, ReasonEvicted, msg
+	}
 	if Finished(run) {
 		run.CompletionTime = completionTime(pod, now)
 	}

@@ -47,3 +47,32 @@ func TestFoldQueue(t *testing.T) {
 		})
 	}
 }
+
+// TestFromPodEvicted: a driver sparkcd marked as evicted by Kueue reads as
+// Failed with reason Evicted and the recorded message, running or
+// terminated by the delete; one that succeeded keeps its success.
+func TestFromPodEvicted(t *testing.T) {
+	now := metav1.NewTime(time.Date(2026, 12, 3, 10, 5, 0, 0, time.UTC))
+	msg := "Kueue evicted Workload 'pi-1' of LocalQueue 'team': Preempted; the driver pod was deleted"
+	for _, tt := range []struct {
+		phase      corev1.PodPhase
+		wantPhase  v1alpha1.RunPhase
+		wantReason string
+	}{
+		{corev1.PodRunning, v1alpha1.RunFailed, ReasonEvicted},
+		{corev1.PodFailed, v1alpha1.RunFailed, ReasonEvicted},
+		{corev1.PodSucceeded, v1alpha1.RunSucceeded, ""},
+	} {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "pi-1-driver", Annotations: map[string]string{v1alpha1.AnnotationQueue: "team", v1alpha1.AnnotationEvicted: msg}},
+			Status:     corev1.PodStatus{Phase: tt.phase},
+		}
+		run := FromPod(pod, &now)
+		if run.Phase != tt.wantPhase || run.Reason != tt.wantReason || run.CompletionTime == nil {
+			t.Errorf("%s driver: run %s %s %q completed %v, want %s %s", tt.phase, run.Phase, run.Reason, run.Message, run.CompletionTime, tt.wantPhase, tt.wantReason)
+		}
+		if tt.wantReason == ReasonEvicted && run.Message != msg {
+			t.Errorf("%s driver: message %q, want %q", tt.phase, run.Message, msg)
+		}
+	}
+}

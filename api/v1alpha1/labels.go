@@ -66,6 +66,11 @@ const (
 	// AnnotationAdmittedAt on a driver pod is when Kueue admitted its run
 	// (RFC 3339), written with the removal of SchedulingGateQueue.
 	AnnotationAdmittedAt = "sparkcd.io/admitted-at"
+	// AnnotationEvicted on a driver pod says why Kueue evicted its run's
+	// Workload after the driver was let go (its Workload, queue and
+	// Kueue's reason); sparkcd writes it before it deletes the driver, and
+	// the run reads as Failed with reason Evicted.
+	AnnotationEvicted = "sparkcd.io/evicted"
 
 	// RoleDriver is the spark-role of a driver pod.
 	RoleDriver = "driver"
