@@ -42,13 +42,7 @@ func newStarting() *starting {
 func (s *starting) remember(job types.NamespacedName, name, hash string, admitted *v1alpha1.SparkJob) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	runs := s.m[job]
-	for i, r := range runs {
-		if r.name == name {
-			runs = append(runs[:i:i], runs[i+1:]...)
-			break
-		}
-	}
+	runs := without(s.m[job], name)
 	if len(runs) == maxStartingPerJob {
 		runs = runs[1:]
 	}
@@ -72,13 +66,7 @@ func (s *starting) recall(job types.NamespacedName, name, hash string) *v1alpha1
 func (s *starting) done(job types.NamespacedName, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	runs := s.m[job]
-	for i, r := range runs {
-		if r.name == name {
-			runs = append(runs[:i:i], runs[i+1:]...)
-			break
-		}
-	}
+	runs := without(s.m[job], name)
 	if len(runs) == 0 {
 		delete(s.m, job)
 		return
@@ -91,4 +79,15 @@ func (s *starting) forget(job types.NamespacedName) {
 	s.mu.Lock()
 	delete(s.m, job)
 	s.mu.Unlock()
+}
+
+// without returns runs without the run called name, in a new array when
+// it was there.
+func without(runs []startingRun, name string) []startingRun {
+	for i, r := range runs {
+		if r.name == name {
+			return append(runs[:i:i], runs[i+1:]...)
+		}
+	}
+	return runs
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -201,45 +200,35 @@ func sampleQuota(t testing.TB, e *testenv.Env, ns string, jobs ...string) *quota
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	u.stop = func() { cancel(); <-done }
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			wls := &kueue.WorkloadList{}
-			pods := &corev1.PodList{}
-			if c.List(ctx, wls, client.InNamespace(ns)) == nil && c.List(ctx, pods, client.InNamespace(ns)) == nil {
-				held := 0
-				for _, wl := range wls.Items {
-					if wl.DeletionTimestamp.IsZero() && apimeta.IsStatusConditionTrue(wl.Status.Conditions, kueue.WorkloadQuotaReserved) {
-						held++
-					}
-				}
-				var live, all int64
-				for _, p := range pods.Items {
-					if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || !slices.Contains(jobs, p.Labels[v1alpha1.LabelJob]) {
-						continue
-					}
-					for _, c := range p.Spec.Containers {
-						all += c.Resources.Requests.Cpu().MilliValue()
-						if p.DeletionTimestamp.IsZero() {
-							live += c.Resources.Requests.Cpu().MilliValue()
-						}
-					}
-				}
-				u.mu.Lock()
-				u.workloads, u.cpu = max(u.workloads, held), max(u.cpu, int(live))
-				u.peakTerminatingOn, u.samples = max(u.peakTerminatingOn, all), u.samples+1
-				u.mu.Unlock()
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(20 * time.Millisecond):
+	u.stop = sampleUntilStopped(t, func(ctx context.Context) {
+		wls := &kueue.WorkloadList{}
+		pods := &corev1.PodList{}
+		if c.List(ctx, wls, client.InNamespace(ns)) != nil || c.List(ctx, pods, client.InNamespace(ns)) != nil {
+			return
+		}
+		held := 0
+		for _, wl := range wls.Items {
+			if wl.DeletionTimestamp.IsZero() && apimeta.IsStatusConditionTrue(wl.Status.Conditions, kueue.WorkloadQuotaReserved) {
+				held++
 			}
 		}
-	}()
-	t.Cleanup(u.stop)
+		var live, all int64
+		for _, p := range pods.Items {
+			if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed || !slices.Contains(jobs, p.Labels[v1alpha1.LabelJob]) {
+				continue
+			}
+			for _, c := range p.Spec.Containers {
+				all += c.Resources.Requests.Cpu().MilliValue()
+				if p.DeletionTimestamp.IsZero() {
+					live += c.Resources.Requests.Cpu().MilliValue()
+				}
+			}
+		}
+		u.mu.Lock()
+		u.workloads, u.cpu = max(u.workloads, held), max(u.cpu, int(live))
+		u.peakTerminatingOn, u.samples = max(u.peakTerminatingOn, all), u.samples+1
+		u.mu.Unlock()
+	})
 	return u
 }
 

@@ -289,33 +289,44 @@ type usage struct {
 
 func sampleUsage(t testing.TB, e *testenv.Env, ns string) *usage {
 	u := &usage{}
+	u.stop = sampleUntilStopped(t, func(ctx context.Context) {
+		pods := &corev1.PodList{}
+		if err := e.Client.List(ctx, pods, client.InNamespace(ns)); err != nil {
+			return
+		}
+		var milli int64
+		for _, p := range pods.Items {
+			if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				continue
+			}
+			for _, c := range p.Spec.Containers {
+				milli += c.Resources.Requests.Cpu().MilliValue()
+			}
+		}
+		u.mu.Lock()
+		u.peak, u.samples = max(u.peak, milli), u.samples+1
+		u.mu.Unlock()
+	})
+	return u
+}
+
+// sampleUntilStopped calls sample every 20 ms in a goroutine of its own
+// until the function it returns is called, which waits for the last
+// sample; the test's end calls it too.
+func sampleUntilStopped(t testing.TB, sample func(ctx context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	u.stop = func() { cancel(); <-done }
+	stop = func() { cancel(); <-done }
 	go func() {
 		defer close(done)
 		for ctx.Err() == nil {
-			pods := &corev1.PodList{}
-			if err := e.Client.List(ctx, pods, client.InNamespace(ns)); err == nil {
-				var milli int64
-				for _, p := range pods.Items {
-					if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-						continue
-					}
-					for _, c := range p.Spec.Containers {
-						milli += c.Resources.Requests.Cpu().MilliValue()
-					}
-				}
-				u.mu.Lock()
-				u.peak, u.samples = max(u.peak, milli), u.samples+1
-				u.mu.Unlock()
-			}
+			sample(ctx)
 			select {
 			case <-ctx.Done():
 			case <-time.After(20 * time.Millisecond):
 			}
 		}
 	}()
-	t.Cleanup(u.stop)
-	return u
+	t.Cleanup(stop)
+	return stop
 }
