@@ -168,8 +168,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	mopts := reconciler.DefaultManagerOptions()
 	mopts.Namespaces = f.namespaces
 	mopts.MetricsAddr = f.metricsAddr
-	mopts.HealthAddr = f.healthAddr
-	mopts.PprofAddr = f.pprofAddr
+	mopts.HealthAddr, mopts.PprofAddr = f.healthAddr, f.pprofAddr
 	mopts.LeaderElection = f.leaderElect
 	mopts.LeaderElectionID = f.leaderElectionID
 	mopts.LeaderElectionNamespace = f.leaderElectionNamespace
