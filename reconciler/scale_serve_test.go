@@ -82,7 +82,9 @@ func startServeProcess(b *testing.B, e *testenv.Env, bin string, pprof bool) *se
 	if pprof {
 		// A heap sample every 16 KiB instead of 512: a profile that
 		// shows the small objects a job holds.
-		p.cmd.Env = append(os.Environ(), "GODEBUG=memprofilerate=16384")
+		// gctrace: the heap at each GC, in the log the profile directory
+		// gets a copy of.
+		p.cmd.Env = append(os.Environ(), "GODEBUG=memprofilerate=16384,gctrace=1")
 	}
 	// Nothing outlives an interrupted `go test`.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -249,7 +251,10 @@ func (p *serveProcess) heapProfile(b *testing.B, dir string, n int) {
 	if err := f.Close(); err != nil {
 		b.Fatal(err)
 	}
-	logVerbose(b, "heap profile of serve with %d jobs: %s", n, path)
+	if log, err := os.ReadFile(p.log); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("serve-%d.log", n)), log, 0o600)
+	}
+	logVerbose(b, "heap profile and log of serve with %d jobs: %s", n, path)
 }
 
 // tail is the end of the process's log.
