@@ -112,6 +112,9 @@ func measureServe(b *testing.B, e *testenv.Env, bin string, n int, profileDir st
 	defer p.stop(b)
 	row := scaleRow{jobs: n}
 	row.sync = p.waitSynced(b)
+	if profileDir != "" {
+		p.heapProfile(b, profileDir, fmt.Sprintf("%d-synced", n))
+	}
 	row.startup = p.waitStarted(b, n)
 	m := p.metrics(b)
 	row.startupWrites = m.writes()
@@ -125,7 +128,7 @@ func measureServe(b *testing.B, e *testenv.Env, bin string, n int, profileDir st
 	}
 	row.rss, row.peak = p.memory(b)
 	if profileDir != "" {
-		p.heapProfile(b, profileDir, n)
+		p.heapProfile(b, profileDir, strconv.Itoa(n))
 	}
 	logVerbose(b, "%d jobs: measured over %s", n, time.Since(window).Round(time.Second))
 	return row

@@ -233,14 +233,15 @@ func (p *serveProcess) memory(b *testing.B) (rss, peak uint64) {
 	return rss, peak
 }
 
-// heapProfile writes the process's heap profile, after a GC, into dir.
-func (p *serveProcess) heapProfile(b *testing.B, dir string, n int) {
+// heapProfile writes the process's heap profile, after a GC, and its log
+// into dir, named after what.
+func (p *serveProcess) heapProfile(b *testing.B, dir, what string) {
 	resp, err := http.Get("http://" + p.pprofAddr + "/debug/pprof/heap?gc=1")
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer resp.Body.Close()
-	path := filepath.Join(dir, fmt.Sprintf("serve-heap-%d.pprof", n))
+	path := filepath.Join(dir, "serve-heap-"+what+".pprof")
 	f, err := os.Create(path)
 	if err != nil {
 		b.Fatal(err)
@@ -252,9 +253,9 @@ func (p *serveProcess) heapProfile(b *testing.B, dir string, n int) {
 		b.Fatal(err)
 	}
 	if log, err := os.ReadFile(p.log); err == nil {
-		_ = os.WriteFile(filepath.Join(dir, fmt.Sprintf("serve-%d.log", n)), log, 0o600)
+		_ = os.WriteFile(filepath.Join(dir, "serve-"+what+".log"), log, 0o600)
 	}
-	logVerbose(b, "heap profile and log of serve with %d jobs: %s", n, path)
+	logVerbose(b, "heap profile and log of serve, %s: %s", what, path)
 }
 
 // tail is the end of the process's log.
