@@ -415,13 +415,17 @@ func cpuSeconds() float64 {
 }
 
 // vmRSS is the process's resident set from /proc/self/status, in bytes.
-func vmRSS() uint64 {
-	b, err := os.ReadFile("/proc/self/status")
+func vmRSS() uint64 { return procStatusKB("/proc/self/status", "VmRSS:") }
+
+// procStatusKB is the field (such as "VmRSS:") of a /proc/PID/status
+// file, in bytes; 0 when it cannot be read.
+func procStatusKB(path, field string) uint64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			var kb uint64
 			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err == nil {
 				return kb << 10

@@ -194,6 +194,9 @@ func (r *JobReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result
 		if err == nil {
 			r.executors.forgetEnded(rc.job)
 		}
+		if retErr == nil && rc.idle() {
+			r.verdicts.forget(req.NamespacedName)
+		}
 		observeReconcile(rc, start, retErr)
 		log.V(1).Info("reconciled", "duration", time.Since(start), "lastRun", lastRunName(job), "requeueAfter", result.RequeueAfter, "error", retErr)
 	}()

@@ -31,6 +31,9 @@ type ManagerOptions struct {
 	// HealthAddr is where /healthz and /readyz are served, such as
 	// ":8081"; empty serves none.
 	HealthAddr string
+	// PprofAddr is where Go's profiles (/debug/pprof/) are served, such
+	// as "127.0.0.1:6060"; empty serves none.
+	PprofAddr string
 	// LeaderElection makes only the holder of a Lease run the loops, for
 	// more than one replica. It also fences the manager's writes: every
 	// request but a GET (events included) is refused with ErrNotLeader
@@ -123,6 +126,7 @@ func NewManager(cfg *rest.Config, opts ManagerOptions) (manager.Manager, error) 
 		Cache:                         copts,
 		Metrics:                       metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:        opts.HealthAddr,
+		PprofBindAddress:              opts.PprofAddr,
 		LeaderElection:                opts.LeaderElection,
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionID:              opts.LeaderElectionID,

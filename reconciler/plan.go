@@ -121,8 +121,13 @@ func (r *JobReconciler) plan(rc *reconciliation) (*plannedRun, error) {
 }
 
 // render makes the due run's objects, and how it is queued when its job
-// uses Kueue (queue.go).
+// uses Kueue (queue.go). A suspended job starts nothing (gate): its run is
+// not rendered; its spec was rendered once already, on trial, when it was
+// judged.
 func (r *JobReconciler) render(rc *reconciliation, p *plannedRun) error {
+	if rc.suspended {
+		return nil
+	}
 	objs, err := materialize.Materialize(rc.admitted, p.run, r.opts.Materialize)
 	if err != nil {
 		return reconcile.TerminalError(fmt.Errorf("%w: %w", ErrInvalidSpec, err))

@@ -77,7 +77,8 @@ func podSecurityRelabelled() predicate.Predicate {
 // active run goes on (observe follows it, nothing deletes it).
 func (r *JobReconciler) jobsIn(ctx context.Context, ns client.Object) []reconcile.Request {
 	list := &v1alpha1.SparkJobList{}
-	if err := r.client.List(ctx, list, client.InNamespace(ns.GetName())); err != nil {
+	// Only the names are read: the cache's objects, not copies.
+	if err := r.client.List(ctx, list, client.InNamespace(ns.GetName()), client.UnsafeDisableDeepCopy); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "unable to list the SparkJobs of a relabelled namespace", "namespace", ns.GetName())
 		return nil
 	}

@@ -34,6 +34,7 @@ type serveFlags struct {
 	namespaces              []string
 	metricsAddr             string
 	healthAddr              string
+	pprofAddr               string
 	leaderElect             bool
 	leaderElectionNamespace string
 	leaderElectionID        string
@@ -107,6 +108,7 @@ command line wins.`,
 	fl.StringSliceVar(&f.namespaces, "namespaces", nil, "namespaces to watch and act in, comma separated (default: all)")
 	fl.StringVar(&f.metricsAddr, "metrics-addr", ":8080", "address of the Prometheus /metrics endpoint (0 disables it)")
 	fl.StringVar(&f.healthAddr, "health-addr", ":8081", "address of the /healthz and /readyz endpoints (empty disables them)")
+	fl.StringVar(&f.pprofAddr, "pprof-addr", "", "address of Go's profiles, /debug/pprof/ (empty, the default, disables them; they show the process's internals: keep them on loopback)")
 	fl.BoolVar(&f.leaderElect, "leader-elect", false, "elect a leader on a Lease, so only one of several replicas acts")
 	fl.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: $POD_NAMESPACE, else sparkcd-system)")
 	fl.StringVar(&f.leaderElectionID, "leader-election-id", d.LeaderElectionID, "name of the leader-election Lease")
@@ -166,7 +168,7 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	mopts := reconciler.DefaultManagerOptions()
 	mopts.Namespaces = f.namespaces
 	mopts.MetricsAddr = f.metricsAddr
-	mopts.HealthAddr = f.healthAddr
+	mopts.HealthAddr, mopts.PprofAddr = f.healthAddr, f.pprofAddr
 	mopts.LeaderElection = f.leaderElect
 	mopts.LeaderElectionID = f.leaderElectionID
 	mopts.LeaderElectionNamespace = f.leaderElectionNamespace
