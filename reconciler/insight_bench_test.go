@@ -89,13 +89,11 @@ func BenchmarkRunInsightCost(b *testing.B) {
 	b.ReportMetric(heap, "heap-delta-MiB")
 	b.ReportMetric(float64(with.writes), "writes-with")
 	b.ReportMetric(float64(without.writes), "writes-without")
-	if overhead > maxInsightCPU {
-		b.Errorf("the executor bookkeeping adds %.1f %% cpu to the job loop (%.2fs with, %.2fs without), more than %.0f %%",
-			100*overhead, with.cpu, without.cpu, 100*maxInsightCPU)
-	}
-	if rss > maxInsightRSSMiB {
-		b.Errorf("the executor bookkeeping adds %.1f MiB RSS to the job loop, more than %d MiB", rss, maxInsightRSSMiB)
-	}
+	// Rows with their targets and PASS/MISS, as every bench row: a miss
+	// does not stop the benchmarks after this one.
+	atMost(b, fmt.Sprintf("run insight's bookkeeping, job loop cpu (%.2fs with, %.2fs without)", with.cpu, without.cpu),
+		100*overhead, " %", 100*maxInsightCPU)
+	atMost(b, "run insight's bookkeeping, job loop RSS", rss, " MiB", maxInsightRSSMiB)
 }
 
 // insightPass is what one pass measured of the loop's process.
