@@ -14,6 +14,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
@@ -102,8 +103,25 @@ func benchDriversIn(ctx context.Context, e *testenv.Env, ns string, n int, now t
 		specs[i] = driverSpec{namespace: ns, name: "d" + strconv.Itoa(i) + "-driver", job: jobs[i%len(jobs)], managed: true,
 			phase: corev1.PodSucceeded, age: 48 * time.Hour, dependents: true}
 	}
-	_, err := createDrivers(ctx, e.Client, specs, now, 48)
-	return err
+	if _, err := createDrivers(ctx, e.Client, specs, now, 48); err != nil {
+		return err
+	}
+	// Each job's history is full of runs newer than the drivers, as a job
+	// with a long past has: the job loop let go of the drivers' runs, so
+	// the cleanup may delete them (it deletes only the drivers of runs the
+	// job loop is done with).
+	newer := time.Now().Add(time.Minute)
+	for _, job := range jobs {
+		for h := range cleanup.DefaultStatusHistoryLimit {
+			start := metav1.NewTime(newer.Add(-time.Duration(h) * time.Second))
+			job.Status.History = append(job.Status.History, v1alpha1.RunStatus{
+				Name: fmt.Sprintf("%s-h%d", job.Name, h), Phase: v1alpha1.RunSucceeded, StartTime: &start})
+		}
+		if err := e.Client.Status().Update(ctx, job); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitGone waits for the garbage collector to remove the dependents of the
