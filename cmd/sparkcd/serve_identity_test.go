@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/sparkcd/sparkcd/reconciler"
@@ -32,24 +31,9 @@ func TestServeIdentity(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			f := &serveFlags{}
-			cmd := newServeCommandWith(f)
-			if err := cmd.ParseFlags(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			err := f.complete(cmd)
-			var ee *exitError
-			if tt.wantCode != 0 {
-				if !errors.As(err, &ee) || ee.code != tt.wantCode {
-					t.Fatalf("err = %v, want exit code %d", err, tt.wantCode)
-				}
+			f := completeServeFlags(t, tt.env, tt.args, tt.wantCode)
+			if f == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got := f.identity(); got != tt.want {
 				t.Errorf("identity = %+v, want %+v", got, tt.want)

@@ -30,24 +30,9 @@ func TestServeShard(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			f := &serveFlags{}
-			cmd := newServeCommandWith(f)
-			if err := cmd.ParseFlags(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			err := f.complete(cmd)
-			var ee *exitError
-			if tt.wantCode != 0 {
-				if !errors.As(err, &ee) || ee.code != tt.wantCode {
-					t.Fatalf("err = %v, want exit code %d", err, tt.wantCode)
-				}
+			f := completeServeFlags(t, tt.env, tt.args, tt.wantCode)
+			if f == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got := "<nil>"
 			if f.shard.parsed != nil {
@@ -58,4 +43,31 @@ func TestServeShard(t *testing.T) {
 			}
 		})
 	}
+}
+
+// completeServeFlags sets env, parses args as serve's flags and completes
+// them. With wantCode 0 it returns the flags, failing the test on any
+// error; otherwise it wants an exitError of that code and returns nil.
+func completeServeFlags(t *testing.T, env map[string]string, args []string, wantCode int) *serveFlags {
+	t.Helper()
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	f := &serveFlags{}
+	cmd := newServeCommandWith(f)
+	if err := cmd.ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
+	err := f.complete(cmd)
+	if wantCode != 0 {
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.code != wantCode {
+			t.Fatalf("err = %v, want exit code %d", err, wantCode)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
