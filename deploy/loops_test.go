@@ -2,7 +2,6 @@ package deploy_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -140,16 +139,8 @@ func runAs(t *testing.T, e *testenv.Env, cfg *rest.Config, add func(manager.Mana
 	if err := add(mgr); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("the loop ended with: %v", err)
-		}
-	})
-	waitCtx, waitCancel := context.WithTimeout(ctx, waitTimeout)
+	testenv.StartManager(t, mgr)
+	waitCtx, waitCancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer waitCancel()
 	if !mgr.GetCache().WaitForCacheSync(waitCtx) {
 		t.Fatalf("the loop's caches did not sync as %s; refused: %v", sparkcdUser, rec.list())
@@ -160,7 +151,7 @@ func runAs(t *testing.T, e *testenv.Env, cfg *rest.Config, add func(manager.Mana
 		t.Fatalf("the loop was not elected leader; refused: %v", rec.list())
 	}
 	lease := &coordinationv1.Lease{}
-	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: "sparkcd-system", Name: opts.LeaderElectionID}, lease); err != nil {
+	if err := e.Client.Get(waitCtx, client.ObjectKey{Namespace: "sparkcd-system", Name: opts.LeaderElectionID}, lease); err != nil {
 		t.Fatalf("the leader's Lease: %v", err)
 	}
 	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {

@@ -2,7 +2,6 @@ package reconciler_test
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"os"
 	"strings"
@@ -89,27 +88,13 @@ func jobLoopManager(t testing.TB, e *testenv.Env, opts reconciler.JobOptions, na
 // stops it, and runs when the test ends.
 func runManager(t testing.TB, mgr manager.Manager) func() {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	syncCtx, syncCancel := context.WithTimeout(ctx, waitTimeout)
+	stop := testenv.StartManager(t, mgr)
+	syncCtx, syncCancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer syncCancel()
 	if !mgr.GetCache().WaitForCacheSync(syncCtx) {
-		cancel()
-		t.Fatalf("the loops' caches did not sync: %v", <-done)
+		stop()
+		t.Fatal("the loops' caches did not sync")
 	}
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("the loops ended with: %v", err)
-		}
-	}
-	t.Cleanup(stop)
 	return stop
 }
 

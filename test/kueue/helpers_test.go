@@ -2,7 +2,6 @@ package kueue_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -82,15 +81,7 @@ func startLoopManager(t testing.TB, e *testenv.Env, ns string, mopts reconciler.
 	if _, err := reconciler.NewJobReconciler(mgr, opts); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
-			t.Errorf("the job loop ended with: %v", err)
-		}
-	})
+	testenv.StartManager(t, mgr)
 }
 
 // create creates objs, failing the test on any error.
