@@ -20,6 +20,8 @@ import (
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/testenv"
 	"github.com/sparkcd/sparkcd/reconciler"
+	"github.com/sparkcd/sparkcd/render/materialize"
+	"github.com/sparkcd/sparkcd/runid"
 )
 
 var (
@@ -29,6 +31,8 @@ var (
 		"SparkJobs per minute of BenchmarkOperatorShape's paced pass (the Spark Operator's benchmark: 1,000)")
 	operatorFastRate = flag.Int("sparkcd.operator-fast-rate", 0,
 		"SparkJobs per minute of BenchmarkOperatorShape's fast pass, which finds the sustained maximum: 0 creates them as fast as 32 clients can, -1 skips the pass")
+	operatorFloor = flag.Bool("sparkcd.operator-floor", true,
+		"end BenchmarkOperatorShape with the floor pass: the fast pass with a bare controller making sparkcd's requests in its place")
 )
 
 // The goals of issue 15 for the Operator's benchmark shape, on this
@@ -55,27 +59,41 @@ const (
 // the first SparkJob's creation to the last driver) and the p50 and p99
 // from a SparkJob's creation request to its driver pod's creation, and to
 // the driver Running. The goals: the fast pass sustains ≥ 3,000 apps/min,
-// and the paced pass has p99 ≤ 1 s to the driver pod.
+// and the paced pass has p99 ≤ 1 s to the driver pod. A third pass, the
+// floor (-sparkcd.operator-floor), repeats the fast pass with a bare
+// controller in the job loop's place, making the requests of sparkcd's
+// starts with no cache, queue, judgement or rate limit (startReactor): it
+// tells what this control plane allows any controller of sparkcd's design,
+// an upper bound, as it leaves out the status writes of each run's end.
 func BenchmarkOperatorShape(b *testing.B) {
 	e := testenv.Start(b, testenv.WithControllerManager(),
 		testenv.WithKWOK(filepath.Join("..", "deploy", "demo", "kwok", "stages.yaml")))
 	fakeNodes(b, e, operatorNodes)
-	var paced, fast operatorPass
+	var paced, fast, floor operatorPass
 	for range b.N {
-		paced = runOperatorPass(b, e, *operatorJobs, *operatorRate)
+		paced = runOperatorPass(b, e, *operatorJobs, *operatorRate, false)
 		if *operatorFastRate >= 0 {
-			fast = runOperatorPass(b, e, *operatorJobs, *operatorFastRate)
+			fast = runOperatorPass(b, e, *operatorJobs, *operatorFastRate, false)
+		}
+		if *operatorFloor {
+			floor = runOperatorPass(b, e, *operatorJobs, max(*operatorFastRate, 0), true)
 		}
 	}
 	paced.report(b, "paced")
 	b.Logf("paced pass, %d SparkJobs at %s: %s", *operatorJobs, rateText(*operatorRate), paced)
 	b.Logf("  p99 to driver pod %s (target ≤ %s): %s", paced.p99.Round(time.Millisecond), operatorMaxP99, verdict(paced.p99 <= operatorMaxP99))
-	if *operatorFastRate < 0 {
-		return
+	if *operatorFastRate >= 0 {
+		fast.report(b, "fast")
+		b.Logf("fast pass, %d SparkJobs at %s: %s", *operatorJobs, rateText(*operatorFastRate), fast)
+		b.Logf("  sustained %.0f apps/min (target ≥ %d): %s", fast.perMinute, operatorMinPerMinute, verdict(fast.perMinute >= operatorMinPerMinute))
 	}
-	fast.report(b, "fast")
-	b.Logf("fast pass, %d SparkJobs at %s: %s", *operatorJobs, rateText(*operatorFastRate), fast)
-	b.Logf("  sustained %.0f apps/min (target ≥ %d): %s", fast.perMinute, operatorMinPerMinute, verdict(fast.perMinute >= operatorMinPerMinute))
+	if *operatorFloor {
+		floor.report(b, "floor")
+		b.Logf("floor pass, the fast pass with a bare controller making sparkcd's requests for each run's start, without rate limit: %s", floor)
+		if *operatorFastRate >= 0 {
+			b.Logf("  sparkcd sustains %.2f × the floor's rate", fast.perMinute/floor.perMinute)
+		}
+	}
 }
 
 // operatorPass is what one pass measured.
@@ -117,20 +135,26 @@ func verdict(ok bool) string {
 
 // runOperatorPass creates n SparkJobs at perMinute (0: unpaced) in three
 // fresh namespaces under a fresh job loop, and waits for every driver to
-// run.
-func runOperatorPass(b *testing.B, e *testenv.Env, n, perMinute int) operatorPass {
+// run. With floor, a bare controller (startReactor) takes the job loop's
+// place: the floor of sparkcd's requests on this control plane.
+func runOperatorPass(b *testing.B, e *testenv.Env, n, perMinute int, floor bool) operatorPass {
 	b.StopTimer()
 	defer b.StartTimer()
 	namespaces := []string{sparkNamespace(b, e), sparkNamespace(b, e), sparkNamespace(b, e)}
-	l := startDefaultLoop(b, e, namespaces)
-	defer l.stop()
-	drivers := watchDrivers(b, e, namespaces)
-	defer drivers.stop()
 	jobs := make([]*v1alpha1.SparkJob, n)
 	for i := range jobs {
 		jobs[i] = readJob(b, "operator-spark-pi.yaml", namespaces[i%len(namespaces)])
 		jobs[i].Name = fmt.Sprintf("spark-pi-%05d", i)
 	}
+	l := &loop{writes: &atomic.Int64{}, stop: func() {}}
+	if floor {
+		startReactor(b, e, namespaces, renderedOperatorRuns(b, jobs))
+	} else {
+		l = startDefaultLoop(b, e, namespaces)
+	}
+	defer l.stop()
+	drivers := watchDrivers(b, e, namespaces)
+	defer drivers.stop()
 	created := make([]time.Time, n)
 	writes := l.writes.Load()
 	b.StartTimer()
@@ -163,6 +187,22 @@ func runOperatorPass(b *testing.B, e *testenv.Env, n, perMinute int) operatorPas
 	p.p50, p.p99 = percentiles(toPod)
 	p.runningP50, p.runningP99 = percentiles(toRunning)
 	return p
+}
+
+// renderedOperatorRuns renders a run of each job, defaulted as the job
+// loop defaults it, keyed by namespace/name.
+func renderedOperatorRuns(b *testing.B, jobs []*v1alpha1.SparkJob) map[string]*materialize.Objects {
+	runs := make(map[string]*materialize.Objects, len(jobs))
+	for _, job := range jobs {
+		defaulted := job.DeepCopy()
+		v1alpha1.SetDefaults(defaulted)
+		objs, err := materialize.Materialize(defaulted, runid.OfflineRun(defaulted, ""), materialize.DefaultOptions())
+		if err != nil {
+			b.Fatalf("render %s: %v", job.Name, err)
+		}
+		runs[job.Namespace+"/"+job.Name] = objs
+	}
+	return runs
 }
 
 func percentiles(d []time.Duration) (p50, p99 time.Duration) {

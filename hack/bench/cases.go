@@ -25,7 +25,8 @@ type benchCase struct {
 	// run is the timed work.
 	run func(ctx context.Context) error
 	// ref names the case the ratio is taken to; target is the highest
-	// ratio that passes (0: no target).
+	// ratio that passes. A case with a ref and no target is a floor: what
+	// the cases beside it cannot go below, printed with its ratio.
 	ref    string
 	target float64
 }
@@ -39,10 +40,13 @@ type env struct {
 	policies  string // the directory of AllocationPolicy files check and diff use
 }
 
-func (e *env) single() string     { return filepath.Join(e.dir, "single") }
-func (e *env) perJob() string     { return filepath.Join(e.dir, "perjob") }
-func (e *env) perJob5x() string   { return filepath.Join(e.dir, "perjob5x") }
-func (e *env) perJobGit() string  { return filepath.Join(e.dir, "perjob-git") }
+func (e *env) single() string    { return filepath.Join(e.dir, "single") }
+func (e *env) perJob() string    { return filepath.Join(e.dir, "perjob") }
+func (e *env) perJob5x() string  { return filepath.Join(e.dir, "perjob5x") }
+func (e *env) perJobGit() string { return filepath.Join(e.dir, "perjob-git") }
+func (e *env) perJobStatus() string {
+	return filepath.Join(e.dir, "perjob-status")
+}
 func (e *env) label(n int) string { return fmt.Sprintf("%d jobs", n) }
 
 // perJobPath selects every job's overlay of the one-overlay-per-job tree.
@@ -53,7 +57,8 @@ const perJobPath = "jobs/*/overlays/prod"
 // overlay as their reference.
 func (e *env) cases() []benchCase {
 	kustomizeRef := fmt.Sprintf("kustomize build, one overlay, %s", e.label(e.jobs))
-	return append(e.commandCases(kustomizeRef), e.buildCases(kustomizeRef)...)
+	cases := append(e.commandCases(kustomizeRef), e.buildCases(kustomizeRef)...)
+	return append(cases, e.floorCases(kustomizeRef)...)
 }
 
 // commandCases times the kustomize and sparkcd binaries: render, check and
@@ -193,13 +198,7 @@ func gitTwoRevisions(ctx context.Context, src, dst string) error {
 	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
 		return err
 	}
-	git := func(args ...string) error {
-		cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dst, "-c", "user.name=bench", "-c", "user.email=bench@example.com"}, args...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
+	git := func(args ...string) error { return runGit(ctx, dst, args...) }
 	if err := git("init", "-q", "-b", "main"); err != nil {
 		return err
 	}
@@ -217,6 +216,31 @@ func gitTwoRevisions(ctx context.Context, src, dst string) error {
 	return git("commit", "-q", "-am", "one job changed")
 }
 
+// runGit runs git in dir as a bench user, failing with its output.
+func runGit(ctx context.Context, dir string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir, "-c", "user.name=bench", "-c", "user.email=bench@example.com"}, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// findBinary returns the absolute path of bin: a path, or a command name
+// looked up in PATH (git).
+func findBinary(bin string) (string, error) {
+	if !strings.ContainsRune(bin, filepath.Separator) {
+		p, err := exec.LookPath(bin)
+		if err != nil {
+			return "", fmt.Errorf("'%s' not found in PATH (install it: apt-get install %s)", bin, bin)
+		}
+		return p, nil
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("binary '%s' not found (run 'make build' or 'make bench')", bin)
+	}
+	return filepath.Abs(bin)
+}
+
 // command runs a binary in dir, its output discarded. A missing binary
 // (the CLI not built yet) fails the case with a message saying so.
 func (e *env) command(bin, dir string, args ...string) func(context.Context) error {
@@ -224,10 +248,7 @@ func (e *env) command(bin, dir string, args ...string) func(context.Context) err
 		if bin == "" {
 			return errors.New("no binary given")
 		}
-		if _, err := os.Stat(bin); err != nil {
-			return fmt.Errorf("binary '%s' not found (run 'make build' or 'make bench')", bin)
-		}
-		abs, err := filepath.Abs(bin)
+		abs, err := findBinary(bin)
 		if err != nil {
 			return err
 		}

@@ -158,9 +158,13 @@ func printTable(cases []benchCase, results map[string]outcome) {
 			if ref := results[c.ref]; ref.err == nil && ref.wall > 0 {
 				x := float64(r.wall) / float64(ref.wall)
 				ratio = fmt.Sprintf("%.3f", x)
-				verdict = "PASS"
-				if x > c.target {
+				switch {
+				case c.target == 0:
+					verdict = "floor"
+				case x > c.target:
 					verdict = "MISS"
+				default:
+					verdict = "PASS"
 				}
 				if ref.cpu > 0 {
 					cpuRatio = fmt.Sprintf("%.3f", float64(r.cpu)/float64(ref.cpu))
@@ -176,6 +180,9 @@ func printTable(cases []benchCase, results map[string]outcome) {
 func targetText(c benchCase) string {
 	if c.ref == "" {
 		return "-"
+	}
+	if c.target == 0 {
+		return "(floor) × " + c.ref
 	}
 	return fmt.Sprintf("≤ %g × %s", c.target, c.ref)
 }
