@@ -61,25 +61,23 @@ func sparkcdBinary(b *testing.B) string {
 }
 
 // startServeProcess starts `sparkcd serve` on every namespace of e with
-// serve's defaults, its /metrics on a loopback port, and with pprof
-// also its pprof endpoints.
-func startServeProcess(b *testing.B, e *testenv.Env, bin string, pprof bool) *serveProcess {
+// serve's defaults, its /metrics and pprof endpoints on loopback ports;
+// with profile, it samples the heap finely and traces its GC.
+func startServeProcess(b *testing.B, e *testenv.Env, bin string, profile bool) *serveProcess {
 	b.Helper()
 	dir := b.TempDir()
 	p := &serveProcess{log: filepath.Join(dir, "serve.log"), metricsAddr: loopbackAddr(b), done: make(chan struct{})}
 	args := []string{"serve", "--kubeconfig", e.Kubeconfig, "--metrics-addr", p.metricsAddr, "--health-addr", "",
 		"--webhook-addr", "", "--cache-dir", filepath.Join(dir, "git"), "--log-format", "json"}
-	if pprof {
-		p.pprofAddr = loopbackAddr(b)
-		args = append(args, "--pprof-addr", p.pprofAddr)
-	}
+	p.pprofAddr = loopbackAddr(b)
+	args = append(args, "--pprof-addr", p.pprofAddr)
 	logFile, err := os.Create(p.log)
 	if err != nil {
 		b.Fatal(err)
 	}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = logFile, logFile
-	if pprof {
+	if profile {
 		// A heap sample every 16 KiB instead of 512: a profile that
 		// shows the small objects a job holds.
 		// gctrace: the heap at each GC, in the log the profile directory
@@ -231,6 +229,24 @@ func (p *serveProcess) memory(b *testing.B) (rss, peak uint64) {
 	logVerbose(b, "serve: RSS %.0f MiB (anonymous %.0f, files %.0f), peak %.0f MiB", mib(rss),
 		mib(procStatusKB(path, "RssAnon:")), mib(procStatusKB(path, "RssFile:")), mib(peak))
 	return rss, peak
+}
+
+// liveHeap is the heap the process's live objects occupy: its pprof
+// endpoint runs a GC, then /metrics tells what that GC marked live
+// (go_gc_heap_live_bytes). Unlike RSS, it does not depend on when the
+// GC last ran or how much free memory the runtime has yet returned.
+func (p *serveProcess) liveHeap(b *testing.B) uint64 {
+	resp, err := http.Get("http://" + p.pprofAddr + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	live := p.metrics(b).sum("go_gc_heap_live_bytes", nil)
+	if live == 0 {
+		b.Fatal("serve's /metrics has no go_gc_heap_live_bytes")
+	}
+	return uint64(live)
 }
 
 // heapProfile writes the process's heap profile, after a GC, and its log
