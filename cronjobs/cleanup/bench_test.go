@@ -66,7 +66,7 @@ func BenchmarkCleanup(b *testing.B) {
 			b.Fatalf("the pass deleted %d drivers, want %d", len(rep.Deleted), n)
 		}
 		gc := time.Now()
-		waitGone(b, e, nsPass)
+		waitGone(b, e, nsPass, n)
 		b.Logf("pass %s; the garbage collector took %s more", pass.Round(time.Millisecond), time.Since(gc).Round(time.Millisecond))
 
 		start = time.Now()
@@ -78,7 +78,7 @@ func BenchmarkCleanup(b *testing.B) {
 		if got := strings.Count(string(out), " deleted"); got != n {
 			b.Fatalf("kubectl deleted %d pods, want %d", got, n)
 		}
-		waitGone(b, e, nsKubectl)
+		waitGone(b, e, nsKubectl, n)
 
 		b.ReportMetric(pass.Seconds(), "pass-s")
 		b.ReportMetric(kubectl.Seconds(), "kubectl-s")
@@ -124,11 +124,17 @@ func benchDriversIn(ctx context.Context, e *testenv.Env, ns string, n int, now t
 	return nil
 }
 
-// waitGone waits for the garbage collector to remove the dependents of the
-// deleted drivers, so one side's cascade does not slow the other.
-func waitGone(b *testing.B, e *testenv.Env, ns string) {
+// waitGone waits for the garbage collector to remove the dependents of
+// the n deleted drivers, so one side's cascade does not slow the other.
+// The collector deletes each of the 2n dependents with one request, at
+// most gcQPS a second (the test control plane's kube-controller-manager),
+// so the wait allows twice that long on top of waitTimeout: 10,000
+// drivers' dependents take 100 s at the least, more than waitTimeout.
+func waitGone(b *testing.B, e *testenv.Env, ns string, n int) {
 	b.Helper()
-	eventually(b, "the dependents in "+ns+" to go", func() (bool, string) {
+	const gcQPS = 200
+	timeout := waitTimeout + 2*time.Duration(2*n)*time.Second/gcQPS
+	testenv.Eventually(b, timeout, "the dependents in "+ns+" to go", func() (bool, string) {
 		left := 0
 		for _, list := range []client.ObjectList{&corev1.ConfigMapList{}, &corev1.ServiceList{}, &corev1.PodList{}} {
 			if err := e.Client.List(context.Background(), list, client.InNamespace(ns), client.Limit(1)); err != nil {
