@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -46,7 +45,7 @@ func (r *SourceReconciler) apply(ctx context.Context, sc *sourceReconciliation, 
 	for i := range outcomes {
 		out := &outcomes[i]
 		if !out.started {
-			break
+			continue
 		}
 		dj := &rs.jobs[i]
 		sc.merge(st, dj, out)
@@ -69,8 +68,7 @@ func (r *SourceReconciler) apply(ctx context.Context, sc *sourceReconciliation, 
 // merge: the workers share nothing but the outcomes' slice, each writing
 // only its own.
 type jobOutcome struct {
-	// started says a worker took the job: the jobs are taken in order,
-	// so every job before a started one was started too.
+	// started says a worker took the job (applyAll).
 	started bool
 	// owner is the other JobSource that applies the job (a conflict).
 	owner string
@@ -83,28 +81,39 @@ type jobOutcome struct {
 }
 
 // applyAll runs applyOne over the jobs with up to ApplyConcurrency
-// workers. A worker takes the next job by an atomic counter and checks
-// for a failure after taking it, so no job after a failed one starts, and
-// every job before it does. sourceState.synced is only read meanwhile.
+// workers. The workers take the jobs in order, and none once a job has
+// failed: taking a job and checking for a failure are one step under mu,
+// so the jobs taken are always the first ones, and every job before a
+// failed one was taken. sourceState.synced is only read meanwhile.
 func (r *SourceReconciler) applyAll(ctx context.Context, sc *sourceReconciliation, st *sourceState, jobs []desiredJob) []jobOutcome {
 	outcomes := make([]jobOutcome, len(jobs))
 	sc.indexRead() // before the workers read it
-	var next atomic.Int64
-	var failed atomic.Bool
+	var (
+		mu     sync.Mutex
+		next   int
+		failed bool
+	)
+	take := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if failed || next >= len(jobs) {
+			return 0, false
+		}
+		next++
+		return next - 1, true
+	}
 	var wg sync.WaitGroup
 	for range min(r.opts.ApplyConcurrency, len(jobs)) {
 		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(jobs) || failed.Load() {
-					return
-				}
+			for i, ok := take(); ok; i, ok = take() {
 				out := &outcomes[i]
 				out.started = true
 				out.err = r.applyOne(ctx, sc, st, &jobs[i], out)
 				var ie *ImpersonationError
 				if out.err != nil && !errors.As(out.err, &ie) {
-					failed.Store(true)
+					mu.Lock()
+					failed = true
+					mu.Unlock()
 				}
 			}
 		})
