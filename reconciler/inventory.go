@@ -159,19 +159,27 @@ func sortInventory(out []v1alpha1.InventoryRef) {
 // question, not scanned on each (a 1,000-job source asked 500,000
 // comparisons a poll).
 func (sc *sourceReconciliation) recorded(key types.NamespacedName) v1alpha1.InventoryRef {
-	if sc.readIndex == nil {
-		sc.readIndex = make(map[types.NamespacedName]int, len(sc.read))
-		for i, ref := range sc.read {
-			k := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
-			if _, dup := sc.readIndex[k]; !dup {
-				sc.readIndex[k] = i
-			}
-		}
-	}
+	sc.indexRead()
 	if i, ok := sc.readIndex[key]; ok {
 		return sc.read[i]
 	}
 	return v1alpha1.InventoryRef{}
+}
+
+// indexRead builds the index of the inventory read, once: the apply's
+// workers (source_apply.go) ask recorded at once, so it is built before
+// they start.
+func (sc *sourceReconciliation) indexRead() {
+	if sc.readIndex != nil {
+		return
+	}
+	sc.readIndex = make(map[types.NamespacedName]int, len(sc.read))
+	for i, ref := range sc.read {
+		k := types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}
+		if _, dup := sc.readIndex[k]; !dup {
+			sc.readIndex[k] = i
+		}
+	}
 }
 
 // inInventory reports whether the inventory read lists the job.

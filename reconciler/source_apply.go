@@ -3,11 +3,13 @@ package reconciler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,12 +30,31 @@ const maxRejectionMessage = 1024
 // costs no write: its content hash, labels and annotations are compared
 // with the cache, and its spec with the generation last seen in sync (or,
 // the first time, field by field).
+//
+// The jobs are applied by up to ApplyConcurrency workers (each apply is a
+// round trip the API server answers on its own), and what each found is
+// merged afterwards in the jobs' order: the status, the events and the
+// inventory are those of the jobs applied one after the other. The first
+// error, in that order, is the reconcile's; once a job has failed no
+// other starts, and those already started finish. A job the API server
+// refused to the source's service account (identityRefused) stops
+// nothing, as before. The rejected jobs are marked after the applies.
 func (r *SourceReconciler) apply(ctx context.Context, sc *sourceReconciliation, st *sourceState, rs *renderedSource) error {
-	for i := range rs.jobs {
-		dj := &rs.jobs[i]
-		if err := r.applyOne(ctx, sc, st, dj); err != nil && !sc.identityRefused(dj.key, dj.job.Annotations[v1alpha1.AnnotationSourceFile], err) {
-			return err
+	outcomes := r.applyAll(ctx, sc, st, rs.jobs)
+	var first error
+	for i := range outcomes {
+		out := &outcomes[i]
+		if !out.started {
+			continue
 		}
+		dj := &rs.jobs[i]
+		sc.merge(st, dj, out)
+		if out.err != nil && !sc.identityRefused(dj.key, dj.job.Annotations[v1alpha1.AnnotationSourceFile], out.err) && first == nil {
+			first = out.err
+		}
+	}
+	if first != nil {
+		return first
 	}
 	for _, rj := range rs.rejected {
 		if err := r.markRejected(ctx, sc, rj); err != nil && !sc.identityRefused(rj.key, "", err) {
@@ -43,7 +64,87 @@ func (r *SourceReconciler) apply(ctx context.Context, sc *sourceReconciliation, 
 	return nil
 }
 
-func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliation, st *sourceState, dj *desiredJob) error {
+// jobOutcome is what applyOne found and did for one job, for apply to
+// merge: the workers share nothing but the outcomes' slice, each writing
+// only its own.
+type jobOutcome struct {
+	// started says a worker took the job (applyAll).
+	started bool
+	// owner is the other JobSource that applies the job (a conflict).
+	owner string
+	// kept: the job has git's spec, applied or found in sync.
+	kept, applied bool
+	drift         []string
+	// synced is the job as last seen in sync (sourceState.synced).
+	synced *syncedJob
+	err    error
+}
+
+// applyAll runs applyOne over the jobs with up to ApplyConcurrency
+// workers. The workers take the jobs in order, and none once a job has
+// failed: taking a job and checking for a failure are one step under mu,
+// so the jobs taken are always the first ones, and every job before a
+// failed one was taken. sourceState.synced is only read meanwhile.
+func (r *SourceReconciler) applyAll(ctx context.Context, sc *sourceReconciliation, st *sourceState, jobs []desiredJob) []jobOutcome {
+	outcomes := make([]jobOutcome, len(jobs))
+	sc.indexRead() // before the workers read it
+	var (
+		mu     sync.Mutex
+		next   int
+		failed bool
+	)
+	take := func() (int, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if failed || next >= len(jobs) {
+			return 0, false
+		}
+		next++
+		return next - 1, true
+	}
+	var wg sync.WaitGroup
+	for range min(r.opts.ApplyConcurrency, len(jobs)) {
+		wg.Go(func() {
+			for i, ok := take(); ok; i, ok = take() {
+				out := &outcomes[i]
+				out.started = true
+				out.err = r.applyOne(ctx, sc, st, &jobs[i], out)
+				var ie *ImpersonationError
+				if out.err != nil && !errors.As(out.err, &ie) {
+					mu.Lock()
+					failed = true
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return outcomes
+}
+
+// merge records a job's outcome in the reconciliation and the source's
+// state, as applyOne did when the jobs were applied one by one.
+func (sc *sourceReconciliation) merge(st *sourceState, dj *desiredJob, out *jobOutcome) {
+	if out.synced != nil {
+		st.synced[dj.key] = *out.synced
+	}
+	if out.owner != "" {
+		sc.conflict(dj.key, out.owner)
+	}
+	if out.kept {
+		sc.keepDigest(dj)
+	}
+	if out.applied {
+		sc.applied = append(sc.applied, dj.key)
+	}
+	if len(out.drift) > 0 {
+		sc.drifted = append(sc.drifted, driftNote{key: dj.key, fields: out.drift})
+	}
+}
+
+// applyOne applies one job unless it is in sync, and says in out what it
+// found; it reads sc and st, and writes neither (apply merges out).
+func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliation, st *sourceState, dj *desiredJob, out *jobOutcome) error {
 	// Most jobs of a poll are in sync: the cache's object is read without
 	// a deep copy (a 1,000-job poll made 1,000), and only read: its maps
 	// are the cache's. A job found out of sync is read again below.
@@ -52,11 +153,11 @@ func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliatio
 		return err
 	}
 	if live != nil && !r.ours(sc, live) {
-		sc.conflict(dj.key, live.Annotations[AnnotationSource])
+		out.owner = live.Annotations[AnnotationSource]
 		return nil
 	}
-	if live != nil && r.inSync(st, dj, live) {
-		sc.keepDigest(dj)
+	if live != nil && r.inSync(st, dj, live, out) {
+		out.kept = true
 		return r.clearRejected(ctx, live)
 	}
 	if live != nil {
@@ -65,28 +166,24 @@ func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliatio
 		if live, err = r.liveJob(ctx, r.apiReader, dj.key); err != nil {
 			return err
 		}
-		if live != nil && r.inSync(st, dj, live) {
-			sc.keepDigest(dj)
+		if live != nil && r.inSync(st, dj, live, out) {
+			out.kept = true
 			return r.clearRejected(ctx, live)
 		}
 	}
 	revision := sc.revision
-	var drift []string
 	if live != nil && live.Annotations[AnnotationAppliedHash] == dj.hash {
 		// Same content as last applied: someone else changed it.
-		drift = appliedDrift(dj.job, live)
+		out.drift = appliedDrift(dj.job, live)
 		if rev := live.Annotations[v1alpha1.AnnotationRevision]; rev != "" {
 			revision = rev
 		}
 	}
-	if err := r.applyJob(ctx, st, dj, revision); err != nil {
+	if err := r.applyJob(ctx, dj, revision, out); err != nil {
+		out.drift = nil
 		return err
 	}
-	sc.keepDigest(dj)
-	sc.applied = append(sc.applied, dj.key)
-	if len(drift) > 0 {
-		sc.drifted = append(sc.drifted, driftNote{key: dj.key, fields: drift})
-	}
+	out.kept, out.applied = true, true
 	if live != nil {
 		return r.clearRejected(ctx, live)
 	}
@@ -98,8 +195,8 @@ func (r *SourceReconciler) applyOne(ctx context.Context, sc *sourceReconciliatio
 // the spec it applies (runid.AppliedSpecDigest), which the job loop
 // checks before it starts a run. A field that another manager added
 // survives an apply; restore removes it. The generation the API answered
-// with is remembered as in sync.
-func (r *SourceReconciler) applyJob(ctx context.Context, st *sourceState, dj *desiredJob, revision string) error {
+// with is remembered as in sync (out.synced).
+func (r *SourceReconciler) applyJob(ctx context.Context, dj *desiredJob, revision string, out *jobOutcome) error {
 	job := dj.job.DeepCopy()
 	job.Annotations[v1alpha1.AnnotationRevision] = revision
 	job.Annotations[AnnotationAppliedHash] = dj.hash
@@ -123,7 +220,7 @@ func (r *SourceReconciler) applyJob(ctx context.Context, st *sourceState, dj *de
 		return err
 	}
 	if applied.UID != "" && applied.Generation > 0 {
-		st.synced[dj.key] = syncedJob{uid: applied.UID, generation: applied.Generation, hash: dj.hash, labels: runid.PropagatedLabels(applied.Labels)}
+		out.synced = &syncedJob{uid: applied.UID, generation: applied.Generation, hash: dj.hash, labels: runid.PropagatedLabels(applied.Labels)}
 	}
 	return nil
 }
@@ -132,7 +229,8 @@ func (r *SourceReconciler) applyJob(ctx context.Context, st *sourceState, dj *de
 // hash and spec digest applied, every label and annotation sparkcd sets,
 // and the spec and propagated labels of that digest (runid.AppliedSpecDigest
 // of the live job; a field another manager added or changed breaks it).
-func (r *SourceReconciler) inSync(st *sourceState, dj *desiredJob, live *v1alpha1.SparkJob) bool {
+// A job found in sync by its digest is remembered in out.synced.
+func (r *SourceReconciler) inSync(st *sourceState, dj *desiredJob, live *v1alpha1.SparkJob, out *jobOutcome) bool {
 	if live.Annotations[AnnotationAppliedHash] != dj.hash || live.Annotations[v1alpha1.AnnotationRevision] == "" ||
 		live.Annotations[v1alpha1.AnnotationAppliedSpecDigest] != dj.digest {
 		return false
@@ -147,7 +245,7 @@ func (r *SourceReconciler) inSync(st *sourceState, dj *desiredJob, live *v1alpha
 	if digest, err := runid.AppliedSpecDigest(live); err != nil || digest != dj.digest {
 		return false
 	}
-	st.synced[dj.key] = syncedJob{uid: live.UID, generation: live.Generation, hash: dj.hash, labels: labels}
+	out.synced = &syncedJob{uid: live.UID, generation: live.Generation, hash: dj.hash, labels: labels}
 	return true
 }
 

@@ -39,6 +39,11 @@ type SourceOptions struct {
 	Identity IdentityOptions
 	// MaxConcurrentReconciles is how many sources are reconciled at once.
 	MaxConcurrentReconciles int
+	// ApplyConcurrency is how many SparkJobs of one source are applied
+	// at once (source_apply.go): each apply is an API round trip, and a
+	// commit of 1,000 jobs waited for 1,000 of them in a row. The
+	// client's rate limit (ManagerOptions.QPS) bounds them all the same.
+	ApplyConcurrency int
 	// Clock is the time source; tests set a fake one.
 	Clock clock.PassiveClock
 	// Logger receives the git client's logs (the reconciles log through
@@ -53,13 +58,15 @@ type SourceOptions struct {
 
 // DefaultSourceOptions returns the source loop's defaults: a one-minute
 // interval with 10 % jitter, a one-minute fetch timeout, host keys and
-// certificates verified, no remote bases, four sources at once.
+// certificates verified, no remote bases, four sources at once, and 16
+// jobs of a source applied at once.
 func DefaultSourceOptions() SourceOptions {
 	return SourceOptions{
 		DefaultInterval:         time.Minute,
 		Jitter:                  0.1,
 		FetchTimeout:            time.Minute,
 		MaxConcurrentReconciles: 4,
+		ApplyConcurrency:        16,
 		Clock:                   clock.RealClock{},
 	}
 }
@@ -78,6 +85,9 @@ func (o SourceOptions) withDefaults() SourceOptions {
 	}
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = d.MaxConcurrentReconciles
+	}
+	if o.ApplyConcurrency <= 0 {
+		o.ApplyConcurrency = d.ApplyConcurrency
 	}
 	if o.Clock == nil {
 		o.Clock = d.Clock

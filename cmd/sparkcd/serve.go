@@ -56,6 +56,7 @@ type serveFlags struct {
 	uiAcceptHosts            []string
 	sourceInterval           time.Duration
 	sourceConcurrency        int
+	sourceApplyConcurrency   int
 	allowRemoteBases         bool
 	insecureSkipTLSVerify    bool
 	insecureSkipHostKeyCheck bool
@@ -131,6 +132,7 @@ command line wins.`,
 	fl.StringSliceVar(&f.uiAcceptHosts, "ui-accept-hosts", ui.DefaultAcceptHosts, "regular expressions of the Host headers the web view serves (add your proxy's host name)")
 	fl.DurationVar(&f.sourceInterval, "source-interval", sd.DefaultInterval, "fetch interval of a JobSource that sets none")
 	fl.IntVar(&f.sourceConcurrency, "source-concurrency", sd.MaxConcurrentReconciles, "JobSources reconciled at once")
+	fl.IntVar(&f.sourceApplyConcurrency, "source-apply-concurrency", sd.ApplyConcurrency, "SparkJobs of one JobSource applied at once (within --kube-api-qps)")
 	fl.BoolVar(&f.allowRemoteBases, "allow-remote-bases", false, "let kustomizations in jobs repositories fetch remote bases")
 	fl.BoolVar(&f.insecureSkipTLSVerify, "insecure-skip-tls-verify", false, "INSECURE: accept any TLS certificate from git servers")
 	fl.BoolVar(&f.insecureSkipHostKeyCheck, "insecure-skip-host-key-check", false, "INSECURE: accept any SSH host key from git servers")
@@ -186,15 +188,8 @@ func (f *serveFlags) manager(log logr.Logger, slogger *slog.Logger) (manager.Man
 	jopts.MaxConcurrentReconciles = f.concurrency
 	jopts.SkipDriverAccessReview = f.skipDriverAccessReview
 	jopts.Scheduler = schedule.NewScheduler()
-	sopts := reconciler.DefaultSourceOptions()
-	sopts.CacheDir = f.cacheDir
-	sopts.DefaultInterval = f.sourceInterval
-	sopts.MaxConcurrentReconciles = f.sourceConcurrency
-	sopts.AllowRemoteBases = f.allowRemoteBases
-	sopts.InsecureSkipTLSVerify = f.insecureSkipTLSVerify
-	sopts.InsecureSkipHostKeyCheck = f.insecureSkipHostKeyCheck
-	sopts.Logger, sopts.WatchSelector = slogger, f.shard.parsed
-	sopts.Identity, jopts.Identity = f.identity(), f.identity()
+	sopts := f.sourceOptions(slogger)
+	jopts.Identity = f.identity()
 	store, err := f.policyStore()
 	if err != nil {
 		return nil, err
@@ -303,6 +298,21 @@ func (f *serveFlags) complete(cmd *cobra.Command) error {
 		}
 	}
 	return nil
+}
+
+// sourceOptions are the source loop's options the flags set.
+func (f *serveFlags) sourceOptions(slogger *slog.Logger) reconciler.SourceOptions {
+	sopts := reconciler.DefaultSourceOptions()
+	sopts.CacheDir = f.cacheDir
+	sopts.DefaultInterval = f.sourceInterval
+	sopts.MaxConcurrentReconciles = f.sourceConcurrency
+	sopts.ApplyConcurrency = f.sourceApplyConcurrency
+	sopts.AllowRemoteBases = f.allowRemoteBases
+	sopts.InsecureSkipTLSVerify = f.insecureSkipTLSVerify
+	sopts.InsecureSkipHostKeyCheck = f.insecureSkipHostKeyCheck
+	sopts.Logger, sopts.WatchSelector = slogger, f.shard.parsed
+	sopts.Identity = f.identity()
+	return sopts
 }
 
 // identity is the per-source identity settings: cross-namespace targets
