@@ -12,7 +12,6 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
@@ -38,10 +37,7 @@ import (
 // pods more cpu than it; a job of the namespace outside Kueue runs on.
 func TestKueuePreemptionStopsRun(t *testing.T) {
 	e := env.Env(t)
-	ns := e.Namespace(t)
-	driverAccess(t, e, ns)
-	kwokNode(t, e, "kwok-"+ns, "16", "64Gi")
-	kueueQueues(t, e, ns, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3"), corev1.ResourceMemory: resource.MustParse("64Gi")})
+	ns := kueueNamespace(t, e, "3")
 	preemptLowerPriority(t, e, ns)
 	low, high := "low-"+ns, "high-"+ns
 	priorityClasses(t, e, low, high)

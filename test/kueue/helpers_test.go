@@ -136,6 +136,18 @@ func kwokNode(t testing.TB, e *testenv.Env, name, cpu, memory string) {
 
 // kueueQueues creates a ResourceFlavor, a ClusterQueue for ns with quota,
 // and the LocalQueue "team" in ns pointing at it.
+// kueueNamespace makes a namespace for a test of Kueue: the driver's
+// service account and access, a 16-cpu KWOK node of its own, and Kueue
+// queues with quotaCPU cpu (and 64Gi) for its runs.
+func kueueNamespace(t testing.TB, e *testenv.Env, quotaCPU string) string {
+	t.Helper()
+	ns := e.Namespace(t)
+	driverAccess(t, e, ns)
+	kwokNode(t, e, "kwok-"+ns, "16", "64Gi")
+	kueueQueues(t, e, ns, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(quotaCPU), corev1.ResourceMemory: resource.MustParse("64Gi")})
+	return ns
+}
+
 func kueueQueues(t testing.TB, e *testenv.Env, ns string, quota corev1.ResourceList) {
 	t.Helper()
 	flavor := &kueue.ResourceFlavor{ObjectMeta: metav1.ObjectMeta{Name: "default-" + ns}}
@@ -285,15 +297,7 @@ func sampleUsage(t testing.TB, e *testenv.Env, ns string) *usage {
 		if err := e.Client.List(ctx, pods, client.InNamespace(ns)); err != nil {
 			return
 		}
-		var milli int64
-		for _, p := range pods.Items {
-			if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-				continue
-			}
-			for _, c := range p.Spec.Containers {
-				milli += c.Resources.Requests.Cpu().MilliValue()
-			}
-		}
+		milli := boundMilliCPU(pods.Items)
 		u.mu.Lock()
 		u.peak, u.samples = max(u.peak, milli), u.samples+1
 		u.mu.Unlock()

@@ -9,7 +9,6 @@ import (
 	"github.com/fluxcd/pkg/apis/meta"
 	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	kueue "sigs.k8s.io/kueue/apis/kueue/v1beta2"
@@ -31,10 +30,7 @@ const quotaCPU = 6000
 // at no moment do the pods on nodes hold more cpu than the quota.
 func TestKueueQueuesRunsWithinQuota(t *testing.T) {
 	e := env.Env(t)
-	ns := e.Namespace(t)
-	driverAccess(t, e, ns)
-	kwokNode(t, e, "kwok-"+ns, "16", "64Gi")
-	kueueQueues(t, e, ns, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("6"), corev1.ResourceMemory: resource.MustParse("64Gi")})
+	ns := kueueNamespace(t, e, "6")
 	used := sampleUsage(t, e, ns)
 	startLoop(t, e, ns)
 	jobs := []string{"pi-a", "pi-b", "pi-c"}
@@ -160,8 +156,14 @@ func boundCPU(t *testing.T, e *testenv.Env, ns string) int64 {
 	if err := e.Client.List(context.Background(), pods, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
+	return boundMilliCPU(pods.Items)
+}
+
+// boundMilliCPU is the cpu (milli) that the pods bound to a node and not
+// ended ask for.
+func boundMilliCPU(pods []corev1.Pod) int64 {
 	var milli int64
-	for _, p := range pods.Items {
+	for _, p := range pods {
 		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}

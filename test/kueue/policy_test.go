@@ -5,9 +5,7 @@ import (
 	"testing"
 
 	"github.com/fluxcd/pkg/apis/meta"
-	corev1 "k8s.io/api/core/v1"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -50,10 +48,7 @@ func withoutQueue(t testing.TB, ns, name string) *v1alpha1.SparkJob {
 // it, the driver runs, and the run records the queue.
 func TestKueuePolicyDefaultQueue(t *testing.T) {
 	e := env.Env(t)
-	ns := e.Namespace(t)
-	driverAccess(t, e, ns)
-	kwokNode(t, e, "kwok-"+ns, "16", "64Gi")
-	kueueQueues(t, e, ns, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("6"), corev1.ResourceMemory: resource.MustParse("64Gi")})
+	ns := kueueNamespace(t, e, "6")
 	defaults := &v1alpha1.PolicyDefaults{BatchSchedulerOptions: &v1alpha1.BatchSchedulerConfiguration{Queue: ptr.To("team")}}
 	startLoopWith(t, e, ns, reconciler.JobOptions{Policies: queuePolicy(t, ns, defaults, &v1alpha1.BatchSchedulerRules{RequireQueue: true})})
 	create(t, e, withoutQueue(t, ns, "pi"))
@@ -89,10 +84,7 @@ func TestKueuePolicyDefaultQueue(t *testing.T) {
 // another kueue job of the namespace that names its queue runs.
 func TestKueuePolicyRequiresQueue(t *testing.T) {
 	e := env.Env(t)
-	ns := e.Namespace(t)
-	driverAccess(t, e, ns)
-	kwokNode(t, e, "kwok-"+ns, "16", "64Gi")
-	kueueQueues(t, e, ns, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("6"), corev1.ResourceMemory: resource.MustParse("64Gi")})
+	ns := kueueNamespace(t, e, "6")
 	startLoopWith(t, e, ns, reconciler.JobOptions{Policies: queuePolicy(t, ns, nil, &v1alpha1.BatchSchedulerRules{RequireQueue: true})})
 	create(t, e, withoutQueue(t, ns, "pi-anon"), piJob(t, ns, "pi-team"))
 

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,10 +19,7 @@ import (
 // driver stays gated; resuming activates it again.
 func TestKueueSuspendDeactivatesQueuedRun(t *testing.T) {
 	e := env.Env(t)
-	ns := e.Namespace(t)
-	driverAccess(t, e, ns)
-	kwokNode(t, e, "kwok-"+ns, "16", "64Gi")
-	kueueQueues(t, e, ns, corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("64Gi")})
+	ns := kueueNamespace(t, e, "2")
 	startLoop(t, e, ns)
 	create(t, e, piJob(t, ns, "pi"))
 
