@@ -19,14 +19,10 @@ import (
 
 	"github.com/sparkcd/sparkcd/api/v1alpha1"
 	"github.com/sparkcd/sparkcd/internal/testenv"
+	"github.com/sparkcd/sparkcd/reconciler"
 	"github.com/sparkcd/sparkcd/render/materialize"
 	"github.com/sparkcd/sparkcd/runid"
 )
-
-// releaseGate is the strategic merge patch that removes the dependents
-// gate from a driver, as the job loop sends it.
-var releaseGate = client.RawPatch(types.StrategicMergePatchType,
-	[]byte(`{"spec":{"schedulingGates":[{"$patch":"delete","name":"`+v1alpha1.SchedulingGateDependents+`"}]}}`))
 
 // startLikeSparkcd makes, for the SparkJob job, the requests the job loop
 // makes to start its run objs, one after the other as the loop does, with
@@ -49,7 +45,7 @@ func startLikeSparkcd(ctx context.Context, c client.Client, cs kubernetes.Interf
 			return err
 		}
 	}
-	if err := c.Patch(ctx, pod, releaseGate); err != nil {
+	if err := c.Patch(ctx, pod, reconciler.ReleasePatch); err != nil {
 		return err
 	}
 	now := metav1.Now()
